@@ -1,0 +1,177 @@
+"""The Hyena operator (Poli et al., ICML 2023), to be read beside the paper's Algorithm 3.
+
+Two variants, recorded with every result:
+
+- ``safari`` — the reference code's semantics (HazyResearch/safari, standalone_hyena.py),
+  the code the paper's runtime benchmark used. Parameter names and shapes match it, so its
+  state dicts load with ``strict=True``. Order N does N gatings and N − 1 long convolutions:
+  ``v ← conv(v ⊙ x_i)`` for x_i in reversed(x[1:]), then ``y = v ⊙ x[0]``.
+- ``paper`` — Algorithm 3: z¹ = v, zⁿ⁺¹ = xⁿ ⊙ (hⁿ ∗ zⁿ + Dⁿ·zⁿ), N long convolutions.
+
+The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from hyperf import registry
+from hyperf.ops.longconv import long_conv
+
+VARIANTS = ("safari", "paper")
+
+
+class Sin(nn.Module):
+    """sin(freq·x) with a learnable frequency per feature (one module shared by all layers)."""
+
+    def __init__(self, dim: int, w: float = 1.0):
+        super().__init__()
+        self.freq = nn.Parameter(w * torch.ones(1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.freq * x)
+
+
+class PositionalEmbedding(nn.Module):
+    """z(t) = [t, Re e^{−i f w}, Im e^{−i f w}] over t ∈ [0, 1], with ``bands`` frequencies."""
+
+    def __init__(self, emb_dim: int, seq_len: int):
+        super().__init__()
+        t = torch.linspace(0, 1, seq_len)[None, :, None]  # (1, L, 1)
+        bands = (emb_dim - 1) // 2
+        w = 2 * math.pi * torch.linspace(0, seq_len - 1, seq_len)[None, :, None] / seq_len
+        f = torch.linspace(1e-4, bands - 1, bands)[None, None]
+        z = torch.exp(-1j * f * w)
+        # The reference trains z (with a tiny learning rate) and keeps t as a buffer.
+        self.z = nn.Parameter(torch.cat([t, z.real, z.imag], dim=-1))  # (1, L, emb_dim)
+        self.register_buffer("t", t)
+
+    def forward(self, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.z[:, :seq_len], self.t[:, :seq_len]
+
+
+class ExponentialModulation(nn.Module):
+    """h(t) ← h(t)·(exp(−t·|δ_c|) + shift): channel c decays to 1e-2 over 0.3 … 1.5 of [0, 1]."""
+
+    def __init__(self, channels: int, fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5,
+                 target: float = 1e-2, modulate: bool = True, shift: float = 0.0):
+        super().__init__()
+        self.modulate = modulate
+        self.shift = shift
+        max_decay = math.log(target) / fast_decay_pct
+        min_decay = math.log(target) / slow_decay_pct
+        self.register_buffer("deltas", torch.linspace(min_decay, max_decay, channels)[None, None])
+
+    def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        if not self.modulate:
+            return h
+        return h * (torch.exp(-t * self.deltas.abs()) + self.shift)
+
+
+class HyenaFilter(nn.Module):
+    """Implicit long filters h = FFN(PositionalEmbedding(t)) · window(t), one per channel.
+
+    ``bias`` is the skip term D of the long convolution (one per channel).
+    """
+
+    def __init__(self, channels: int, seq_len: int, emb_dim: int = 3, filter_order: int = 64,
+                 w: float = 1.0, num_inner_mlps: int = 2, modulate: bool = True):
+        super().__init__()
+        if emb_dim < 3 or emb_dim % 2 == 0:
+            raise ValueError(f"emb_dim must be odd and at least 3; got {emb_dim}")
+        self.channels = channels
+        self.bias = nn.Parameter(torch.randn(channels))
+        self.pos_emb = PositionalEmbedding(emb_dim, seq_len)
+        sin = Sin(filter_order, w)
+        layers: list[nn.Module] = [nn.Linear(emb_dim, filter_order), sin]
+        for _ in range(num_inner_mlps):
+            layers += [nn.Linear(filter_order, filter_order), sin]
+        layers.append(nn.Linear(filter_order, channels, bias=False))
+        self.implicit_filter = nn.Sequential(*layers)
+        self.modulation = ExponentialModulation(channels, modulate=modulate)
+
+    def filter(self, seq_len: int) -> torch.Tensor:
+        """The filters for the first ``seq_len`` positions, shape (L, channels)."""
+        z, t = self.pos_emb(seq_len)
+        return self.modulation(t, self.implicit_filter(z))[0]
+
+
+class HyenaOperator(nn.Module):
+    """Hyena mixer, (B, L, D) → (B, L, D), for any L ≤ l_max."""
+
+    def __init__(self, d_model: int, l_max: int, order: int = 2, filter_order: int = 64,
+                 emb_dim: int = 3, w: float = 1.0, modulate: bool = True,
+                 variant: str = "safari", longconv: str = "fft", short_filter_order: int = 3):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+        min_order = 2 if variant == "safari" else 1
+        if order < min_order:
+            raise ValueError(f"order must be at least {min_order} for variant {variant!r}; "
+                             f"got {order}")
+        if f"longconv:{longconv}" not in registry.names("longconv"):
+            allowed = ", ".join(n.split(":")[1] for n in registry.names("longconv"))
+            raise ValueError(f"longconv must be one of {allowed}; got {longconv!r}")
+        self.d_model, self.l_max, self.order = d_model, l_max, order
+        self.variant, self.longconv = variant, longconv
+        # safari: x⁰…x^{N−1} and v (N+1 streams), N−1 filters; paper: x¹…xᴺ and v, N filters.
+        inner_width = d_model * (order + 1)
+        num_filters = order - 1 if variant == "safari" else order
+        self.in_proj = nn.Linear(d_model, inner_width)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.short_filter = nn.Conv1d(inner_width, inner_width, short_filter_order,
+                                      padding=short_filter_order - 1, groups=inner_width)
+        self.filter_fn = HyenaFilter(d_model * num_filters, l_max, emb_dim, filter_order, w,
+                                     modulate=modulate)
+
+    @property
+    def num_long_convs(self) -> int:
+        return self.order - 1 if self.variant == "safari" else self.order
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        if u.dim() != 3 or u.shape[-1] != self.d_model:
+            raise ValueError(f"u must have shape (B, L, {self.d_model}); got {tuple(u.shape)}")
+        seq_len = u.shape[1]
+        if seq_len > self.l_max:
+            raise ValueError(f"sequence length {seq_len} exceeds l_max={self.l_max}; "
+                             "build the operator with a larger l_max")
+        # Projection: in_proj, then the causal short convolution (Algorithm 3, lines 1–2).
+        streams = self.in_proj(u).transpose(1, 2)  # (B, (N+1)·D, L)
+        streams = self.short_filter(streams)[..., :seq_len]
+        *x, v = streams.split(self.d_model, dim=1)
+        # Filters (Algorithm 3, line 3): (L, n·D) → (n, D, L); skip terms D → (n, D).
+        h = self.filter_fn.filter(seq_len).transpose(0, 1).reshape(-1, self.d_model, seq_len)
+        skip = self.filter_fn.bias.reshape(-1, self.d_model)
+        if self.variant == "safari":
+            for i, x_i in enumerate(reversed(x[1:])):
+                v = long_conv(v * x_i, h[i], skip[i], self.longconv)
+            y = v * x[0]
+        else:  # Algorithm 3, line 4: z ← xⁿ ⊙ (hⁿ ∗ z + Dⁿ·z)
+            y = v
+            for n, x_n in enumerate(x):
+                y = x_n * long_conv(y, h[n], skip[n], self.longconv)
+        return self.out_proj(y.transpose(1, 2))
+
+
+def _longconv_available(backend: str) -> registry.AvailableFn:
+    def available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
+        return registry.get(f"longconv:{backend}").available(device, dtype)
+
+    return available
+
+
+def _register_hyena(backend: str) -> None:
+    def build(d_model: int, l_max: int, **hparams) -> HyenaOperator:
+        return HyenaOperator(d_model, l_max, longconv=backend, **hparams)
+
+    registry.add(registry.Entry(
+        f"hyena:{backend}", build, _longconv_available(backend),
+        f"Hyena operator with the {backend!r} long convolution",
+        oracle=None if backend == "reference" else "hyena:reference"))
+
+
+for _backend in ("fft", "blocked", "triton", "reference"):
+    _register_hyena(_backend)

@@ -1,0 +1,50 @@
+"""Long (causal, filter-as-long-as-the-input) convolution with interchangeable backends.
+
+Every backend computes, for u (B, C, L), k (C, Lk) with Lk ≤ L and D (C,) or None::
+
+    y[b, c, t] = Σ_{s ≤ t, s < Lk} k[c, s] · u[b, c, t − s]  +  D[c] · u[b, c, t]
+
+and is differentiable in u, k and D. Backends live one per module and register themselves
+as ``longconv:<name>`` in ``hyperf.registry``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hyperf import registry
+
+
+def check_inputs(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> None:
+    """Raise ValueError naming the argument when shapes do not fit the contract."""
+    if u.dim() != 3:
+        raise ValueError(f"u must have shape (B, C, L); got {u.dim()} dimensions {tuple(u.shape)}")
+    if k.dim() != 2:
+        raise ValueError(f"k must have shape (C, Lk); got {k.dim()} dimensions {tuple(k.shape)}")
+    _, channels, seq_len = u.shape
+    if k.shape[0] != channels:
+        raise ValueError(f"k has {k.shape[0]} channels but u has {channels}; they must match")
+    if not 1 <= k.shape[1] <= seq_len:
+        raise ValueError(f"k has length {k.shape[1]}; it must be between 1 and L={seq_len}")
+    if D is not None and tuple(D.shape) != (channels,):
+        raise ValueError(f"D must have shape ({channels},) or be None; got {tuple(D.shape)}")
+
+
+def long_conv(
+    u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None = None, backend: str = "fft"
+) -> torch.Tensor:
+    """Causal long convolution of u (B, C, L) with k (C, Lk), plus the skip D·u.
+
+    Returns (B, C, L) in u's dtype. ``backend`` is one of ``hyperf.registry.names("longconv")``
+    (``fft``, ``blocked``, ``reference``, ``triton``).
+    """
+    if f"longconv:{backend}" not in registry.names("longconv"):
+        allowed = ", ".join(n.split(":")[1] for n in registry.names("longconv"))
+        raise ValueError(f"backend must be one of {allowed}; got {backend!r}")
+    check_inputs(u, k, D)
+    return registry.get(f"longconv:{backend}").fn(u, k, D)
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """FFTs run in float32 (cuFFT has no bf16 FFT); float64 stays float64 for gradcheck."""
+    return torch.float64 if dtype == torch.float64 else torch.float32

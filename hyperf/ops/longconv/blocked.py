@@ -1,0 +1,156 @@
+"""Long convolution by a blocked (Monarch) FFT: every DFT is a small dense matrix multiply.
+
+For n = N1·M, write the input index as n1·M + m and the output frequency as k1 + N1·k2.
+Then (Cooley–Tukey, as used by FlashFFTConv, Fu et al. 2023)::
+
+    X[k1 + N1·k2] = Σ_m W_M^{m·k2} · W_n^{m·k1} · Σ_{n1} W_{N1}^{n1·k1} · x[n1·M + m]
+
+i.e. reshape to (N1, M); multiply by the N1×N1 DFT matrix along the first axis; multiply
+pointwise by the twiddles W_n^{k1·m}; transform the second axis the same way (recursively,
+so n = N1·N2 or N1·N2·N3). The spectrum comes out in "digit-reversed" order (k1, k2); a
+convolution never needs natural order, because the filter's spectrum is laid out by the same
+transform and the inverse transform undoes the steps in reverse and returns natural order.
+
+Complex numbers are carried as (real, imag) pairs of real tensors, so every step is a real
+matmul in whatever dtype the matrix units want (fp16/bf16 with fp32 accumulation on CUDA,
+fp32 on CPU).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+from hyperf.ops.longconv import compute_dtype
+from hyperf.registry import register
+
+Complex = tuple[torch.Tensor, torch.Tensor | None]  # (real, imag); imag None means zero
+
+MAX_FACTOR = 128  # largest DFT block; 2 factors cover n ≤ 16384, 3 factors n ≤ 2M
+
+
+def fft_size(seq_len: int, filter_len: int) -> int:
+    """Smallest power of two that holds the linear convolution (L + Lk − 1 samples)."""
+    return max(2, 1 << math.ceil(math.log2(seq_len + filter_len - 1)))
+
+
+def monarch_factors(n: int, max_factor: int = MAX_FACTOR) -> list[int]:
+    """Split a power of two into as few, as equal as possible, power-of-two factors."""
+    bits = n.bit_length() - 1
+    if 1 << bits != n:
+        raise ValueError(f"n must be a power of two; got {n}")
+    count = max(1, math.ceil(bits / int(math.log2(max_factor))))
+    parts = [bits // count + (1 if i < bits % count else 0) for i in range(count)]
+    return [1 << p for p in parts if p > 0] or [1]
+
+
+@functools.lru_cache(maxsize=64)
+def _dft(size: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin parts of the DFT matrix W[j, k] = exp(−2πi·jk/size) = C − iS."""
+    jk = torch.outer(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64))
+    angle = 2 * math.pi * torch.remainder(jk, size) / size
+    return torch.cos(angle).to(device, dtype), torch.sin(angle).to(device, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _twiddle(rows: int, cols: int, device: torch.device, dtype: torch.dtype
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of 2π·r·c/(rows·cols) for the (rows, cols) block."""
+    rc = torch.outer(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64))
+    angle = 2 * math.pi * rc / (rows * cols)
+    return torch.cos(angle).to(device, dtype), torch.sin(angle).to(device, dtype)
+
+
+def _times(a: Complex, b: Complex) -> Complex:
+    """Pointwise complex product a·b."""
+    ar, ai = a
+    br, bi = b
+    if ai is None and bi is None:
+        return ar * br, None
+    if ai is None:
+        return ar * br, ar * bi
+    if bi is None:
+        return ar * br, ai * br
+    return ar * br - ai * bi, ar * bi + ai * br
+
+
+def _dft_rows(x: Complex, inverse: bool) -> Complex:
+    """DFT (or unnormalised inverse DFT) along axis −2 by matmul with the DFT matrix."""
+    xr, xi = x
+    C, S = _dft(xr.shape[-2], xr.device, xr.dtype)
+    sign = 1 if inverse else -1  # W = C − iS forward, conj(W) = C + iS inverse
+    if xi is None:
+        return C @ xr, sign * (S @ xr)
+    return C @ xr - sign * (S @ xi), C @ xi + sign * (S @ xr)
+
+
+def _dft_cols(x: Complex, inverse: bool) -> Complex:
+    """DFT (or unnormalised inverse) along the last axis (the matrix is symmetric)."""
+    xr, xi = x
+    C, S = _dft(xr.shape[-1], xr.device, xr.dtype)
+    sign = 1 if inverse else -1
+    if xi is None:
+        return xr @ C, sign * (xr @ S)
+    return xr @ C - sign * (xi @ S), xi @ C + sign * (xr @ S)
+
+
+def monarch_fft(x: Complex, factors: list[int]) -> Complex:
+    """DFT along the last axis; output in the digit-reversed order described above."""
+    if len(factors) == 1:
+        return _dft_cols(x, inverse=False)
+    rows, cols = factors[0], math.prod(factors[1:])
+    xr, xi = x
+    shape = (*xr.shape[:-1], rows, cols)
+    y = _dft_rows((xr.reshape(shape), None if xi is None else xi.reshape(shape)), inverse=False)
+    y = _times(y, _rotation(rows, cols, xr, inverse=False))
+    yr, yi = monarch_fft(y, factors[1:])
+    return yr.flatten(-2), None if yi is None else yi.flatten(-2)
+
+
+def _rotation(rows: int, cols: int, like: torch.Tensor, inverse: bool) -> Complex:
+    """Twiddles W_n^{±r·c} as a complex pair (cos, ∓sin)."""
+    cos, sin = _twiddle(rows, cols, like.device, like.dtype)
+    return cos, (sin if inverse else -sin)
+
+
+def monarch_ifft_real(x: Complex, factors: list[int]) -> torch.Tensor:
+    """Real part of the unnormalised inverse DFT of a digit-reversed spectrum, natural order."""
+    return _monarch_ifft(x, factors)[0]
+
+
+def _monarch_ifft(x: Complex, factors: list[int]) -> Complex:
+    if len(factors) == 1:
+        return _dft_cols(x, inverse=True)
+    rows, cols = factors[0], math.prod(factors[1:])
+    xr, xi = x
+    shape = (*xr.shape[:-1], rows, cols)
+    y = _monarch_ifft((xr.reshape(shape), None if xi is None else xi.reshape(shape)), factors[1:])
+    y = _times(y, _rotation(rows, cols, xr, inverse=True))
+    yr, yi = _dft_rows(y, inverse=True)
+    return yr.flatten(-2), None if yi is None else yi.flatten(-2)
+
+
+def matmul_dtype(u: torch.Tensor) -> torch.dtype:
+    """Half-precision matmuls (fp32 accumulation) on CUDA; fp32 (or fp64) elsewhere."""
+    if u.is_cuda and u.dtype in (torch.float16, torch.bfloat16):
+        return u.dtype
+    return compute_dtype(u.dtype)
+
+
+@register("longconv:blocked", summary="Monarch FFT as blocks of DFT matmuls (FlashFFTConv-style)",
+          oracle="longconv:reference")
+def blocked_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
+    """Pad to a power of two n ≥ L + Lk − 1, multiply spectra, transform back, add D·u."""
+    seq_len, filter_len = u.shape[-1], k.shape[-1]
+    n = fft_size(seq_len, filter_len)
+    factors = monarch_factors(n)
+    dtype = matmul_dtype(u)
+    k_f = monarch_fft((F.pad(k.to(dtype), (0, n - filter_len)) / n, None), factors)
+    u_f = monarch_fft((F.pad(u.to(dtype), (0, n - seq_len)), None), factors)
+    y = monarch_ifft_real(_times(u_f, k_f), factors)[..., :seq_len]
+    if D is not None:
+        y = y + u.to(dtype) * D.to(dtype).unsqueeze(-1)
+    return y.to(u.dtype)

@@ -1,0 +1,56 @@
+"""Depth stacks: ``depth`` pre-norm residual blocks of (mixer, MLP), for the depth axis."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hyperf import registry
+
+
+class Block(nn.Module):
+    """x + mixer(LN(x)), then x + MLP(LN(x)) — the GPT-2 / safari block layout."""
+
+    def __init__(self, mixer: nn.Module, d_model: int, mlp_ratio: int = 4):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.mixer = mixer
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(),
+                                 nn.Linear(mlp_ratio * d_model, d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mixer(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class Stack(nn.Module):
+    """``depth`` blocks and a final LayerNorm; (B, L, D) → (B, L, D)."""
+
+    def __init__(self, blocks: list[Block], d_model: int):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+def build_mixer(mixer: str, d_model: int, l_max: int, **hparams) -> nn.Module:
+    """Build a ``hyena:*`` or ``attention:*`` registry entry as a (B, L, D) module."""
+    entry = registry.get(mixer)
+    if entry.family not in ("hyena", "attention"):
+        raise ValueError(f"mixer must be a hyena:* or attention:* name; got {mixer!r}")
+    return entry.fn(d_model, l_max, **hparams)
+
+
+def build_model(mixer: str, depth: int, d_model: int, l_max: int, mlp_ratio: int = 4,
+                **hparams) -> Stack:
+    """A stack of ``depth`` pre-norm residual blocks around the named mixer."""
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1; got {depth}")
+    blocks = [Block(build_mixer(mixer, d_model, l_max, **hparams), d_model, mlp_ratio)
+              for _ in range(depth)]
+    return Stack(blocks, d_model)

@@ -1,0 +1,121 @@
+"""One registry of everything hyperf can measure.
+
+Each entry is registered by a decorator next to its code and is named ``family:impl``:
+
+- ``longconv:*`` — long-convolution backends; ``fn(u, k, D)`` is the convolution itself,
+  (B, C, L) in and out (validated inputs, see ``hyperf.ops.long_conv``);
+- ``hyena:*`` — the Hyena operator with one long-convolution backend; ``fn(d_model, l_max,
+  **hparams)`` builds the module, (B, L, D) in and out;
+- ``attention:*`` — attention mixers with projections; ``fn`` builds the module as above.
+
+``hyperf.ops.build`` turns any entry into a module. An entry knows its callable and whether it can run on a device and dtype
+(``available(device, dtype) -> (ok, reason)``), so a sweep can skip a point with the reason
+instead of failing, and ``hyperf list`` can print why a backend is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+Availability = tuple[bool, str]
+AvailableFn = Callable[[torch.device, torch.dtype], Availability]
+
+FAMILIES = ("longconv", "hyena", "attention")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A named operator: how to build it, and where it can run."""
+
+    name: str
+    fn: Callable[..., Any]
+    available: AvailableFn
+    summary: str
+    oracle: str | None = None  # the entry whose output this one is checked against
+
+    @property
+    def family(self) -> str:
+        return self.name.split(":", 1)[0]
+
+    @property
+    def impl(self) -> str:
+        return self.name.split(":", 1)[1]
+
+
+_ENTRIES: dict[str, Entry] = {}
+
+# Modules whose import registers entries; imported lazily on first lookup.
+_PROVIDERS = (
+    "hyperf.ops.longconv.reference",
+    "hyperf.ops.longconv.fft",
+    "hyperf.ops.longconv.blocked",
+    "hyperf.ops.longconv.triton_monarch",
+    "hyperf.ops.hyena",
+    "hyperf.ops.attention",
+)
+_loaded = False
+
+
+def always_available(device: torch.device, dtype: torch.dtype) -> Availability:
+    return True, ""
+
+
+def register(
+    name: str,
+    *,
+    available: AvailableFn = always_available,
+    summary: str = "",
+    oracle: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``fn`` under ``name`` (``family:impl``)."""
+    family, _, impl = name.partition(":")
+    if family not in FAMILIES or not impl:
+        raise ValueError(f"registry name {name!r} must be 'family:impl' with family in {FAMILIES}")
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        first_doc_line = (fn.__doc__ or "").strip().split("\n")[0]
+        add(Entry(name, fn, available, summary or first_doc_line, oracle))
+        return fn
+
+    return decorate
+
+
+def add(entry: Entry) -> None:
+    if entry.name in _ENTRIES:
+        raise ValueError(f"registry name {entry.name!r} is registered twice")
+    _ENTRIES[entry.name] = entry
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _PROVIDERS:
+            importlib.import_module(module)
+
+
+def names(family: str | None = None) -> list[str]:
+    _load()
+    return sorted(n for n, e in _ENTRIES.items() if family is None or e.family == family)
+
+
+def get(name: str) -> Entry:
+    _load()
+    try:
+        return _ENTRIES[name]
+    except KeyError:
+        raise ValueError(f"unknown operator {name!r}; registered: {', '.join(names())}") from None
+
+
+def check_available(name: str, device: str | torch.device, dtype: torch.dtype) -> Availability:
+    """``(ok, reason)`` for running ``name`` on ``device`` in ``dtype``; never raises for a
+    registered name."""
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return False, "CUDA is not available on this machine"
+    return get(name).available(device, dtype)

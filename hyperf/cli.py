@@ -10,8 +10,12 @@ from rich.table import Table
 
 from hyperf import __version__, registry
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-          "float64": torch.float64}
+DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
 
 
 @click.group()
@@ -21,8 +25,12 @@ def main() -> None:
 
 
 @main.command("list")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
-              help="Device to check availability on (default: cuda if present, else cpu).")
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda"]),
+    default=None,
+    help="Device to check availability on (default: cuda if present, else cpu).",
+)
 @click.option("--dtype", type=click.Choice(sorted(DTYPES)), default="float32", show_default=True)
 def list_backends(device: str | None, dtype: str) -> None:
     """Print every registered operator, whether it can run here, and why not."""
@@ -35,6 +43,10 @@ def list_backends(device: str | None, dtype: str) -> None:
     for name in registry.names():
         entry = registry.get(name)
         ok, reason = registry.check_available(name, device, DTYPES[dtype])
-        table.add_row(name, "[green]yes[/]" if ok else "[red]no[/]",
-                      escape(entry.summary if ok else reason), entry.oracle or "")
+        table.add_row(
+            name,
+            "[green]yes[/]" if ok else "[red]no[/]",
+            escape(entry.summary if ok else reason),
+            entry.oracle or "",
+        )
     Console(width=max(Console().width, 120)).print(table)

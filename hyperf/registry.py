@@ -8,9 +8,10 @@ Each entry is registered by a decorator next to its code and is named ``family:i
   **hparams)`` builds the module, (B, L, D) in and out;
 - ``attention:*`` — attention mixers with projections; ``fn`` builds the module as above.
 
-``hyperf.ops.build`` turns any entry into a module. An entry knows its callable and whether it can run on a device and dtype
-(``available(device, dtype) -> (ok, reason)``), so a sweep can skip a point with the reason
-instead of failing, and ``hyperf list`` can print why a backend is missing.
+``hyperf.workload.Workload`` turns any entry into a module and its input. An entry also knows
+whether it can run on a device and dtype (``available(device, dtype) -> (ok, reason)``), so a
+sweep can skip a point with the reason instead of failing, and ``hyperf list`` can print why a
+backend is missing.
 """
 
 from __future__ import annotations

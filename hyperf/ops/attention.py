@@ -62,8 +62,7 @@ def flash_attn_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with projections around a pluggable core."""
 
-    def __init__(self, d_model: int, l_max: int, n_heads: int | None = None,
-                 core: str = "naive"):
+    def __init__(self, d_model: int, l_max: int, n_heads: int | None = None, core: str = "naive"):
         super().__init__()
         n_heads = n_heads or max(1, d_model // 64)
         if d_model % n_heads:
@@ -92,7 +91,7 @@ class CausalSelfAttention(nn.Module):
         return self.out_proj(y.transpose(1, 2).reshape(batch, seq_len, self.d_model))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe_sdpa(backend: str, device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
     """Ask PyTorch itself: run a tiny causal problem pinned to the backend."""
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -106,8 +105,10 @@ def _probe_sdpa(backend: str, device: torch.device, dtype: torch.dtype) -> tuple
             # On CUDA, PyTorch warns why each fused kernel was rejected; on CPU it says nothing.
             why = "; ".join(str(w.message).strip().splitlines()[0] for w in caught)
             dtype_name = str(dtype).removeprefix("torch.")
-            return False, (f"PyTorch has no SDPA {backend} kernel for {device.type}/{dtype_name}"
-                           + (f" ({why})" if why else ""))
+            return False, (
+                f"PyTorch has no SDPA {backend} kernel for {device.type}/{dtype_name}"
+                + (f" ({why})" if why else "")
+            )
     return True, ""
 
 
@@ -133,9 +134,13 @@ def _register_attention(core: str, available: registry.AvailableFn, summary: str
     registry.add(registry.Entry(f"attention:{core}", build, available, summary, oracle))
 
 
-_register_attention("naive", registry.always_available,
-                    "eager softmax(QKᵀ/√d + mask)·V, quadratic memory")
+_register_attention(
+    "naive", registry.always_available, "eager softmax(QKᵀ/√d + mask)·V, quadratic memory"
+)
 _register_attention("flash_attn", _flash_attn_available, "flash-attn package, causal")
 for _name in SDPA_BACKENDS:
-    _register_attention(f"sdpa-{_name}", _sdpa_available(_name),
-                        f"torch scaled_dot_product_attention, {_name} backend")
+    _register_attention(
+        f"sdpa-{_name}",
+        _sdpa_available(_name),
+        f"torch scaled_dot_product_attention, {_name} backend",
+    )

@@ -56,8 +56,15 @@ class PositionalEmbedding(nn.Module):
 class ExponentialModulation(nn.Module):
     """h(t) ← h(t)·(exp(−t·|δ_c|) + shift): channel c decays to 1e-2 over 0.3 … 1.5 of [0, 1]."""
 
-    def __init__(self, channels: int, fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5,
-                 target: float = 1e-2, modulate: bool = True, shift: float = 0.0):
+    def __init__(
+        self,
+        channels: int,
+        fast_decay_pct: float = 0.3,
+        slow_decay_pct: float = 1.5,
+        target: float = 1e-2,
+        modulate: bool = True,
+        shift: float = 0.0,
+    ):
         super().__init__()
         self.modulate = modulate
         self.shift = shift
@@ -77,8 +84,16 @@ class HyenaFilter(nn.Module):
     ``bias`` is the skip term D of the long convolution (one per channel).
     """
 
-    def __init__(self, channels: int, seq_len: int, emb_dim: int = 3, filter_order: int = 64,
-                 w: float = 1.0, num_inner_mlps: int = 2, modulate: bool = True):
+    def __init__(
+        self,
+        channels: int,
+        seq_len: int,
+        emb_dim: int = 3,
+        filter_order: int = 64,
+        w: float = 1.0,
+        num_inner_mlps: int = 2,
+        modulate: bool = True,
+    ):
         super().__init__()
         if emb_dim < 3 or emb_dim % 2 == 0:
             raise ValueError(f"emb_dim must be odd and at least 3; got {emb_dim}")
@@ -102,16 +117,27 @@ class HyenaFilter(nn.Module):
 class HyenaOperator(nn.Module):
     """Hyena mixer, (B, L, D) → (B, L, D), for any L ≤ l_max."""
 
-    def __init__(self, d_model: int, l_max: int, order: int = 2, filter_order: int = 64,
-                 emb_dim: int = 3, w: float = 1.0, modulate: bool = True,
-                 variant: str = "safari", longconv: str = "fft", short_filter_order: int = 3):
+    def __init__(
+        self,
+        d_model: int,
+        l_max: int,
+        order: int = 2,
+        filter_order: int = 64,
+        emb_dim: int = 3,
+        w: float = 1.0,
+        modulate: bool = True,
+        variant: str = "safari",
+        longconv: str = "fft",
+        short_filter_order: int = 3,
+    ):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
         min_order = 2 if variant == "safari" else 1
         if order < min_order:
-            raise ValueError(f"order must be at least {min_order} for variant {variant!r}; "
-                             f"got {order}")
+            raise ValueError(
+                f"order must be at least {min_order} for variant {variant!r}; got {order}"
+            )
         if f"longconv:{longconv}" not in registry.names("longconv"):
             allowed = ", ".join(n.split(":")[1] for n in registry.names("longconv"))
             raise ValueError(f"longconv must be one of {allowed}; got {longconv!r}")
@@ -122,10 +148,16 @@ class HyenaOperator(nn.Module):
         num_filters = order - 1 if variant == "safari" else order
         self.in_proj = nn.Linear(d_model, inner_width)
         self.out_proj = nn.Linear(d_model, d_model)
-        self.short_filter = nn.Conv1d(inner_width, inner_width, short_filter_order,
-                                      padding=short_filter_order - 1, groups=inner_width)
-        self.filter_fn = HyenaFilter(d_model * num_filters, l_max, emb_dim, filter_order, w,
-                                     modulate=modulate)
+        self.short_filter = nn.Conv1d(
+            inner_width,
+            inner_width,
+            short_filter_order,
+            padding=short_filter_order - 1,
+            groups=inner_width,
+        )
+        self.filter_fn = HyenaFilter(
+            d_model * num_filters, l_max, emb_dim, filter_order, w, modulate=modulate
+        )
 
     @property
     def num_long_convs(self) -> int:
@@ -136,8 +168,10 @@ class HyenaOperator(nn.Module):
             raise ValueError(f"u must have shape (B, L, {self.d_model}); got {tuple(u.shape)}")
         seq_len = u.shape[1]
         if seq_len > self.l_max:
-            raise ValueError(f"sequence length {seq_len} exceeds l_max={self.l_max}; "
-                             "build the operator with a larger l_max")
+            raise ValueError(
+                f"sequence length {seq_len} exceeds l_max={self.l_max}; "
+                "build the operator with a larger l_max"
+            )
         # Projection: in_proj, then the causal short convolution (Algorithm 3, lines 1–2).
         streams = self.in_proj(u).transpose(1, 2)  # (B, (N+1)·D, L)
         streams = self.short_filter(streams)[..., :seq_len]
@@ -167,10 +201,15 @@ def _register_hyena(backend: str) -> None:
     def build(d_model: int, l_max: int, **hparams) -> HyenaOperator:
         return HyenaOperator(d_model, l_max, longconv=backend, **hparams)
 
-    registry.add(registry.Entry(
-        f"hyena:{backend}", build, _longconv_available(backend),
-        f"Hyena operator with the {backend!r} long convolution",
-        oracle=None if backend == "reference" else "hyena:reference"))
+    registry.add(
+        registry.Entry(
+            f"hyena:{backend}",
+            build,
+            _longconv_available(backend),
+            f"Hyena operator with the {backend!r} long convolution",
+            oracle=None if backend == "reference" else "hyena:reference",
+        )
+    )
 
 
 for _backend in ("fft", "blocked", "triton", "reference"):

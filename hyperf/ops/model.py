@@ -16,8 +16,11 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(d_model)
         self.mixer = mixer
         self.norm2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(),
-                                 nn.Linear(mlp_ratio * d_model, d_model))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, mlp_ratio * d_model),
+            nn.GELU(),
+            nn.Linear(mlp_ratio * d_model, d_model),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.mixer(self.norm1(x))
@@ -46,11 +49,14 @@ def build_mixer(mixer: str, d_model: int, l_max: int, **hparams) -> nn.Module:
     return entry.fn(d_model, l_max, **hparams)
 
 
-def build_model(mixer: str, depth: int, d_model: int, l_max: int, mlp_ratio: int = 4,
-                **hparams) -> Stack:
+def build_model(
+    mixer: str, depth: int, d_model: int, l_max: int, mlp_ratio: int = 4, **hparams
+) -> Stack:
     """A stack of ``depth`` pre-norm residual blocks around the named mixer."""
     if depth < 1:
         raise ValueError(f"depth must be at least 1; got {depth}")
-    blocks = [Block(build_mixer(mixer, d_model, l_max, **hparams), d_model, mlp_ratio)
-              for _ in range(depth)]
+    blocks = [
+        Block(build_mixer(mixer, d_model, l_max, **hparams), d_model, mlp_ratio)
+        for _ in range(depth)
+    ]
     return Stack(blocks, d_model)

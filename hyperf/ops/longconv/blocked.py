@@ -50,16 +50,21 @@ def monarch_factors(n: int, max_factor: int = MAX_FACTOR) -> list[int]:
 @functools.lru_cache(maxsize=64)
 def _dft(size: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin parts of the DFT matrix W[j, k] = exp(−2πi·jk/size) = C − iS."""
-    jk = torch.outer(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64))
+    jk = torch.outer(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64)
+    )
     angle = 2 * math.pi * torch.remainder(jk, size) / size
     return torch.cos(angle).to(device, dtype), torch.sin(angle).to(device, dtype)
 
 
 @functools.lru_cache(maxsize=64)
-def _twiddle(rows: int, cols: int, device: torch.device, dtype: torch.dtype
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+def _twiddle(
+    rows: int, cols: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin of 2π·r·c/(rows·cols) for the (rows, cols) block."""
-    rc = torch.outer(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64))
+    rc = torch.outer(
+        torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64)
+    )
     angle = 2 * math.pi * rc / (rows * cols)
     return torch.cos(angle).to(device, dtype), torch.sin(angle).to(device, dtype)
 
@@ -140,8 +145,11 @@ def matmul_dtype(u: torch.Tensor) -> torch.dtype:
     return compute_dtype(u.dtype)
 
 
-@register("longconv:blocked", summary="Monarch FFT as blocks of DFT matmuls (FlashFFTConv-style)",
-          oracle="longconv:reference")
+@register(
+    "longconv:blocked",
+    summary="Monarch FFT as blocks of DFT matmuls (FlashFFTConv-style)",
+    oracle="longconv:reference",
+)
 def blocked_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     """Pad to a power of two n ≥ L + Lk − 1, multiply spectra, transform back, add D·u."""
     seq_len, filter_len = u.shape[-1], k.shape[-1]

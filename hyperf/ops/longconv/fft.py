@@ -12,8 +12,9 @@ from hyperf.ops.longconv import compute_dtype
 from hyperf.registry import register
 
 
-@register("longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32",
-          oracle="longconv:reference")
+@register(
+    "longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32", oracle="longconv:reference"
+)
 def fft_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     """rfft(u)·rfft(k)/n, irfft, keep the first L samples, add D·u."""
     seq_len = u.shape[-1]

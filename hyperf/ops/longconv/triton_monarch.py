@@ -11,7 +11,11 @@ def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
     return False, "the Triton backend is not implemented yet"
 
 
-@register("longconv:triton", available=_available,
-          summary="fused Monarch FFT convolution in Triton", oracle="longconv:reference")
+@register(
+    "longconv:triton",
+    available=_available,
+    summary="fused Monarch FFT convolution in Triton",
+    oracle="longconv:reference",
+)
 def triton_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     raise NotImplementedError("the Triton long-convolution backend is not implemented yet")

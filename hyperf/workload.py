@@ -1,0 +1,117 @@
+"""A workload: one operator at one shape, as plain data, and how to instantiate it.
+
+Everything that measures (timing, FLOPs, memory, the correctness gate, sweep workers, the
+pytest-benchmark suite) receives a ``Workload`` and calls ``instantiate`` to get a module
+and its inputs, so every stage builds the same thing from the same parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from torch import nn
+
+from hyperf import registry
+from hyperf.ops.longconv import long_conv
+from hyperf.ops.model import build_mixer, build_model
+
+DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
+
+
+class LongConvLayer(nn.Module):
+    """A long convolution with its own filter k (C, L) and skip D (C,): (B, C, L) → (B, C, L)."""
+
+    def __init__(self, channels: int, seq_len: int, backend: str):
+        super().__init__()
+        self.backend = backend
+        # Decaying random filters, like a trained Hyena filter, keep outputs O(1).
+        decay = torch.exp(-torch.arange(seq_len) / max(seq_len / 8, 1.0))
+        self.k = nn.Parameter(torch.randn(channels, seq_len) * decay / seq_len**0.5)
+        self.D = nn.Parameter(torch.randn(channels))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return long_conv(u, self.k, self.D, self.backend)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One operator (a registry name) at one shape. ``depth=0`` is the bare mixer;
+    ``depth ≥ 1`` wraps it in that many pre-norm residual blocks. For ``longconv:*``,
+    ``d_model`` is the channel count C and the input is (B, C, L)."""
+
+    op: str
+    batch: int = 1
+    seq_len: int = 1024
+    d_model: int = 768
+    dtype: str = "float32"
+    depth: int = 0
+    order: int = 2
+    variant: str = "safari"
+    n_heads: int | None = None
+    filter_order: int = 64
+    emb_dim: int = 3
+    modulate: bool = True
+
+    @property
+    def family(self) -> str:
+        return registry.get(self.op).family
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
+        return DTYPES[self.dtype]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        if self.family == "longconv":
+            return (self.batch, self.d_model, self.seq_len)
+        return (self.batch, self.seq_len, self.d_model)
+
+    def mixer_hparams(self) -> dict:
+        """Keyword arguments of the mixer's builder for this workload."""
+        if self.family == "hyena":
+            return {
+                "order": self.order,
+                "variant": self.variant,
+                "filter_order": self.filter_order,
+                "emb_dim": self.emb_dim,
+                "modulate": self.modulate,
+            }
+        if self.family == "attention":
+            return {"n_heads": self.n_heads}
+        return {}
+
+    def build_module(self) -> nn.Module:
+        """The module on the CPU in float32 (parameters are initialised from torch's RNG)."""
+        if self.family == "longconv":
+            if self.depth:
+                raise ValueError("depth applies to mixers (hyena:*, attention:*), not longconv:*")
+            return LongConvLayer(self.d_model, self.seq_len, self.op.split(":", 1)[1])
+        if self.depth:
+            return build_model(
+                self.op, self.depth, self.d_model, self.seq_len, **self.mixer_hparams()
+            )
+        return build_mixer(self.op, self.d_model, self.seq_len, **self.mixer_hparams())
+
+    def instantiate(
+        self, device: str | torch.device = "cpu", seed: int = 0, requires_grad: bool = False
+    ) -> tuple[nn.Module, torch.Tensor]:
+        """Module and input on ``device`` in the workload's dtype, reproducible from ``seed``."""
+        generator = torch.manual_seed(seed)
+        module = self.build_module().to(device=device, dtype=self.torch_dtype)
+        u = torch.randn(self.input_shape, generator=generator, dtype=torch.float32)
+        u = u.to(device=device, dtype=self.torch_dtype).requires_grad_(requires_grad)
+        return module, u
+
+    def with_op(self, op: str) -> Workload:
+        return replace(self, op=op)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -16,6 +16,10 @@ from hyperf import registry
 from hyperf.ops.longconv import long_conv
 from hyperf.ops.model import build_mixer, build_model
 
+# What a timed region contains: no_grad forward; forward with grad enabled; backward alone
+# (the forward runs outside the timed region); forward then backward.
+MODES = ("infer", "fwd", "bwd", "fwd_bwd")
+
 DTYPES = {
     "float32": torch.float32,
     "float16": torch.float16,

@@ -40,7 +40,9 @@ def naive_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tenso
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     future = torch.ones(seq_len, seq_len, dtype=torch.bool, device=q.device).triu(1)
     scores = scores.masked_fill(future, float("-inf"))
-    return torch.softmax(scores.float(), dim=-1).to(q.dtype) @ v
+    # Softmax in at least float32 (half-precision exponentials lose the tail).
+    softmax_dtype = torch.promote_types(scores.dtype, torch.float32)
+    return torch.softmax(scores.to(softmax_dtype), dim=-1).to(q.dtype) @ v
 
 
 def sdpa_core(backend: str) -> Core:

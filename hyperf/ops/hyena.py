@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hyperf import registry
@@ -72,10 +73,13 @@ class ExponentialModulation(nn.Module):
         min_decay = math.log(target) / slow_decay_pct
         self.register_buffer("deltas", torch.linspace(min_decay, max_decay, channels)[None, None])
 
-    def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, h: torch.Tensor, channels_first: bool = False
+                ) -> torch.Tensor:
+        """t (1, L, 1) and h (1, L, C); or t (1, 1, L) and h (1, C, L) if ``channels_first``."""
         if not self.modulate:
             return h
-        return h * (torch.exp(-t * self.deltas.abs()) + self.shift)
+        deltas = self.deltas.mT if channels_first else self.deltas
+        return h * (torch.exp(-t * deltas.abs()) + self.shift)
 
 
 class HyenaFilter(nn.Module):
@@ -109,9 +113,15 @@ class HyenaFilter(nn.Module):
         self.modulation = ExponentialModulation(channels, modulate=modulate)
 
     def filter(self, seq_len: int) -> torch.Tensor:
-        """The filters for the first ``seq_len`` positions, shape (L, channels)."""
+        """The filters for the first ``seq_len`` positions, shape (L, channels).
+
+        Computed channels-first and returned as a transposed view, because the FFT reads each
+        channel's filter as a contiguous row: ``filter(L).T`` is contiguous.
+        """
         z, t = self.pos_emb(seq_len)
-        return self.modulation(t, self.implicit_filter(z))[0]
+        features = self.implicit_filter[:-1](z)  # (1, L, W)
+        h = torch.matmul(self.implicit_filter[-1].weight, features.mT)  # (1, C, L)
+        return self.modulation(t.mT, h, channels_first=True)[0].T
 
 
 class HyenaOperator(nn.Module):
@@ -159,6 +169,18 @@ class HyenaOperator(nn.Module):
             d_model * num_filters, l_max, emb_dim, filter_order, w, modulate=modulate
         )
 
+    def project(self, u: torch.Tensor) -> torch.Tensor:
+        """in_proj then the causal short convolution: (B, L, D) → (B, (N+1)·D, L), contiguous.
+
+        Equal to ``short_filter(in_proj(u).transpose(1, 2))[..., :L]`` but laid out for the
+        FFT (sequence axis last) without a transpose: the matmul reads u transposed for free,
+        and the 3-tap filter runs as shifted multiply-adds, with in_proj's bias folded in.
+        """
+        weight = self.in_proj.weight.expand(u.shape[0], -1, -1)
+        projected = torch.bmm(weight, u.mT)  # (B, C, L), bias not yet added
+        return causal_depthwise_conv(projected, self.short_filter.weight,
+                                     self.short_filter.bias, self.in_proj.bias)
+
     @property
     def num_long_convs(self) -> int:
         return self.order - 1 if self.variant == "safari" else self.order
@@ -173,8 +195,7 @@ class HyenaOperator(nn.Module):
                 "build the operator with a larger l_max"
             )
         # Projection: in_proj, then the causal short convolution (Algorithm 3, lines 1–2).
-        streams = self.in_proj(u).transpose(1, 2)  # (B, (N+1)·D, L)
-        streams = self.short_filter(streams)[..., :seq_len]
+        streams = self.project(u)  # (B, (N+1)·D, L)
         *x, v = streams.split(self.d_model, dim=1)
         # Filters (Algorithm 3, line 3): (L, n·D) → (n, D, L); skip terms D → (n, D).
         h = self.filter_fn.filter(seq_len).transpose(0, 1).reshape(-1, self.d_model, seq_len)
@@ -188,6 +209,60 @@ class HyenaOperator(nn.Module):
             for n, x_n in enumerate(x):
                 y = x_n * long_conv(y, h[n], skip[n], self.longconv)
         return self.out_proj(y.transpose(1, 2))
+
+
+class CausalDepthwiseConv(torch.autograd.Function):
+    """Conv1d(groups=C, padding=K−1)[..., :L] of (x + input_bias), as K shifted multiply-adds.
+
+    x (B, C, L); weight (C, 1, K); bias, input_bias (C,). With taps w = weight[:, 0] and
+    x̃ = x + input_bias (zero before t = 0):   y[t] = bias + Σ_{d<K} w[K−1−d]·x̃[t−d].
+    Each tap is one pass over memory in either direction; the backward is written out because
+    autograd's route through in-place slices zero-fills and copies full-size gradients:
+
+        dx[t] = Σ_d w[K−1−d]·g[t+d]      dw[K−1−d] = Σ_{b,t≥d} g[t]·x̃[t−d]      dbias = Σ g
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                input_bias: torch.Tensor) -> torch.Tensor:
+        taps = weight[:, 0, :]
+        kernel_size = taps.shape[-1]
+        # The input bias as a per-channel constant, minus the taps that fall before t = 0.
+        y = torch.addcmul((bias + input_bias * taps.sum(-1)).unsqueeze(-1), x, taps[:, -1:])
+        for delay in range(1, kernel_size):
+            tap = taps[:, kernel_size - 1 - delay].unsqueeze(-1)
+            y[..., delay:].addcmul_(x[..., :-delay], tap)
+            y[..., :delay] -= input_bias.unsqueeze(-1) * tap
+        ctx.save_for_backward(x, taps, input_bias)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g: torch.Tensor):
+        x, taps, input_bias = ctx.saved_tensors
+        kernel_size = taps.shape[-1]
+        grad_x = torch.mul(g, taps[:, -1:])
+        grad_taps = torch.empty_like(taps)
+        grad_taps[:, -1] = torch.einsum("bct,bct->c", g, x)
+        # Σ_b Σ_{t'≥t} g[t'] per channel, zero past the end.
+        tail_sums = F.pad(g.sum(0).flip(-1).cumsum(-1).flip(-1), (0, kernel_size))
+        for delay in range(1, kernel_size):
+            tap = taps[:, kernel_size - 1 - delay]
+            grad_x[..., :-delay].addcmul_(g[..., delay:], tap.unsqueeze(-1))
+            grad_taps[:, kernel_size - 1 - delay] = torch.einsum(
+                "bct,bct->c", g[..., delay:], x[..., :-delay])
+        # x̃ = x + input_bias wherever t − d ≥ 0: tap j sees the bias weighted Σ_{t≥K−1−j} g[t].
+        seen = tail_sums[:, kernel_size - 1 - torch.arange(kernel_size)]  # (C, K)
+        grad_taps += input_bias.unsqueeze(-1) * seen
+        grad_bias = tail_sums[:, 0]
+        grad_input_bias = (taps * seen).sum(-1)
+        return grad_x, grad_taps.unsqueeze(1), grad_bias, grad_input_bias
+
+
+def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                          input_bias: torch.Tensor) -> torch.Tensor:
+    """See ``CausalDepthwiseConv``: (B, C, L) → (B, C, L)."""
+    return CausalDepthwiseConv.apply(x, weight, bias, input_bias)
 
 
 def _longconv_available(backend: str) -> registry.AvailableFn:

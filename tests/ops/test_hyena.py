@@ -80,6 +80,22 @@ def oracle_hyena(op: HyenaOperator, u: torch.Tensor) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("seq_len", [1, 2, 3, 50])
+@pytest.mark.parametrize("kernel_size", [1, 3, 4])
+def test_short_conv_equals_conv1d_of_biased_input(seq_len, kernel_size):
+    """The shifted multiply-add short conv against torch's Conv1d, values and gradients."""
+    channels = 5
+    x, input_bias = torch.randn(2, channels, seq_len), torch.randn(channels)
+    conv = torch.nn.Conv1d(channels, channels, kernel_size, padding=kernel_size - 1,
+                           groups=channels)
+    args = [t.double().requires_grad_() for t in (x, conv.weight, conv.bias, input_bias)]
+    y = hyena_module.causal_depthwise_conv(*args)
+    expected = torch.nn.functional.conv1d(args[0] + args[3].unsqueeze(-1), args[1], args[2],
+                                          padding=kernel_size - 1, groups=channels)[..., :seq_len]
+    torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(hyena_module.causal_depthwise_conv, args)
+
+
 def test_state_dict_matches_the_reference_layout():
     """Names and shapes of safari's standalone HyenaOperator(16, 32, order=3, filter_order=8,
     emb_dim=5), so its checkpoints load with strict=True."""
@@ -158,11 +174,12 @@ def test_operator_matches_numpy_oracle(variant, order, modulate, longconv):
 
 
 @pytest.mark.parametrize("variant", ["safari", "paper"])
-def test_shorter_sequences_use_the_first_filter_positions(variant):
+@pytest.mark.parametrize("seq_len", [1, 2, 45])
+def test_shorter_sequences_use_the_first_filter_positions(variant, seq_len):
     op = HyenaOperator(16, 128, order=2, filter_order=8, variant=variant)
-    u = torch.randn(2, 45, 16)
+    u = torch.randn(2, seq_len, 16)
     y = op(u)
-    assert y.shape == (2, 45, 16)
+    assert y.shape == (2, seq_len, 16)
     assert rel_error(y.detach().numpy(), oracle_hyena(op, u)) <= OPERATOR_TOL_FP32
 
 

@@ -1,7 +1,14 @@
 """FFT long convolution with torch.fft (cuFFT on CUDA, pocketfft/MKL on CPU).
 
 Zero-padding both signals to n = 2L turns the FFT's circular convolution into the linear
-(causal) one for the first L outputs.
+(causal) one for the first L outputs. The backward pass is written out (an autograd.Function)
+because autograd's own route through rfft/irfft takes full complex FFTs and zero-fills;
+the adjoints of a convolution are correlations, which need only real FFTs:
+
+    y  = irfft(U·K)[:L] + D·u
+    du = irfft(G·conj(K))[:L] + D·g        dk = Σ_b irfft(G·conj(U))[:Lk]        dD = Σ g·u
+
+with U, K, G the n-point rffts of u, k and the incoming gradient g.
 """
 
 from __future__ import annotations
@@ -12,17 +19,45 @@ from hyperf.ops.longconv import compute_dtype
 from hyperf.registry import register
 
 
-@register(
-    "longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32", oracle="longconv:reference"
-)
+class FFTConv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
+        seq_len = u.shape[-1]
+        n = 2 * seq_len
+        dtype = compute_dtype(u.dtype)
+        u_c = u.to(dtype)
+        k_f = torch.fft.rfft(k.to(dtype), n=n)
+        u_f = torch.fft.rfft(u_c, n=n)
+        y = torch.fft.irfft(u_f * k_f, n=n)[..., :seq_len]
+        if D is not None:
+            y = torch.addcmul(y, u_c, D.to(dtype).unsqueeze(-1))
+        ctx.save_for_backward(u, u_f, k_f, D)
+        ctx.filter_len, ctx.k_dtype = k.shape[-1], k.dtype
+        return y.to(u.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        u, u_f, k_f, D = ctx.saved_tensors
+        seq_len, n = u.shape[-1], 2 * u.shape[-1]
+        g = grad.to(u_f.real.dtype)
+        g_f = torch.fft.rfft(g, n=n)
+        grad_u = grad_k = grad_D = None
+        if ctx.needs_input_grad[0]:
+            grad_u = torch.fft.irfft(g_f * k_f.conj(), n=n)[..., :seq_len]
+            if D is not None:
+                grad_u = torch.addcmul(grad_u, g, D.to(g.dtype).unsqueeze(-1))
+            grad_u = grad_u.to(u.dtype)
+        if ctx.needs_input_grad[1]:
+            cross = (g_f * u_f.conj()).sum(0)  # Σ over the batch before the inverse FFT
+            grad_k = torch.fft.irfft(cross, n=n)[..., : ctx.filter_len].to(ctx.k_dtype)
+        if D is not None and ctx.needs_input_grad[2]:
+            grad_D = torch.einsum("bct,bct->c", g, u.to(g.dtype)).to(D.dtype)
+        return grad_u, grad_k, grad_D
+
+
+@register("longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32",
+          oracle="longconv:reference")
 def fft_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
-    """rfft(u)·rfft(k)/n, irfft, keep the first L samples, add D·u."""
-    seq_len = u.shape[-1]
-    n = 2 * seq_len
-    dtype = compute_dtype(u.dtype)
-    k_f = torch.fft.rfft(k.to(dtype), n=n)
-    u_f = torch.fft.rfft(u.to(dtype), n=n)
-    y = torch.fft.irfft(u_f * k_f, n=n)[..., :seq_len]
-    if D is not None:
-        y = torch.addcmul(y, u.to(dtype), D.to(dtype).unsqueeze(-1))
-    return y.to(u.dtype)
+    """rfft(u)·rfft(k), irfft, keep the first L samples, add D·u."""
+    return FFTConv.apply(u, k, D)

@@ -118,17 +118,25 @@ def main() -> None:
     copy_bandwidth = 2 * src.numel() * 4 / (ms["copy 64 MiB"] / 1e3)  # bytes read + written / s
     flops, moved = matmul_flops(op, batch, seq_len), other_pass_bytes(op, batch, seq_len)
     floor_ms = 1e3 * (flops / matmul_rate + moved / copy_bandwidth)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, B={batch} D={d} "
-          f"L={seq_len} order={args.order} float32, median of {args.repeats}")
-    print(f"matmul rate {matmul_rate / 1e9:.1f} GFLOP/s, copy bandwidth "
-          f"{copy_bandwidth / 1e9:.1f} GB/s (read + write)")
-    print(f"floor: {flops / 1e9:.2f} GFLOP of matmuls -> {1e3 * flops / matmul_rate:.1f} ms, "
-          f"{moved / 1e6:.0f} MB of other passes -> {1e3 * moved / copy_bandwidth:.1f} ms; "
-          f"total {floor_ms:.1f} ms")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, B={batch} D={d} "
+        f"L={seq_len} order={args.order} float32, median of {args.repeats}"
+    )
+    print(
+        f"matmul rate {matmul_rate / 1e9:.1f} GFLOP/s, copy bandwidth "
+        f"{copy_bandwidth / 1e9:.1f} GB/s (read + write)"
+    )
+    print(
+        f"floor: {flops / 1e9:.2f} GFLOP of matmuls -> {1e3 * flops / matmul_rate:.1f} ms, "
+        f"{moved / 1e6:.0f} MB of other passes -> {1e3 * moved / copy_bandwidth:.1f} ms; "
+        f"total {floor_ms:.1f} ms"
+    )
     for name in ("hyperf fwd", "transcription fwd", "hyperf fwd+bwd", "transcription fwd+bwd"):
         print(f"{name:>22}: {ms[name]:8.1f} ms  ({ms[name] / floor_ms:.2f}× the forward floor)")
-    print(f"speedup over transcription: fwd {ms['transcription fwd'] / ms['hyperf fwd']:.2f}×, "
-          f"fwd+bwd {ms['transcription fwd+bwd'] / ms['hyperf fwd+bwd']:.2f}×")
+    print(
+        f"speedup over transcription: fwd {ms['transcription fwd'] / ms['hyperf fwd']:.2f}×, "
+        f"fwd+bwd {ms['transcription fwd+bwd'] / ms['hyperf fwd+bwd']:.2f}×"
+    )
 
 
 if __name__ == "__main__":

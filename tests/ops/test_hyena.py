@@ -86,12 +86,14 @@ def test_short_conv_equals_conv1d_of_biased_input(seq_len, kernel_size):
     """The shifted multiply-add short conv against torch's Conv1d, values and gradients."""
     channels = 5
     x, input_bias = torch.randn(2, channels, seq_len), torch.randn(channels)
-    conv = torch.nn.Conv1d(channels, channels, kernel_size, padding=kernel_size - 1,
-                           groups=channels)
+    conv = torch.nn.Conv1d(
+        channels, channels, kernel_size, padding=kernel_size - 1, groups=channels
+    )
     args = [t.double().requires_grad_() for t in (x, conv.weight, conv.bias, input_bias)]
     y = hyena_module.causal_depthwise_conv(*args)
-    expected = torch.nn.functional.conv1d(args[0] + args[3].unsqueeze(-1), args[1], args[2],
-                                          padding=kernel_size - 1, groups=channels)[..., :seq_len]
+    expected = torch.nn.functional.conv1d(
+        args[0] + args[3].unsqueeze(-1), args[1], args[2], padding=kernel_size - 1, groups=channels
+    )[..., :seq_len]
     torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(hyena_module.causal_depthwise_conv, args)
 

@@ -56,8 +56,9 @@ class FFTConv(torch.autograd.Function):
         return grad_u, grad_k, grad_D
 
 
-@register("longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32",
-          oracle="longconv:reference")
+@register(
+    "longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32", oracle="longconv:reference"
+)
 def fft_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     """rfft(u)·rfft(k), irfft, keep the first L samples, add D·u."""
     return FFTConv.apply(u, k, D)

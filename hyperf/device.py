@@ -17,7 +17,7 @@ import torch
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
-    """ "auto" → cuda if available, else cpu; a CUDA request without CUDA is an error."""
+    """Resolve a device name: "auto" is cuda if available, else cpu; cuda without CUDA errs."""
     if isinstance(name, torch.device):
         name = str(name)
     if name == "auto":

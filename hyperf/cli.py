@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 import torch
 from rich.console import Console
@@ -50,3 +52,44 @@ def list_backends(device: str | None, dtype: str) -> None:
             entry.oracle or "",
         )
     Console(width=max(Console().width, 120)).print(table)
+
+
+@main.command("env")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def env_command(as_json: bool) -> None:
+    """Print the environment that decides a measurement (devices, versions, commit)."""
+    from hyperf.envinfo import capture
+
+    info = capture()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    table = Table(title="hyperf environment", show_header=False)
+    for key, value in info.items():
+        table.add_row(key, escape(json.dumps(value) if isinstance(value, list) else str(value)))
+    Console().print(table)
+
+
+@main.command("calibrate")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--dtype", "dtypes", multiple=True, help="Matmul dtypes (default: per device).")
+@click.option("--budget", default=1.0, show_default=True, help="Seconds per measurement.")
+def calibrate_command(device: str, dtypes: tuple[str, ...], budget: float) -> None:
+    """Measure this device's matmul rate and copy bandwidth; store them for rooflines."""
+    from hyperf.measure.ceilings import calibrate, save_ceilings
+    from hyperf.measure.timing import TimingOptions
+
+    try:
+        ceilings = calibrate(device, list(dtypes) or None, TimingOptions(budget_s=budget))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    table = Table(
+        title=f"ceilings of {ceilings.device_name} ({ceilings.device}, {ceilings.threads} threads)"
+    )
+    table.add_column("what")
+    table.add_column("rate", justify="right")
+    for dtype, rate in ceilings.matmul_flops.items():
+        table.add_row(f"matmul {dtype}", f"{rate / 1e9:,.1f} GFLOP/s")
+    table.add_row("copy (read + write)", f"{ceilings.copy_bytes_per_s / 1e9:,.1f} GB/s")
+    Console().print(table)
+    click.echo(f"saved to {save_ceilings(ceilings)}")

@@ -1,0 +1,155 @@
+"""Device ceilings (measured matmul rate and copy bandwidth) and the roofline.
+
+``calibrate`` measures, with the same timer as every other number, the two rates that bound
+any kernel: dense matmul FLOP/s per dtype and copy bandwidth (bytes read + written per
+second). ``roofline`` turns a point's FLOPs, bytes and time into the bound and the fraction of
+it achieved:
+
+    intensity = FLOPs / bytes          bound_s = max(FLOPs / peak_rate, bytes / bandwidth)
+    fraction  = bound_s / measured_s   (1.0 means the point runs at the roofline)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from hyperf.device import resolve_device
+from hyperf.envinfo import capture
+from hyperf.measure.timing import TimingOptions, measure
+
+MATMUL_SIZE = {"cpu": 2048, "cuda": 8192}  # the largest square matmul calibration uses
+TARGET_CALL_S = 0.05  # ...shrunk so one call takes about this long (CPU bf16 can be 100× slower)
+COPY_BYTES = {"cpu": 256 * 2**20, "cuda": 2 * 2**30}
+
+
+@dataclass
+class Ceilings:
+    device: str
+    device_name: str
+    fingerprint: str
+    threads: int
+    matmul_flops: dict[str, float] = field(default_factory=dict)  # dtype -> FLOP/s
+    copy_bytes_per_s: float = 0.0  # bytes read + written per second
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def device_fingerprint(device: torch.device) -> str:
+    """Identifies the hardware and thread count the ceilings were measured with."""
+    env = capture()
+    key = f"{device.type}|{env['device_name']}|{torch.get_num_threads()}|{env['allocator']}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def default_dtypes(device: torch.device) -> list[str]:
+    return (
+        ["float32", "bfloat16"]
+        if device.type == "cpu"
+        else ["float32", "tf32", "float16", "bfloat16"]
+    )
+
+
+def calibrate(
+    device: str | torch.device = "auto",
+    dtypes: list[str] | None = None,
+    options: TimingOptions | None = None,
+) -> Ceilings:
+    """Measure the matmul rate per dtype and the copy bandwidth on ``device``."""
+    device = resolve_device(device)
+    options = options or TimingOptions(budget_s=1.0)
+    env = capture()
+    result = Ceilings(
+        str(device), env["device_name"], device_fingerprint(device), torch.get_num_threads()
+    )
+    for name in dtypes or default_dtypes(device):
+        dtype = torch.float32 if name == "tf32" else getattr(torch, name, None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown dtype {name!r} for calibration")
+        size = _matmul_size(device, dtype)
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        previous = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
+        try:
+            timing = measure(lambda a=a, b=b: a @ b, device=device, mode="infer", options=options)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = previous
+        result.matmul_flops[name] = 2 * size**3 / (timing.stats.median / 1e3)
+    numel = COPY_BYTES[device.type] // 4
+    src, dst = torch.randn(numel, device=device), torch.empty(numel, device=device)
+    timing = measure(lambda: dst.copy_(src), device=device, mode="infer", options=options)
+    result.copy_bytes_per_s = 2 * numel * 4 / (timing.stats.median / 1e3)
+    return result
+
+
+def _matmul_size(device: torch.device, dtype: torch.dtype) -> int:
+    """Largest power-of-two size ≤ MATMUL_SIZE whose matmul takes about TARGET_CALL_S."""
+    size = 256
+    while size < MATMUL_SIZE[device.type]:
+        a = torch.randn(size, size, device=device).to(dtype)
+        seconds = measure(lambda a=a: a @ a, device=device, mode="infer",
+                          options=TimingOptions(budget_s=0.05, min_samples=1, warmup_s=0,
+                                                min_warmup_calls=0)).stats.median / 1e3
+        if seconds * 8 > TARGET_CALL_S:  # doubling the size costs 8×
+            break
+        size *= 2
+    return size
+
+
+def roofline(
+    flops: float, bytes_moved: float, seconds: float, ceilings: Ceilings, dtype: str = "float32"
+) -> dict:
+    """Arithmetic intensity, the roofline bound, and the achieved fraction of it."""
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive; got {seconds}")
+    peak = ceilings.matmul_flops.get(dtype) or ceilings.matmul_flops.get("float32")
+    if not peak:
+        raise ValueError(f"ceilings have no matmul rate for {dtype!r} or float32")
+    bound_s = max(flops / peak, bytes_moved / ceilings.copy_bytes_per_s)
+    return {
+        "intensity": flops / bytes_moved if bytes_moved else float("inf"),
+        "achieved_tflops": flops / seconds / 1e12,
+        "achieved_gbps": bytes_moved / seconds / 1e9,
+        "bound_s": bound_s,
+        "roofline_fraction": bound_s / seconds,
+        "bound_by": "compute"
+        if flops / peak >= bytes_moved / ceilings.copy_bytes_per_s
+        else "memory",
+    }
+
+
+def cache_path() -> Path:
+    root = os.environ.get("HYPERF_CACHE_DIR") or Path.home() / ".cache" / "hyperf"
+    return Path(root) / "ceilings.json"
+
+
+def save_ceilings(ceilings: Ceilings, path: Path | None = None) -> Path:
+    """Store under the device fingerprint, next to other devices' ceilings (atomic replace)."""
+    path = path or cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads(path.read_text()) if path.exists() else {}
+    table[ceilings.fingerprint] = ceilings.as_dict()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(table, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def load_ceilings(device: str | torch.device = "auto", path: Path | None = None) -> Ceilings | None:
+    """The ceilings calibrated earlier for this device and thread count, if any."""
+    path = path or cache_path()
+    if not path.exists():
+        return None
+    try:
+        table = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}); delete it and recalibrate") from None
+    entry = table.get(device_fingerprint(resolve_device(device)))
+    return Ceilings(**entry) if entry else None

@@ -94,9 +94,15 @@ def _matmul_size(device: torch.device, dtype: torch.dtype) -> int:
     size = 256
     while size < MATMUL_SIZE[device.type]:
         a = torch.randn(size, size, device=device).to(dtype)
-        seconds = measure(lambda a=a: a @ a, device=device, mode="infer",
-                          options=TimingOptions(budget_s=0.05, min_samples=1, warmup_s=0,
-                                                min_warmup_calls=0)).stats.median / 1e3
+        seconds = (
+            measure(
+                lambda a=a: a @ a,
+                device=device,
+                mode="infer",
+                options=TimingOptions(budget_s=0.05, min_samples=1, warmup_s=0, min_warmup_calls=0),
+            ).stats.median
+            / 1e3
+        )
         if seconds * 8 > TARGET_CALL_S:  # doubling the size costs 8×
             break
         size *= 2

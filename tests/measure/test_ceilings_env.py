@@ -1,0 +1,75 @@
+"""Ceilings, roofline, environment capture and their commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import hyperf
+from hyperf.cli import main
+from hyperf.envinfo import capture
+from hyperf.measure.ceilings import Ceilings, load_ceilings, roofline
+
+
+def test_environment_has_what_decides_a_number():
+    info = capture()
+    for key in (
+        "torch",
+        "triton",
+        "python",
+        "os",
+        "cpu_model",
+        "cpu_cores",
+        "torch_threads",
+        "memory_bytes",
+        "cuda_available",
+        "gpu_count",
+        "allocator",
+        "git_commit",
+        "git_dirty",
+        "device_name",
+        "hyperf",
+    ):
+        assert key in info
+    repo = Path(hyperf.__file__).resolve().parent.parent
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert info["git_commit"] == (head or None)
+
+
+def test_roofline_bounds():
+    ceilings = Ceilings("cpu", "test", "x", 2, {"float32": 100e9}, 10e9)
+    compute = roofline(flops=100e9, bytes_moved=1e9, seconds=2.0, ceilings=ceilings)
+    assert compute["bound_by"] == "compute" and compute["roofline_fraction"] == pytest.approx(0.5)
+    memory = roofline(flops=1e9, bytes_moved=10e9, seconds=1.0, ceilings=ceilings)
+    assert memory["bound_by"] == "memory" and memory["roofline_fraction"] == pytest.approx(1.0)
+    assert memory["intensity"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        roofline(1, 1, 0, ceilings)
+
+
+def test_calibrate_measures_stores_and_loads(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYPERF_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(
+        main, ["calibrate", "--device", "cpu", "--dtype", "float32", "--budget", "0.2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "GFLOP/s" in result.output and "GB/s" in result.output
+    ceilings = load_ceilings("cpu")
+    assert ceilings is not None and ceilings.matmul_flops["float32"] > 1e9
+    assert ceilings.copy_bytes_per_s > 1e8
+    (tmp_path / "ceilings.json").write_text("{broken")
+    with pytest.raises(ValueError, match="ceilings.json: not valid JSON"):
+        load_ceilings("cpu")
+
+
+def test_env_command_and_bad_device():
+    result = CliRunner().invoke(main, ["env", "--json"])
+    assert result.exit_code == 0 and "torch" in json.loads(result.output)
+    bad = CliRunner().invoke(main, ["calibrate", "--device", "tpu"])
+    assert bad.exit_code == 2 and "device must be" in bad.output

@@ -64,7 +64,7 @@ def test_calibrate_measures_stores_and_loads(tmp_path, monkeypatch):
     assert ceilings is not None and ceilings.matmul_flops["float32"] > 1e9
     assert ceilings.copy_bytes_per_s > 1e8
     (tmp_path / "ceilings.json").write_text("{broken")
-    with pytest.raises(ValueError, match="ceilings.json: not valid JSON"):
+    with pytest.raises(ValueError, match=r"ceilings\.json: not valid JSON"):
         load_ceilings("cpu")
 
 

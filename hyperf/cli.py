@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import click
 import torch
@@ -93,3 +95,121 @@ def calibrate_command(device: str, dtypes: tuple[str, ...], budget: float) -> No
     table.add_row("copy (read + write)", f"{ceilings.copy_bytes_per_s / 1e9:,.1f} GB/s")
     Console().print(table)
     click.echo(f"saved to {save_ceilings(ceilings)}")
+
+
+@main.command("sweep")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("--db", default="reports/hyperf.db", show_default=True, help="SQLite store.")
+@click.option("--device", default=None, help="Override the spec's device (auto, cpu, cuda).")
+@click.option(
+    "--resume",
+    "resume",
+    default=None,
+    is_flag=False,
+    flag_value="latest",
+    help="Continue run RUN (or, with no value, the latest run of this spec).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan with predictions; run nothing.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--ray-address", default=None, help="Address of an existing Ray cluster.")
+@click.option("--quiet", is_flag=True, help="Log lines instead of a progress bar.")
+def sweep_command(
+    spec_path: str,
+    db: str,
+    device: str | None,
+    resume: str | None,
+    dry_run: bool,
+    executor: str,
+    ray_address: str | None,
+    quiet: bool,
+) -> None:
+    """Run the sweep described by SPEC (a YAML file) and store every point."""
+    from hyperf.sweep.driver import run_sweep
+    from hyperf.sweep.spec import SpecError, load_spec
+
+    try:
+        spec, text = load_spec(spec_path)
+    except SpecError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    if dry_run:
+        from hyperf.sweep.dryrun import print_plan
+
+        print_plan(spec, device)
+        return
+    if resume is not None and resume != "latest" and not resume.isdigit():
+        raise click.BadParameter(
+            f"RUN must be a run id (see `hyperf runs`); got {resume!r}", param_hint="--resume"
+        )
+    try:
+        summary = run_sweep(
+            spec,
+            text,
+            db,
+            device=device,
+            executor=executor,
+            ray_address=ray_address,
+            resume=True if resume == "latest" else resume,
+            quiet=quiet,
+        )
+    except ValueError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
+    click.echo(
+        f"run {summary.run_id}: {summary.planned} points planned, "
+        f"{summary.already_done} already stored, measured now: {counts or 'none'} "
+        f"in {summary.wall_s:.0f} s"
+    )
+    click.echo(f"results in {db} (hyperf runs --db {db}; hyperf export {summary.run_id})")
+
+
+@main.command("runs")
+@click.option("--db", default="reports/hyperf.db", show_default=True)
+def runs_command(db: str) -> None:
+    """List the runs in a store."""
+    from hyperf.store import Store
+
+    if not Path(db).exists():
+        raise click.BadParameter(f"{db} does not exist", param_hint="--db")
+    with Store(db) as store:
+        frame = store.runs()
+    table = Table(title=f"runs in {db}")
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(escape(str(v)) for v in row))
+    Console(width=max(Console().width, 120)).print(table)
+
+
+@main.command("export")
+@click.argument("run_id", type=int)
+@click.option("--db", default="reports/hyperf.db", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("-o", "--output", default=None, help="File to write (default: stdout for csv/json).")
+def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
+    """Export one run's points as CSV, Parquet or JSON."""
+    from hyperf.store import Store
+
+    if not Path(db).exists():
+        raise click.BadParameter(f"{db} does not exist", param_hint="--db")
+    with Store(db) as store:
+        if store.run(run_id) is None:
+            raise click.BadParameter(f"no run {run_id} in {db}", param_hint="RUN_ID")
+        frame = store.points([run_id])
+    if fmt == "parquet":
+        if output is None:
+            raise click.BadParameter("parquet needs --output FILE", param_hint="--output")
+        frame.to_parquet(output)
+    elif fmt == "json":
+        text = frame.to_json(orient="records", indent=1)
+        Path(output).write_text(text) if output else click.echo(text)
+    else:
+        text = frame.to_csv(index=False)
+        Path(output).write_text(text) if output else click.echo(text, nl=False)

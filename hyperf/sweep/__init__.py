@@ -1,0 +1,1 @@
+"""Sweeps: spec (YAML) → plan (points) → executor (local workers | Ray) → store (SQLite)."""

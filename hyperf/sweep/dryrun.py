@@ -1,0 +1,66 @@
+"""``hyperf sweep --dry-run``: the plan as a table, with predicted time and peak memory."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from hyperf.device import resolve_device
+from hyperf.measure.ceilings import load_ceilings
+from hyperf.measure.flops import analytic_bytes, analytic_flops
+from hyperf.measure.memory import analytic_peak_bytes
+from hyperf.sweep.plan import build_plan
+from hyperf.sweep.spec import Spec
+
+DEFAULT_RATES = {"cpu": (50e9, 10e9), "cuda": (100e12, 1.5e12)}  # FLOP/s, B/s if uncalibrated
+
+
+def print_plan(spec: Spec, device: str | None) -> None:
+    device_name = str(resolve_device(device or spec.device))
+    plan = build_plan(spec, device_name)
+    ceilings = load_ceilings(device_name)
+    rate, bandwidth = DEFAULT_RATES[device_name.split(":")[0]]
+    source = "default rates"
+    if ceilings:
+        rate, bandwidth = ceilings.matmul_flops.get("float32", rate), ceilings.copy_bytes_per_s
+        source = "calibrated ceilings"
+    table = Table(
+        title=f"{spec.name}: {len(plan)} points on {device_name} (predictions from {source})"
+    )
+    for column in (
+        "op",
+        "mode",
+        "dtype",
+        "B",
+        "L",
+        "D",
+        "order",
+        "depth",
+        "pred. ms",
+        "pred. peak MiB",
+        "note",
+    ):
+        table.add_column(column)
+    total_s = 0.0
+    for point in plan:
+        w = point.workload
+        predicted_s = max(
+            analytic_flops(w, point.mode)["total"] / rate,
+            analytic_bytes(w, point.mode)["total"] / bandwidth,
+        )
+        total_s += 0 if point.skip_reason else max(predicted_s * 20, spec.budget.seconds)
+        table.add_row(
+            w.op,
+            point.mode,
+            w.dtype,
+            str(w.batch),
+            str(w.seq_len),
+            str(w.d_model),
+            str(w.order),
+            str(w.depth),
+            f"{1e3 * predicted_s:.2f}",
+            f"{analytic_peak_bytes(w, point.mode) / 2**20:.0f}",
+            point.skip_reason or "",
+        )
+    Console(width=max(Console().width, 140)).print(table)
+    print(f"{len(plan)} points; predicted sweep time about {total_s / 60:.1f} min")

@@ -213,3 +213,7 @@ def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
     else:
         text = frame.to_csv(index=False)
         Path(output).write_text(text) if output else click.echo(text, nl=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ backend is missing.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,10 +94,14 @@ def add(entry: Entry) -> None:
 
 
 def _load() -> None:
+    """Import the built-in providers, then the modules named in ``HYPERF_PLUGINS``
+    (comma-separated): a user's own backends, registered the same way and present in every
+    worker process a sweep starts."""
     global _loaded
     if not _loaded:
         _loaded = True
-        for module in _PROVIDERS:
+        plugins = [m.strip() for m in os.environ.get("HYPERF_PLUGINS", "").split(",")]
+        for module in (*_PROVIDERS, *filter(None, plugins)):
             importlib.import_module(module)
 
 

@@ -83,6 +83,7 @@ class Budget(Strict):
     target_rel_ci: float = Field(0.02, gt=0, lt=1)
     min_samples: int = Field(5, ge=1)
     warmup_s: float = Field(0.1, ge=0)
+    warmup_calls: int = Field(3, ge=0)
     timeout_s: float = Field(300.0, gt=0, description="a point running longer is killed")
     warm: bool = False
     threads: int | None = Field(None, ge=1)

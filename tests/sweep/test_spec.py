@@ -1,0 +1,82 @@
+"""Malformed specs are rejected with one message per problem; nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from hyperf.cli import main
+from hyperf.sweep.spec import SpecError, load_spec
+
+GOOD = """
+name: ok
+ops: [hyena:fft]
+axes: {seq_len: [64]}
+"""
+
+MALFORMED = [
+    ("name: x\nops: [hyena:fft]\nsurprise: 1\n", "surprise: Extra inputs are not permitted"),
+    ("name: x\nops: [hyena:nope]\n", "ops: unknown ops ['hyena:nope']"),
+    ("name: x\nops: []\n", "ops: List should have at least 1 item"),
+    ("name: x\nops: [hyena:fft]\nmodes: [train]\n", "modes: unknown modes ['train']"),
+    ("name: x\nops: [hyena:fft]\ndtypes: [float8]\n", "dtypes: unknown dtypes ['float8']"),
+    ("name: x\nops: [hyena:fft]\naxes: {seq_len: []}\n", "axis 'seq_len' is empty"),
+    ("name: x\nops: [hyena:fft]\naxes: {seq_len: [0]}\n", "axis 'seq_len' needs positive"),
+    ("name: x\nops: [hyena:fft]\naxes: {batch: [one]}\n", "axes.batch.0: Input should be a valid"),
+    ("name: x\nops: [hyena:fft]\naxes: {seq_len: {log2: [9, 3]}}\n", "log2 range"),
+    (
+        "name: x\nops: [hyena:fft]\nbudget: {seconds: 0}\n",
+        "budget.seconds: Input should be greater",
+    ),
+    ("name: x\nops: [hyena:fft]\ndevice: tpu\n", "device must be auto, cpu, cuda"),
+    ("name: x\nops: [longconv:fft]\naxes: {depth: [1]}\n", "longconv:* ops need depth [0]"),
+    ("name: x\nops: [hyena:fft]\ntimed_region: {filter_generation: out}\n", "not supported"),
+    ("name: x\nops: [hyena:fft]\nskip: [{op: attention:naive, seq_len_gt: 1}]\n", "not in ops"),
+    ("name: x\nops: [hyena:fft]\naxes: {variant: [mine]}\n", "axes.variant.0: Input should be"),
+    ("ops: [hyena:fft]\n", "name: Field required"),
+    ("name: [unclosed\n", "not valid YAML"),
+    ("- just\n- a list\n", "must be a mapping"),
+    ("name: x\nops: [hyena:fft]\ntolerances: {float32: -1}\n", "tolerances need dtype keys"),
+    (
+        "name: x\nops: [hyena:fft]\ntokens_per_batch: 100\naxes: {seq_len: [1024]}\n",
+        "tokens_per_batch=100 is smaller",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MALFORMED)
+def test_malformed_spec_is_rejected_and_nothing_is_written(write_spec, tmp_path, text, message):
+    path = write_spec(text)
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)
+    db = tmp_path / "results.db"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--db", str(db)])
+    assert result.exit_code == 2 and message in result.output
+    assert not db.exists()
+
+
+def test_every_problem_is_listed(write_spec):
+    path = write_spec("name: x\nops: [hyena:nope]\nmodes: [train]\nbogus: 1\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert len(caught.value.problems) == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError, match="cannot read"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_shipped_specs_are_valid():
+    from pathlib import Path
+
+    specs = sorted((Path(__file__).parents[2] / "sweeps").glob("*.yaml"))
+    assert {p.stem for p in specs} >= {"quick", "paper_fig4_3", "flashfftconv", "orders", "depth"}
+    for path in specs:
+        load_spec(path)
+
+
+def test_good_spec_loads(write_spec):
+    spec, text = load_spec(write_spec(GOOD))
+    assert spec.name == "ok" and "hyena:fft" in text

@@ -1,0 +1,137 @@
+"""Sweeps end to end: worker crashes, time-outs, kill -9 and resume, Ray against local."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hyperf.cli import main
+from hyperf.store import Store
+from hyperf.sweep.driver import run_sweep
+from hyperf.sweep.spec import load_spec
+
+SMALL = """
+name: small
+device: cpu
+ops: [hyena:fft, attention:sdpa-math]
+modes: [fwd, fwd_bwd]
+axes: {{seq_len: [32, 64, 128], d_model: [16], heads: [2]}}
+budget: {{seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: {timeout}}}
+measure_memory: false
+count_flops: false
+"""
+
+
+def sweep(path: Path, db: Path, **kwargs):
+    spec, text = load_spec(path)
+    return run_sweep(spec, text, str(db), quiet=True, **kwargs)
+
+
+def test_a_small_sweep_stores_every_point(write_spec, tmp_path):
+    summary = sweep(write_spec(SMALL.format(timeout=60)), tmp_path / "r.db")
+    assert summary.statuses["ok"] == summary.planned == 12
+    with Store(tmp_path / "r.db") as store:
+        points = store.points([summary.run_id])
+        run = store.run(summary.run_id)
+    assert (points["status"] == "ok").all() and (points["median_ms"] > 0).all()
+    assert (points["max_rel_error"] < 1e-4).all() and points["flops"].gt(0).all()
+    assert run["status"] == "finished" and "torch" in run["env_json"]
+
+
+def test_crashing_and_hanging_points_do_not_stop_the_sweep(write_spec, tmp_path, plugin_env):
+    path = write_spec("""
+        name: faulty
+        device: cpu
+        ops: [longconv:fft, longconv:abort_test, longconv:sleep_test, longconv:blocked]
+        axes: {seq_len: [32], d_model: [4]}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 8}
+        measure_memory: false
+        count_flops: false
+        """)
+    summary = sweep(path, tmp_path / "r.db")
+    with Store(tmp_path / "r.db") as store:
+        points = store.points([summary.run_id]).set_index("op")
+    assert points.loc["longconv:abort_test", "status"] == "crashed"
+    assert "exited with code" in points.loc["longconv:abort_test", "error"]
+    assert points.loc["longconv:sleep_test", "status"] == "timeout"
+    assert points.loc["longconv:fft", "status"] == "ok"
+    assert points.loc["longconv:blocked", "status"] == "ok"  # after the crash and the kill
+
+
+def test_unavailable_backend_is_skipped_with_reason(write_spec, tmp_path):
+    path = write_spec("""
+        name: skip
+        device: cpu
+        ops: [attention:sdpa-efficient, attention:flash_attn]
+        axes: {seq_len: [32], d_model: [16], heads: [2]}
+        """)
+    summary = sweep(path, tmp_path / "r.db")
+    with Store(tmp_path / "r.db") as store:
+        points = store.points([summary.run_id])
+    assert (points["status"] == "skipped").all()
+    assert points["error"].str.len().gt(10).all()
+
+
+def test_kill_9_then_resume_stores_each_point_exactly_once(write_spec, tmp_path):
+    path = write_spec(SMALL.format(timeout=60))
+    db = tmp_path / "r.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hyperf.cli", "sweep", str(path), "--db", str(db), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    stored = 0
+    while time.monotonic() < deadline and stored < 4:
+        time.sleep(0.2)
+        if db.exists():
+            with Store(db) as store:
+                stored = len(store.points())
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and its worker, mid-run
+    process.wait()
+    with Store(db) as store:
+        before = store.points()
+    assert 4 <= len(before) < 12, "the sweep must be killed mid-run"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--db", str(db), "--resume", "--quiet"])
+    assert result.exit_code == 0, result.output
+    with Store(db) as store:
+        after = store.points()
+        samples = store.samples()
+    assert len(after) == 12 and after["point_id"].is_unique
+    assert after["run_id"].nunique() == 1
+    kept = after.set_index("point_id").loc[before["point_id"], "median_ms"]
+    assert kept.tolist() == before["median_ms"].tolist()  # not measured again
+    assert samples.groupby("point_id").size().eq(after.set_index("point_id")["n"]).all()
+
+
+def test_resume_of_an_unknown_run_is_an_error(write_spec, tmp_path):
+    path = write_spec(SMALL.format(timeout=60))
+    result = CliRunner().invoke(
+        main, ["sweep", str(path), "--db", str(tmp_path / "r.db"), "--resume", "42"]
+    )
+    assert result.exit_code == 2 and "no such run" in result.output
+
+
+def test_ray_executor_stores_the_same_points_as_local(write_spec, tmp_path):
+    ray = pytest.importorskip("ray")
+    path = write_spec(SMALL.format(timeout=60))
+    local = sweep(path, tmp_path / "local.db")
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        remote = sweep(path, tmp_path / "ray.db", executor="ray")
+    finally:
+        ray.shutdown()
+    columns = ["point_id", "op", "mode", "seq_len", "d_model", "status", "n_heads", "flops"]
+    with Store(tmp_path / "local.db") as a, Store(tmp_path / "ray.db") as b:
+        left = a.points([local.run_id])[columns].sort_values("point_id").reset_index(drop=True)
+        right = b.points([remote.run_id])[columns].sort_values("point_id").reset_index(drop=True)
+    assert len(left) == 12
+    assert left.equals(right)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install hyperf into .venv and run its main job on the default device.
+# Install hyperf into .venv and run its main job: sweeps/quick.yaml on the default device
+# (CUDA if present, else CPU) into reports/hyperf.db.
 # CPU machines get the CPU wheel of torch via constraints/cpu.txt; on a CUDA machine run
 #   HYPERF_CONSTRAINTS= bash scripts/run.sh
 set -euo pipefail
@@ -10,3 +11,5 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet ${constraints:+-c "$constraints"} -e .
 hyperf list
+hyperf sweep sweeps/quick.yaml --db reports/hyperf.db "$@"
+hyperf runs --db reports/hyperf.db

@@ -67,10 +67,10 @@ def peak_memory(workload: Workload, mode: str, device: str | torch.device = "cpu
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     device = resolve_device(device)
     module, u = workload.instantiate(device, requires_grad=mode in ("bwd", "fwd_bwd"))
-    _run(module, u, mode)  # warm: lazy initialisation and plans are not the operator's
-    module.zero_grad(set_to_none=True)
-    u.grad = None
     if device.type == "cuda":
+        _run(module, u, mode)  # warm: cuFFT plans and lazy initialisation are not the op's
+        module.zero_grad(set_to_none=True)
+        u.grad = None
         torch.cuda.synchronize(device)
         before = torch.cuda.memory_allocated(device)
         before_reserved = torch.cuda.memory_reserved(device)

@@ -9,13 +9,16 @@ never ranked). Crashes and time-outs are the executor's to record: the process i
 
 from __future__ import annotations
 
+import json
 import os
+import time
 import traceback
 
 import torch
 
 from hyperf import registry
 from hyperf.device import resolve_device
+from hyperf.measure.ceilings import load_ceilings, roofline
 from hyperf.measure.correctness import TOLERANCES, check_workload
 from hyperf.measure.flops import analytic_bytes, analytic_flops, counted_flops
 from hyperf.measure.memory import (
@@ -101,7 +104,9 @@ def run_point(
         threads=budget["threads"],
     )
     try:
+        started = time.perf_counter()
         check = check_workload(w, device)
+        check_s = time.perf_counter() - started
         tolerance = point.tolerance or TOLERANCES[w.dtype]
         interpreted = runs_interpreted(w.op, device)
         timing = time_workload(w, point.mode, device, options, interpreted=interpreted)
@@ -158,21 +163,32 @@ def run_point(
             "tolerance": tolerance,
             "oracle": check.oracle,
             "wall_s": timing.wall_s,
-            "detail_json": _detail(flops, moved, memory, check, timing.notes),
+            "detail_json": json.dumps(
+                {
+                    "flops_terms": flops,
+                    "bytes_terms": moved,
+                    "check_s": check_s,
+                    "memory_method": memory.method if memory else None,
+                    "checked_len": check.checked_len,
+                    "notes": timing.notes,
+                    "roofline": _roofline(
+                        flops["total"],
+                        moved["total"],
+                        stats.median / 1e3,
+                        w.dtype,
+                        device,
+                        interpreted,
+                    ),
+                }
+            ),
         }
     )
     return result, timing.samples_ms
 
 
-def _detail(flops: dict, moved: dict, memory, check, notes: list[str]) -> str:
-    import json
-
-    return json.dumps(
-        {
-            "flops_terms": flops,
-            "bytes_terms": moved,
-            "memory_method": memory.method if memory else None,
-            "checked_len": check.checked_len,
-            "notes": notes,
-        }
-    )
+def _roofline(
+    flops: float, moved: float, seconds: float, dtype: str, device: torch.device, interpreted: bool
+) -> dict | None:
+    """Intensity and fraction of the roofline, when ``hyperf calibrate`` has run here."""
+    ceilings = None if interpreted else load_ceilings(device)
+    return roofline(flops, moved, seconds, ceilings, dtype) if ceilings else None

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from hyperf import registry
 
 HERE = Path(__file__).parent
 
@@ -28,3 +31,8 @@ def plugin_env(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.syspath_prepend(str(HERE))
     importlib.import_module("plugin_backends")
+    yield
+    # Leave no crashing backend behind for later tests that walk the registry.
+    for name in ("longconv:abort_test", "longconv:sleep_test"):
+        registry._ENTRIES.pop(name, None)
+    sys.modules.pop("plugin_backends", None)

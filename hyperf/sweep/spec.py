@@ -136,28 +136,14 @@ class Spec(Strict):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N; got {value!r}")
         return value
 
-    @field_validator("dtypes")
+    @field_validator("dtypes", "modes", "ops")
     @classmethod
-    def known_dtypes(cls, values: list[str]) -> list[str]:
-        bad = [v for v in values if v not in DTYPES]
+    def known_names(cls, values: list[str], info) -> list[str]:
+        allowed = {"dtypes": list(DTYPES), "modes": list(MODES), "ops": registry.names()}
+        choices = allowed[info.field_name]
+        bad = [v for v in values if v not in choices]
         if bad:
-            raise ValueError(f"unknown dtypes {bad}; allowed: {', '.join(DTYPES)}")
-        return values
-
-    @field_validator("modes")
-    @classmethod
-    def known_modes(cls, values: list[str]) -> list[str]:
-        bad = [v for v in values if v not in MODES]
-        if bad:
-            raise ValueError(f"unknown modes {bad}; allowed: {', '.join(MODES)}")
-        return values
-
-    @field_validator("ops")
-    @classmethod
-    def registered_ops(cls, values: list[str]) -> list[str]:
-        bad = [v for v in values if v not in registry.names()]
-        if bad:
-            raise ValueError(f"unknown ops {bad}; registered: {', '.join(registry.names())}")
+            raise ValueError(f"unknown {info.field_name} {bad}; allowed: {', '.join(choices)}")
         return values
 
     @field_validator("tolerances")

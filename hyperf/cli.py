@@ -215,5 +215,30 @@ def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
         Path(output).write_text(text) if output else click.echo(text, nl=False)
 
 
+@main.command("report")
+@click.argument("run_ids", metavar="[RUN]...", type=int, nargs=-1)
+@click.option("--db", default="reports/hyperf.db", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    default="reports/report.html",
+    show_default=True,
+    help="HTML file; NAME.md and NAME-*.csv are written beside it.",
+)
+def report_command(run_ids: tuple[int, ...], db: str, output: str) -> None:
+    """Write a self-contained HTML report of RUNs (default: every run in the store)."""
+    from hyperf.report.html import write_report
+
+    try:
+        report = write_report(db, list(run_ids) or None, output)
+    except ValueError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    console = Console(width=max(Console().width, 120))
+    for line in report.headline:
+        console.print(f"• {escape(line)}")
+    click.echo(f"report written to {Path(output).resolve()}")
+
+
 if __name__ == "__main__":
     main()

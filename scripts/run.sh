@@ -13,3 +13,4 @@ python -m pip install --quiet ${constraints:+-c "$constraints"} -e .
 hyperf list
 hyperf sweep sweeps/quick.yaml --db reports/hyperf.db "$@"
 hyperf runs --db reports/hyperf.db
+hyperf report --db reports/hyperf.db -o reports/quick.html

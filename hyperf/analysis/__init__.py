@@ -1,0 +1,33 @@
+"""Analysis: pure functions over the points DataFrame that ``load`` reads from the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from hyperf.store import Store
+
+
+def load(
+    db: str | Path, run_ids: list[int] | None = None
+) -> tuple[pd.DataFrame, dict[tuple[int, str], list[float]], pd.DataFrame]:
+    """(points, raw samples keyed by (run_id, point_id), runs) for the given runs (all if
+    None). Raises ValueError naming the database and run when one is missing."""
+    if not Path(db).exists():
+        raise ValueError(f"{db}: no such database (run `hyperf sweep` first)")
+    with Store(db) as store:
+        runs = store.runs()
+        missing = sorted(set(run_ids or []) - set(runs["id"]))
+        if missing:
+            raise ValueError(f"{db}: no runs {missing}; it holds {runs['id'].tolist()}")
+        chosen = run_ids or runs["id"].tolist()
+        points = store.points(chosen)
+        samples = store.samples(chosen)
+        details = {run_id: store.run(run_id) for run_id in chosen}
+    grouped = {key: group["ms"].tolist() for key, group in samples.groupby(["run_id", "point_id"])}
+    runs = runs[runs["id"].isin(chosen)].assign(
+        env_json=[details[i]["env_json"] for i in runs["id"] if i in details],
+        ceilings_json=[details[i]["ceilings_json"] for i in runs["id"] if i in details],
+    )
+    return points, grouped, runs

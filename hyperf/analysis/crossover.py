@@ -1,0 +1,234 @@
+"""Where do two backends' times cross, how sure are we, and how does each scale?
+
+Pure functions over plain arrays and the points DataFrame (``hyperf.analysis.load``).
+
+Power law. ``t ≈ a·L^b`` is fitted by least squares on (log L, log t): b is the slope, a the
+exponent of the intercept, R² the usual coefficient of determination of that linear fit.
+
+Crossover. With d(L) = log t_hyena(L) − log t_attention(L) at the measured lengths (sorted),
+the crossover is the first sign change of d from + to −, placed by linear interpolation in
+log L between the two bracketing points:  log L* = log L₁ + d₁·(log L₂ − log L₁)/(d₁ − d₂).
+Its 95% CI comes from the bootstrap: resample each point's raw samples, recompute the
+medians and L*, take the 2.5th and 97.5th percentiles of L* over the replicates.
+If d never changes sign, the two fitted power laws are solved for a₁L^b₁ = a₂L^b₂,
+L* = (a₁/a₂)^(1/(b₂ − b₁)), and the result is marked as extrapolated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+HYENA_FAMILIES = ("hyena", "longconv")
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    a: float
+    b: float
+    r2: float
+    n: int
+
+
+@dataclass(frozen=True)
+class Crossover:
+    hyena: str
+    attention: str
+    seq_len: float | None  # None: no crossing found or predicted
+    ci_low: float | None
+    ci_high: float | None
+    extrapolated: bool
+    note: str
+
+
+def fit_power_law(seq_len, times) -> PowerLaw:
+    x, y = np.log(np.asarray(seq_len, float)), np.log(np.asarray(times, float))
+    if x.size < 2 or np.ptp(x) == 0:
+        return PowerLaw(float("nan"), float("nan"), float("nan"), int(x.size))
+    b, log_a = np.polyfit(x, y, 1)
+    residual = y - (log_a + b * x)
+    total = ((y - y.mean()) ** 2).sum()
+    r2 = 1 - (residual**2).sum() / total if total > 0 else 1.0
+    return PowerLaw(float(math.exp(log_a)), float(b), float(r2), int(x.size))
+
+
+def interpolate_crossing(seq_len, t_hyena, t_attention) -> float | None:
+    """First L where Hyena stops being slower, interpolated in log-log; None if it never does."""
+    x = np.log(np.asarray(seq_len, float))
+    d = np.log(np.asarray(t_hyena, float)) - np.log(np.asarray(t_attention, float))
+    if d.size and d[0] <= 0:
+        return None  # faster from the first length on: no crossing inside the range
+    for i in range(d.size - 1):
+        if d[i] > 0 >= d[i + 1]:
+            return float(math.exp(x[i] + d[i] * (x[i + 1] - x[i]) / (d[i] - d[i + 1])))
+    return None
+
+
+def bootstrap_crossing(
+    seq_len, samples_hyena, samples_attention, resamples: int = 500, seed: int = 0
+) -> tuple[float | None, float | None, float]:
+    """95% CI of the crossing from resampled raw samples, and the fraction of replicates
+    that cross at all."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(resamples):
+        med_h = [np.median(rng.choice(s, size=len(s))) for s in samples_hyena]
+        med_a = [np.median(rng.choice(s, size=len(s))) for s in samples_attention]
+        crossing = interpolate_crossing(seq_len, med_h, med_a)
+        if crossing is not None:
+            found.append(crossing)
+    if not found:
+        return None, None, 0.0
+    low, high = np.percentile(found, [2.5, 97.5])
+    return float(low), float(high), len(found) / resamples
+
+
+def crossover(seq_len, samples_hyena, samples_attention, hyena: str, attention: str) -> Crossover:
+    medians_h = [float(np.median(s)) for s in samples_hyena]
+    medians_a = [float(np.median(s)) for s in samples_attention]
+    measured = interpolate_crossing(seq_len, medians_h, medians_a)
+    if measured is not None:
+        low, high, share = bootstrap_crossing(seq_len, samples_hyena, samples_attention)
+        note = "measured" if share >= 0.95 else f"measured; {share:.0%} of replicates cross"
+        return Crossover(hyena, attention, measured, low, high, False, note)
+    if medians_h[0] <= medians_a[0]:
+        return Crossover(
+            hyena,
+            attention,
+            None,
+            None,
+            None,
+            False,
+            f"{hyena} is already faster at the shortest length, L={seq_len[0]}",
+        )
+    fit_h, fit_a = fit_power_law(seq_len, medians_h), fit_power_law(seq_len, medians_a)
+    if not fit_a.b > fit_h.b:
+        return Crossover(
+            hyena,
+            attention,
+            None,
+            None,
+            None,
+            True,
+            f"no crossing measured up to L={seq_len[-1]}, and the fitted "
+            f"exponents ({fit_h.b:.2f} vs {fit_a.b:.2f}) never meet",
+        )
+    estimate = (fit_h.a / fit_a.a) ** (1 / (fit_a.b - fit_h.b))
+    return Crossover(
+        hyena,
+        attention,
+        float(estimate),
+        None,
+        None,
+        True,
+        f"extrapolated from power-law fits (b={fit_h.b:.2f} vs {fit_a.b:.2f})",
+    )
+
+
+# --- over the points DataFrame ------------------------------------------------------------
+
+PAIR_KEYS = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
+
+
+def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]) -> pd.DataFrame:
+    """Every (Hyena backend and order, attention backend) pair with the other axes fixed."""
+    ok = points[points["status"] == "ok"]
+    hyena = ok[ok["family"] == "hyena"]
+    attention = ok[ok["family"] == "attention"]
+    rows = []
+    for keys, h_group in hyena.groupby([*PAIR_KEYS, "op", "hyena_order", "variant"]):
+        fixed = dict(zip(PAIR_KEYS, keys[: len(PAIR_KEYS)], strict=True))
+        mask = np.logical_and.reduce([attention[k] == v for k, v in fixed.items()])
+        for a_op, a_group in attention[mask].groupby("op"):
+            common = sorted(set(h_group["seq_len"]) & set(a_group["seq_len"]))
+            if len(common) < 2:
+                continue
+            h = h_group.set_index("seq_len").loc[common]
+            a = a_group.drop_duplicates("seq_len").set_index("seq_len").loc[common]
+            result = crossover(
+                common,
+                [samples[(fixed["run_id"], p)] for p in h["point_id"]],
+                [samples[(fixed["run_id"], p)] for p in a["point_id"]],
+                keys[len(PAIR_KEYS)],
+                a_op,
+            )
+            rows.append(
+                {
+                    **fixed,
+                    "hyena": result.hyena,
+                    "order": keys[-2],
+                    "variant": keys[-1],
+                    "attention": result.attention,
+                    "crossover_L": result.seq_len,
+                    "ci_low": result.ci_low,
+                    "ci_high": result.ci_high,
+                    "extrapolated": result.extrapolated,
+                    "note": result.note,
+                    "lengths": f"{common[0]}–{common[-1]}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def speedups(points: pd.DataFrame) -> pd.DataFrame:
+    """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with the
+    ratio's range from the two medians' CIs (slowest-vs-fastest ends)."""
+    ok = points[points["status"] == "ok"]
+    hyena = ok[ok["family"] == "hyena"]
+    attention = ok[ok["family"] == "attention"]
+    keys = [*PAIR_KEYS, "seq_len"]
+    merged = hyena.merge(attention, on=keys, suffixes=("_h", "_a"))
+    return pd.DataFrame(
+        {
+            **{k: merged[k] for k in keys},
+            "hyena": merged["op_h"],
+            "order": merged["hyena_order_h"],
+            "attention": merged["op_a"],
+            "speedup": merged["median_ms_a"] / merged["median_ms_h"],
+            "speedup_low": merged["ci_low_ms_a"] / merged["ci_high_ms_h"],
+            "speedup_high": merged["ci_high_ms_a"] / merged["ci_low_ms_h"],
+        }
+    )
+
+
+def scaling_fits(points: pd.DataFrame) -> pd.DataFrame:
+    """Power-law fit of time vs L per series; flags exponents far from the expected."""
+    ok = points[points["status"] == "ok"]
+    rows = []
+    for keys, group in ok.groupby(
+        ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]
+    ):
+        if group["seq_len"].nunique() < 3:
+            continue
+        fit = fit_power_law(group["seq_len"], group["median_ms"])
+        family = group["family"].iloc[0]
+        expected = "≈1 (L log L)" if family in HYENA_FAMILIES else "→2 (L²)"
+        flag = ""
+        if family in HYENA_FAMILIES and not 0.5 <= fit.b <= 1.5:
+            flag = "exponent far from 1"
+        if family == "attention" and fit.b > 2.3:
+            flag = "exponent above 2"
+        if fit.r2 < 0.9:
+            flag = (flag + "; " if flag else "") + f"poor fit (R²={fit.r2:.2f})"
+        rows.append(
+            {
+                "run_id": keys[0],
+                "op": keys[1],
+                "mode": keys[2],
+                "order": keys[3],
+                "depth": keys[4],
+                "d_model": keys[5],
+                "batch": keys[6],
+                "dtype": keys[7],
+                "a_ms": fit.a,
+                "b": fit.b,
+                "r2": fit.r2,
+                "points": fit.n,
+                "expected": expected,
+                "flag": flag,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,140 @@
+"""Figures as inline PNGs (base64), one colour per operator across every figure."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+
+def palette(ops: list[str]) -> dict[str, tuple]:
+    """A fixed colour per operator name, stable across figures of one report."""
+    colours = sns.color_palette("tab10", n_colors=max(10, len(ops)))
+    return {op: colours[i] for i, op in enumerate(sorted(ops))}
+
+
+def to_png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def series_label(row) -> str:
+    if row["family"] == "hyena":
+        return f"{row['op']} (order {row['hyena_order']})"
+    return row["op"]
+
+
+def time_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
+    """Median time vs L, log-log, the 95% CI as a band; one panel per mode."""
+    data = points[(points["status"] == "ok") & points["median_ms"].notna()]
+    if data.empty:
+        return None
+    modes = sorted(data["mode"].unique())
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes), 4.4), squeeze=False)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        subset = data[data["mode"] == mode]
+        for (label, depth), group in subset.groupby([subset.apply(series_label, axis=1), "depth"]):
+            group = group.groupby("seq_len").first().reset_index()
+            op = group["op"].iloc[0]
+            style = (
+                "-"
+                if group["hyena_order"].iloc[0] in (2, None) or group["family"].iloc[0] != "hyena"
+                else "--"
+            )
+            ax.plot(
+                group["seq_len"],
+                group["median_ms"],
+                style,
+                marker="o",
+                ms=3,
+                color=colours[op],
+                label=f"{label}, depth {depth}",
+            )
+            ax.fill_between(
+                group["seq_len"],
+                group["ci_low_ms"],
+                group["ci_high_ms"],
+                color=colours[op],
+                alpha=0.2,
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="sequence length L",
+            ylabel="time (ms)",
+            title=f"mode: {mode}",
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    return to_png(fig)
+
+
+def speedup_vs_length(speedups: pd.DataFrame, colours: dict) -> str | None:
+    if speedups.empty:
+        return None
+    modes = sorted(speedups["mode"].unique())
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes), 4.0), squeeze=False)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        subset = speedups[speedups["mode"] == mode]
+        for (hyena, order, attention, depth), group in subset.groupby(
+            ["hyena", "order", "attention", "depth"]
+        ):
+            group = group.sort_values("seq_len")
+            ax.plot(
+                group["seq_len"],
+                group["speedup"],
+                marker="o",
+                ms=3,
+                color=colours[hyena],
+                linestyle="-" if attention.endswith("naive") else ":",
+                label=f"{hyena} (order {order}) vs {attention}, depth {depth}",
+            )
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="sequence length L",
+            ylabel="attention time / Hyena time",
+            title=f"speedup, mode: {mode}",
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    return to_png(fig)
+
+
+def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
+    data = points[(points["status"] == "ok") & points["peak_bytes"].notna()]
+    if data.empty:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12.4, 4.2), squeeze=False)
+    for ax, column, title in (
+        (axes[0][0], "peak_bytes", "peak memory of one call"),
+        (axes[0][1], "saved_bytes", "saved for backward"),
+    ):
+        subset = (
+            data[data[column].notna() & (data["mode"] == "fwd_bwd")]
+            if column == "peak_bytes"
+            else data[data[column].notna()]
+        )
+        for (label, depth), group in subset.groupby([subset.apply(series_label, axis=1), "depth"]):
+            group = group.groupby("seq_len").first().reset_index()
+            ax.plot(
+                group["seq_len"],
+                group[column] / 2**20,
+                marker="o",
+                ms=3,
+                color=colours[group["op"].iloc[0]],
+                label=f"{label}, depth {depth}",
+            )
+        ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="MiB", title=title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
+    return to_png(fig)

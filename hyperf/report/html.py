@@ -1,0 +1,221 @@
+"""One self-contained HTML report (figures and CSS inline), plus Markdown and CSV beside it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from hyperf.analysis import load
+from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
+from hyperf.report import figures
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class Report:
+    headline: list[str]
+    crossovers: pd.DataFrame
+    speedups: pd.DataFrame
+    scaling: pd.DataFrame
+    failures: pd.DataFrame
+    points: pd.DataFrame
+    runs: pd.DataFrame
+
+
+def fmt_length(value) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value / 1024:.1f}K" if value >= 1024 else f"{value:.0f}"
+
+
+def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
+    """A sentence per crossover (with its CI) and per largest measured speedup."""
+    if points.empty:
+        return ["This run holds no points."]
+    ok = points[points["status"] == "ok"]
+    if ok.empty:
+        return [f"None of the {len(points)} points succeeded; see Failures below."]
+    lines = []
+    for row in cross.itertuples():
+        where = f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}, {row.mode}"
+        if row.crossover_L is None or pd.isna(row.crossover_L):
+            lines.append(
+                f"{row.hyena} (order {row.order}) vs {row.attention} ({where}): {row.note}."
+            )
+        elif row.extrapolated:
+            lines.append(
+                f"{row.hyena} (order {row.order}) would overtake {row.attention} near "
+                f"L ≈ {fmt_length(row.crossover_L)} ({where}) — {row.note}."
+            )
+        else:
+            lines.append(
+                f"{row.hyena} (order {row.order}) overtakes {row.attention} at "
+                f"L ≈ {fmt_length(row.crossover_L)} (95% CI "
+                f"{fmt_length(row.ci_low)}–{fmt_length(row.ci_high)}; {where})."
+            )
+    if not speed.empty:
+        longest = speed[speed["seq_len"] == speed["seq_len"].max()]
+        best = longest.loc[longest["speedup"].idxmax()]
+        lines.append(
+            f"At the longest measured length, L={fmt_length(best['seq_len'])}, "
+            f"{best['hyena']} is {best['speedup']:.2f}× "
+            f"({best['speedup_low']:.2f}–{best['speedup_high']:.2f}) as fast as "
+            f"{best['attention']} ({best['mode']}, depth {best['depth']})."
+        )
+    if ok["family"].nunique() < 2:
+        lines.append("Only one family of operators was measured: there is nothing to cross.")
+    return lines
+
+
+def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
+    points, samples, runs = load(db, run_ids)
+    cross = crossovers(points, samples) if not points.empty else pd.DataFrame()
+    speed = speedups(points) if not points.empty else pd.DataFrame()
+    scaling = scaling_fits(points) if not points.empty else pd.DataFrame()
+    failures = points[points["status"] != "ok"] if not points.empty else points
+    return Report(headline(cross, speed, points), cross, speed, scaling, failures, points, runs)
+
+
+def _table(frame: pd.DataFrame, columns: list[str], floats: str = "{:.3g}") -> str:
+    if frame.empty:
+        return "<p class='empty'>none</p>"
+    shown = frame[[c for c in columns if c in frame.columns]].copy()
+    return shown.to_html(
+        index=False, na_rep="—", float_format=floats.format, border=0, classes="data", escape=True
+    )
+
+
+def render(report: Report, title: str) -> str:
+    points = report.points
+    colours = figures.palette(points["op"].unique().tolist()) if not points.empty else {}
+    env = [json.loads(e) if e else {} for e in report.runs["env_json"]]
+    environment = pd.DataFrame(
+        [
+            {
+                "run": run_id,
+                "name": name,
+                "device": e.get("device_name"),
+                "torch": e.get("torch"),
+                "triton": e.get("triton"),
+                "threads": e.get("torch_threads"),
+                "allocator": e.get("allocator"),
+                "commit": (e.get("git_commit") or "")[:10]
+                + (" (dirty)" if e.get("git_dirty") else ""),
+                "started": started,
+            }
+            for run_id, name, started, e in zip(
+                report.runs["id"], report.runs["name"], report.runs["started_at"], env, strict=True
+            )
+        ]
+    )
+    ceilings = [json.loads(c) for c in report.runs["ceilings_json"] if c and c != "null"]
+    figs = {}
+    if not points.empty:
+        figs = {
+            "time": figures.time_vs_length(points, colours),
+            "speedup": figures.speedup_vs_length(report.speedups, colours),
+            "memory": figures.memory_vs_length(points, colours),
+        }
+    template = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape()
+    ).get_template("report.html.j2")
+    interpreted = int(points["interpreted"].fillna(0).sum()) if not points.empty else 0
+    return template.render(
+        title=title,
+        headline=report.headline,
+        figures=figs,
+        environment=_table(environment, list(environment.columns)),
+        ceilings=ceilings,
+        crossovers=_table(
+            report.crossovers,
+            [
+                "hyena",
+                "order",
+                "attention",
+                "mode",
+                "depth",
+                "d_model",
+                "batch",
+                "dtype",
+                "crossover_L",
+                "ci_low",
+                "ci_high",
+                "extrapolated",
+                "note",
+                "lengths",
+            ],
+            "{:.0f}",
+        ),
+        scaling=_table(
+            report.scaling,
+            [
+                "op",
+                "mode",
+                "order",
+                "depth",
+                "d_model",
+                "b",
+                "r2",
+                "a_ms",
+                "points",
+                "expected",
+                "flag",
+            ],
+        ),
+        correctness=_table(
+            points[points["status"].isin(["ok", "wrong"])]
+            .groupby(["op", "dtype"], as_index=False)
+            .agg(
+                max_rel_error=("max_rel_error", "max"),
+                tolerance=("tolerance", "max"),
+                points=("point_id", "count"),
+            )
+            if not points.empty
+            else points,
+            ["op", "dtype", "max_rel_error", "tolerance", "points"],
+        ),
+        failures=_table(
+            report.failures,
+            ["op", "mode", "seq_len", "d_model", "depth", "hyena_order", "status", "error"],
+        ),
+        n_points=len(points),
+        n_ok=int((points["status"] == "ok").sum()) if len(points) else 0,
+        interpreted=interpreted,
+    )
+
+
+def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) -> Report:
+    """Write NAME.html, NAME.md and NAME-*.csv; return the report's data."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    report = build(db, run_ids)
+    runs = ", ".join(
+        f"{n} (run {i})" for i, n in zip(report.runs["id"], report.runs["name"], strict=True)
+    )
+    html = render(report, f"hyperf report — {runs}")
+    tmp = output.with_suffix(".tmp")
+    tmp.write_text(html)
+    tmp.replace(output)  # never a half-written report
+    stem = output.with_suffix("")
+    for name, frame in (
+        ("crossovers", report.crossovers),
+        ("speedups", report.speedups),
+        ("scaling", report.scaling),
+        ("points", report.points),
+    ):
+        frame.to_csv(f"{stem}-{name}.csv", index=False)
+    summary = [
+        f"# hyperf report — {runs}",
+        "",
+        *[f"- {line}" for line in report.headline],
+        "",
+        f"{len(report.points)} points, {len(report.failures)} not ok. Tables: "
+        f"{stem.name}-crossovers.csv, -speedups.csv, -scaling.csv, -points.csv.",
+    ]
+    Path(f"{stem}.md").write_text("\n".join(summary) + "\n")
+    return report

@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 constraints="${HYPERF_CONSTRAINTS-constraints/cpu.txt}"
+# The report is tested in a real browser: Debian's Chromium (needs root; skipped otherwise).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get install -y -q chromium >/dev/null 2>&1 ||
+    (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) ||
+    echo "warning: could not install chromium; the browser test will be skipped" >&2
+fi
 python3 -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate

@@ -119,11 +119,10 @@ def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
         (axes[0][0], "peak_bytes", "peak memory of one call"),
         (axes[0][1], "saved_bytes", "saved for backward"),
     ):
-        subset = (
-            data[data[column].notna() & (data["mode"] == "fwd_bwd")]
-            if column == "peak_bytes"
-            else data[data[column].notna()]
-        )
+        subset = data[data[column].notna()]
+        if column == "peak_bytes" and len(subset):  # the training step's peak if measured
+            modes = set(subset["mode"])
+            subset = subset[subset["mode"] == ("fwd_bwd" if "fwd_bwd" in modes else min(modes))]
         for (label, depth), group in subset.groupby([subset.apply(series_label, axis=1), "depth"]):
             group = group.groupby("seq_len").first().reset_index()
             ax.plot(
@@ -136,5 +135,6 @@ def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
             )
         ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="MiB", title=title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
+        if ax.lines:
+            ax.legend(fontsize=6)
     return to_png(fig)

@@ -1,0 +1,58 @@
+"""Crossover, bootstrap and power-law fits on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hyperf.analysis.crossover import (
+    bootstrap_crossing,
+    crossover,
+    fit_power_law,
+    interpolate_crossing,
+)
+
+LENGTHS = [256, 512, 1024, 2048, 4096, 8192]
+
+
+def test_power_law_fit_recovers_exponent():
+    rng = np.random.default_rng()
+    a, b = rng.uniform(1e-4, 1e-2), rng.uniform(0.8, 2.2)
+    fit = fit_power_law(LENGTHS, [a * n**b for n in LENGTHS])
+    assert fit.b == pytest.approx(b, rel=1e-9) and fit.a == pytest.approx(a, rel=1e-6)
+    assert fit.r2 == pytest.approx(1.0)
+
+
+def test_crossing_of_two_power_laws_is_exact_in_log_log():
+    # hyena: 0.5·L ms; attention: 1e-4·L² ms → equal at L = 5000
+    hyena = [0.5 * n for n in LENGTHS]
+    attention = [1e-4 * n**2 for n in LENGTHS]
+    assert interpolate_crossing(LENGTHS, hyena, attention) == pytest.approx(5000, rel=1e-9)
+    assert interpolate_crossing(LENGTHS, attention, hyena) is None  # never stops being faster
+
+
+def test_bootstrap_ci_brackets_the_crossing():
+    rng = np.random.default_rng(3)
+    hyena = [rng.normal(0.5 * n, 0.01 * 0.5 * n, size=30) for n in LENGTHS]
+    attention = [rng.normal(1e-4 * n**2, 0.01 * 1e-4 * n**2, size=30) for n in LENGTHS]
+    low, high, share = bootstrap_crossing(LENGTHS, hyena, attention)
+    assert low < 5000 < high and share == 1.0
+    result = crossover(LENGTHS, hyena, attention, "hyena:fft", "attention:naive")
+    assert not result.extrapolated and result.ci_low <= result.seq_len <= result.ci_high
+
+
+def test_no_crossing_in_range_is_extrapolated_from_the_fits():
+    hyena = [[5.0 * n] for n in LENGTHS]  # crosses 1e-4·L² only at L = 50 000
+    attention = [[1e-4 * n**2] for n in LENGTHS]
+    result = crossover(LENGTHS, hyena, attention, "hyena:fft", "attention:naive")
+    assert result.extrapolated and result.seq_len == pytest.approx(50_000, rel=1e-6)
+    assert result.ci_low is None and "extrapolated" in result.note
+
+
+def test_already_faster_and_never_meeting():
+    faster = crossover(LENGTHS, [[1.0]] * 6, [[2.0 * n] for n in LENGTHS], "h", "a")
+    assert faster.seq_len is None and "already faster" in faster.note
+    parallel = crossover(
+        LENGTHS, [[2.0 * n] for n in LENGTHS], [[1.0 * n] for n in LENGTHS], "h", "a"
+    )
+    assert parallel.seq_len is None and "never meet" in parallel.note

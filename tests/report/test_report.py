@@ -1,0 +1,138 @@
+"""Reports from real sweeps: files, sections, degenerate runs, and a real browser."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hyperf.cli import main
+from hyperf.report.html import write_report
+from hyperf.store import Store
+from hyperf.sweep.driver import run_sweep
+from hyperf.sweep.spec import load_spec
+
+SPEC = """
+name: report-test
+device: cpu
+ops: [{ops}]
+modes: [fwd]
+axes: {{seq_len: [{lengths}], d_model: [16], heads: [2]}}
+budget: {{seconds: 0.03, min_samples: 5, warmup_s: 0, warmup_calls: 1}}
+count_flops: false
+"""
+
+
+def sweep(tmp_path: Path, ops: str, lengths: str, db: Path) -> int:
+    path = tmp_path / f"spec-{abs(hash((ops, lengths)))}.yaml"
+    path.write_text(textwrap.dedent(SPEC.format(ops=ops, lengths=lengths)))
+    spec, text = load_spec(path)
+    return run_sweep(spec, text, str(db), quiet=True).run_id
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    db = tmp / "r.db"
+    run = sweep(
+        tmp, "hyena:fft, attention:naive, attention:sdpa-math", "64, 128, 256, 512, 1024, 2048", db
+    )
+    return db, run, tmp
+
+
+def test_report_files_and_sections(real_run):
+    db, run, tmp = real_run
+    out = tmp / "out" / "quick.html"
+    result = CliRunner().invoke(main, ["report", str(run), "--db", str(db), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    for section in (
+        "Headline",
+        "Environment",
+        "Time vs sequence length",
+        "Speedup",
+        "Crossovers",
+        "Scaling",
+        "Memory",
+        "Correctness",
+        "Failures",
+        "Methodology",
+    ):
+        assert section in html
+    assert html.count("data:image/png;base64,") == 3 and "http://" not in html
+    assert (tmp / "out" / "quick.md").read_text().startswith("# hyperf report")
+    for name in ("crossovers", "speedups", "scaling", "points"):
+        assert (tmp / "out" / f"quick-{name}.csv").exists()
+
+
+@pytest.mark.parametrize("case", ["empty", "all_failed", "single_point", "one_backend"])
+def test_degenerate_runs_render_with_an_explanation(tmp_path, case):
+    db = tmp_path / "r.db"
+    if case == "empty":
+        with Store(db) as store:
+            run = store.create_run("empty", "", "h", "cpu", {}, None)
+        expected = "holds no points"
+    elif case == "all_failed":
+        run = sweep(tmp_path, "attention:sdpa-efficient, attention:flash_attn", "64", db)
+        expected = "None of the 2 points succeeded"
+    elif case == "single_point":
+        run = sweep(tmp_path, "hyena:fft", "64", db)
+        expected = "Only one family"
+    else:
+        run = sweep(tmp_path, "hyena:fft", "64, 128, 256", db)
+        expected = "Only one family"
+    report = write_report(db, [run], tmp_path / "r.html")
+    assert any(expected in line for line in report.headline)
+    assert expected in (tmp_path / "r.html").read_text()
+
+
+def test_unknown_run_is_a_clear_error(real_run, tmp_path):
+    db, _, _ = real_run
+    result = CliRunner().invoke(
+        main, ["report", "99", "--db", str(db), "-o", str(tmp_path / "x.html")]
+    )
+    assert result.exit_code == 2 and "no runs [99]" in result.output
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_in_a_real_browser(real_run, tmp_path):
+    """Headless Chromium from file://: no console errors, every image decodes, crossovers."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    db, run, _ = real_run
+    out = tmp_path / "report.html"
+    write_report(db, [run], out)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(out.as_uri())
+            widths = page.eval_on_selector_all(
+                "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
+            )
+            rows = page.locator("#crossover-table table tbody tr").count()
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert len(widths) == 3 and all(w > 0 for w in widths)
+    assert rows >= 1
+    assert (tmp_path / "report.png").stat().st_size > 10_000

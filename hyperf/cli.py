@@ -240,5 +240,77 @@ def report_command(run_ids: tuple[int, ...], db: str, output: str) -> None:
     click.echo(f"report written to {Path(output).resolve()}")
 
 
+@main.command("predict")
+@click.option(
+    "--device",
+    "gpu",
+    default="A100-80GB",
+    show_default=True,
+    help="A GPU from the device table (hyperf/data/devices.yaml).",
+)
+@click.option("--batch", default=1, show_default=True)
+@click.option("--d-model", default=768, show_default=True)
+@click.option("--mode", type=click.Choice(["fwd", "fwd_bwd"]), default="fwd_bwd", show_default=True)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float16", "bfloat16", "float32"]),
+    default="float16",
+    show_default=True,
+)
+@click.option(
+    "--validate/--no-validate",
+    default=True,
+    show_default=True,
+    help="Also compare the model with the paper's Figure 4.3.",
+)
+def predict_command(
+    gpu: str, batch: int, d_model: int, mode: str, dtype: str, validate: bool
+) -> None:
+    """PREDICTED GPU times (a roofline model, not measurements) and crossovers."""
+    from hyperf.analysis.predict import devices, predict, predicted_crossover, validate_fig4_3
+    from hyperf.workload import Workload
+
+    if gpu not in devices():
+        raise click.BadParameter(
+            f"unknown device {gpu!r}; known: {', '.join(devices())}", param_hint="--device"
+        )
+    ops = ["hyena:fft", "hyena:blocked", "attention:flash_attn", "attention:sdpa-math"]
+    table = Table(
+        title=f"PREDICTED ms on {gpu}, {mode}, B={batch}, D={d_model}, {dtype} "
+        f"({devices()[gpu]['source']})"
+    )
+    table.add_column("L", justify="right")
+    for op in ops:
+        table.add_column(op, justify="right")
+    heads = max(1, d_model // 64)
+    for exponent in range(10, 17):
+        seq_len = 2**exponent
+        cells = [
+            f"{1e3 * predict(Workload(op, batch, seq_len, d_model, dtype, n_heads=heads), mode, gpu).seconds:.3g}"  # noqa: E501
+            for op in ops
+        ]
+        table.add_row(str(seq_len), *cells)
+    console = Console(width=max(Console().width, 120))
+    console.print(table)
+    for attention in ("attention:flash_attn", "attention:sdpa-math"):
+        crossing = predicted_crossover("hyena:fft", attention, gpu, mode, batch, d_model, dtype)
+        where = f"L ≈ {crossing:,.0f}" if crossing else "no crossing up to 1M"
+        console.print(f"predicted crossover hyena:fft vs {attention}: {where}")
+    if validate:
+        points, summary = validate_fig4_3(gpu)
+        console.print("\nModel vs the paper's Figure 4.3 (published ms), per candidate setting:")
+        console.print(escape(summary.to_string(index=False)))
+        best = summary.iloc[0]
+        chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]
+        console.print(f"\nBest fit: batch {best['batch']}, {best['mode']} — error per point (%):")
+        console.print(
+            escape(
+                chosen.pivot_table(index="seq_len", columns="series", values="error_pct")
+                .round(0)
+                .to_string()
+            )
+        )
+
+
 if __name__ == "__main__":
     main()

@@ -309,7 +309,7 @@ def analytic_bytes(workload: Workload, mode: str) -> Terms:
         terms["attention_core"] = elem * 4 * plane  # flash-style: read q, k, v; write out
         if workload.op.endswith(("naive", "math")):  # the L×L scores go through memory
             heads = workload.n_heads or max(1, d // 64)
-            terms["attention_core"] += 4 * 4 * b * heads * seq * seq  # 2 writes, 2 reads, fp32
+            terms["attention_core"] += 4 * elem * b * heads * seq * seq  # 2 writes, 2 reads
     if workload.depth:
         terms = {k: workload.depth * v for k, v in terms.items()}
         terms["mlp_norms"] = workload.depth * elem * (2 * plane + 8 * plane + 8 * d * d + 4 * plane)

@@ -1,0 +1,179 @@
+"""Predicted GPU times from the analytic FLOP and byte models — predictions, never measurements.
+
+No GPU is lent to this project, so what it cannot measure it predicts, with a roofline:
+
+    t = max(F_mm / (e_mm·P), B_mm / (e_bw·W))  +  B_rest / (e_bw·W)  +  K·τ
+
+- F_mm: FLOPs of the matrix-multiply terms (projections, the filter's FFN, MLPs, the fused
+  attention core, the Monarch DFT blocks), run on tensor cores at peak P for the dtype;
+- B_mm: bytes those matmuls move; B_rest: bytes of every other pass (FFTs, short conv,
+  gating, the L×L scores of eager attention), at memory bandwidth W;
+- e_mm, e_bw: achievable fractions of peak (assumptions, below); K·τ: kernel launches.
+
+The model is checked against the paper's Figure 4.3 (``validate_fig4_3``); its error per
+point is reported next to every prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+import yaml
+
+from hyperf.measure.flops import analytic_bytes, analytic_flops
+from hyperf.workload import Workload
+
+MATMUL_EFFICIENCY = 0.6  # large fp16 GEMMs reach 60–80% of datasheet peak; fused attention less
+BANDWIDTH_EFFICIENCY = 0.8  # streaming kernels reach ~80% of datasheet bandwidth
+LAUNCH_S = 5e-6  # per kernel launch and tail, eager PyTorch
+MATMUL_TERMS = {"in_proj", "out_proj", "wqkv", "filter_ffn", "mlp", "monarch_matmul"}
+FUSED_ATTENTION = ("sdpa-flash", "sdpa-efficient", "sdpa-cudnn", "flash_attn")
+
+
+@cache
+def devices() -> dict[str, dict]:
+    """The device table, numbers as floats (YAML reads ``312e+12`` as a string)."""
+    table = yaml.safe_load(resources.files("hyperf.data").joinpath("devices.yaml").read_text())
+    return {name: {k: v if k == "source" else float(v) for k, v in spec.items()}
+            for name, spec in table.items()}
+
+
+@cache
+def published() -> dict[str, dict]:
+    return yaml.safe_load(resources.files("hyperf.data").joinpath("published.yaml").read_text())
+
+
+@dataclass(frozen=True)
+class Prediction:
+    seconds: float
+    compute_s: float
+    memory_s: float
+    launch_s: float
+    bound_by: str
+
+
+def kernel_count(workload: Workload, mode: str) -> int:
+    """Kernels an eager forward launches, roughly (×3 with the backward)."""
+    impl = workload.op.split(":", 1)[1]
+    if workload.family == "longconv":
+        forward = 6
+    elif workload.family == "hyena":
+        convs = workload.order - 1 if workload.variant == "safari" else workload.order
+        forward = 16 + 6 * convs
+    else:
+        forward = 6 if impl in FUSED_ATTENTION else 12
+    forward = forward * max(1, workload.depth) + 8 * workload.depth
+    return forward * (3 if mode in ("bwd", "fwd_bwd") else 1)
+
+
+def predict(workload: Workload, mode: str, device: str) -> Prediction:
+    """Predicted time of ``workload`` in ``mode`` on a GPU from ``devices()``."""
+    if device not in devices():
+        raise ValueError(f"unknown device {device!r}; known: {', '.join(devices())}")
+    spec = devices()[device]
+    rate = spec["fp32"] if workload.dtype == "float32" else spec["fp16"]
+    flops = analytic_flops(workload, mode)
+    moved = analytic_bytes(workload, mode)
+    impl = workload.op.split(":", 1)[1]
+    matmul = sum(v for k, v in flops.items() if k in MATMUL_TERMS)
+    if impl in FUSED_ATTENTION:
+        matmul += flops.get("attention_core", 0.0) / 0.7  # fused attention runs below GEMM rate
+    matmul_bytes = moved.get("projections", 0.0)
+    rest = moved["total"] - matmul_bytes
+    if impl in FUSED_ATTENTION:
+        rest -= moved.get("attention_core", 0.0)  # q, k, v in and out once: inside the matmul
+        matmul_bytes += moved.get("attention_core", 0.0)
+    bandwidth = BANDWIDTH_EFFICIENCY * spec["memory_bandwidth"]
+    compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth)
+    memory_s = rest / bandwidth
+    launch_s = kernel_count(workload, mode) * LAUNCH_S
+    total = compute_s + memory_s + launch_s
+    bound = max((compute_s, "compute"), (memory_s, "memory"), (launch_s, "launch"))[1]
+    return Prediction(total, compute_s, memory_s, launch_s, bound)
+
+
+FIG4_3_OPS = {
+    "hyena": "hyena:fft",
+    "attention": "attention:sdpa-math",
+    "flash_attention": "attention:flash_attn",
+}
+
+
+def fig4_3_workload(series: str, batch: int, seq_len: int) -> Workload:
+    return Workload(
+        FIG4_3_OPS[series],
+        batch=batch,
+        seq_len=seq_len,
+        d_model=768,
+        dtype="float16",
+        order=2,
+        n_heads=12,
+        emb_dim=33,
+        modulate=False,
+    )
+
+
+def validate_fig4_3(device: str = "A100-80GB") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predicted vs published for each candidate setting (batch 1 or 64, fwd or fwd_bwd).
+
+    Returns (per-point table, per-candidate summary with the mean |log error|); the
+    candidate with the smallest error is the model's best guess of what the figure timed.
+    """
+    table = published()["paper_fig4_3"]
+    rows = []
+    for batch in (1, 64):
+        for mode in ("fwd", "fwd_bwd"):
+            for series, values in table["series"].items():
+                for seq_len, value in zip(table["seq_len"], values, strict=True):
+                    if value is None:
+                        continue
+                    p = predict(fig4_3_workload(series, batch, seq_len), mode, device)
+                    rows.append(
+                        {
+                            "batch": batch,
+                            "mode": mode,
+                            "series": series,
+                            "seq_len": seq_len,
+                            "published_ms": value,
+                            "predicted_ms": 1e3 * p.seconds,
+                            "bound_by": p.bound_by,
+                            "log_error": math.log(1e3 * p.seconds / value),
+                        }
+                    )
+    points = pd.DataFrame(rows)
+    points["error_pct"] = 100 * (points["predicted_ms"] / points["published_ms"] - 1)
+    summary = (
+        points.assign(abs_log=points["log_error"].abs())
+        .groupby(["batch", "mode"], as_index=False)
+        .agg(mean_abs_log_error=("abs_log", "mean"), points=("abs_log", "size"))
+        .sort_values("mean_abs_log_error")
+    )
+    summary["typical_factor"] = summary["mean_abs_log_error"].map(math.exp)
+    return points, summary
+
+
+def predicted_crossover(
+    hyena: str,
+    attention: str,
+    device: str,
+    mode: str,
+    batch: int,
+    d_model: int,
+    dtype: str = "float16",
+    lengths=None,
+) -> float | None:
+    """L where the predicted Hyena time drops below the attention one (log-log interp.)."""
+    from hyperf.analysis.crossover import interpolate_crossing
+
+    lengths = lengths or [2**e for e in range(8, 21)]
+    heads = max(1, d_model // 64)
+    h = [predict(Workload(hyena, batch, n, d_model, dtype), mode, device).seconds for n in lengths]
+    a = [
+        predict(Workload(attention, batch, n, d_model, dtype, n_heads=heads), mode, device).seconds
+        for n in lengths
+    ]
+    return interpolate_crossing(lengths, h, a)

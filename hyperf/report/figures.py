@@ -138,3 +138,37 @@ def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
         if ax.lines:
             ax.legend(fontsize=6)
     return to_png(fig)
+
+
+def speedup_heatmaps(speedups: pd.DataFrame, axis: str) -> str | None:
+    """Speedup (attention / Hyena) over L × ``axis`` ("order" or "depth"), one panel per pair,
+    for the mode with a backward pass when measured."""
+    if speedups.empty or speedups[axis].nunique() < 2:
+        return None
+    mode = "fwd_bwd" if "fwd_bwd" in set(speedups["mode"]) else speedups["mode"].iloc[0]
+    data = speedups[speedups["mode"] == mode]
+    fixed = "depth" if axis == "order" else "order"
+    data = data[data[fixed] == data[fixed].min()]
+    pairs = sorted(set(zip(data["hyena"], data["attention"], strict=True)))
+    if not pairs:
+        return None
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.2), squeeze=False)
+    for ax, (hyena, attention) in zip(axes[0], pairs, strict=True):
+        grid = data[(data["hyena"] == hyena) & (data["attention"] == attention)].pivot_table(
+            index=axis, columns="seq_len", values="speedup"
+        )
+        sns.heatmap(
+            grid,
+            ax=ax,
+            annot=True,
+            fmt=".2g",
+            cmap="RdYlGn",
+            center=1.0,
+            cbar=False,
+            annot_kws={"size": 7},
+        )
+        ax.set(title=f"{hyena} vs {attention}", xlabel="L", ylabel=axis)
+    fig.suptitle(
+        f"speedup (attention time / Hyena time), {mode}, {fixed} {data[fixed].min()}", fontsize=9
+    )
+    return to_png(fig)

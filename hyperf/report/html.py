@@ -119,6 +119,8 @@ def render(report: Report, title: str) -> str:
         figs = {
             "time": figures.time_vs_length(points, colours),
             "speedup": figures.speedup_vs_length(report.speedups, colours),
+            "order": figures.speedup_heatmaps(report.speedups, "order"),
+            "depth": figures.speedup_heatmaps(report.speedups, "depth"),
             "memory": figures.memory_vs_length(points, colours),
         }
     template = jinja2.Environment(
@@ -186,7 +188,49 @@ def render(report: Report, title: str) -> str:
         n_points=len(points),
         n_ok=int((points["status"] == "ok").sum()) if len(points) else 0,
         interpreted=interpreted,
+        **predictions_section(points),
     )
+
+
+def predictions_section(points: pd.DataFrame) -> dict:
+    """The prediction model against the paper's Figure 4.3, and predicted GPU crossovers at
+    this run's width — all labelled as predictions."""
+    from hyperf.analysis.predict import predicted_crossover, published, validate_fig4_3
+
+    fig_points, summary = validate_fig4_3("A100-80GB")
+    best = summary.iloc[0]
+    chosen = fig_points[
+        (fig_points["batch"] == best["batch"]) & (fig_points["mode"] == best["mode"])
+    ]
+    table = chosen.pivot_table(
+        index="seq_len", columns="series", values=["published_ms", "predicted_ms", "error_pct"]
+    )
+    table.columns = [f"{series} {what}" for what, series in table.columns]
+    d_model = int(points["d_model"].mode().iloc[0]) if len(points) else 768
+    crossings = []
+    for gpu in ("A100-80GB", "H100-SXM"):
+        for attention in ("attention:flash_attn", "attention:sdpa-math"):
+            crossing = predicted_crossover("hyena:fft", attention, gpu, "fwd_bwd", 1, d_model)
+            crossings.append(
+                {
+                    "device": gpu,
+                    "pair": f"hyena:fft vs {attention}",
+                    "D": d_model,
+                    "predicted crossover L": crossing,
+                }
+            )
+    return {
+        "prediction_fit": f"batch {best['batch']}, {best['mode']} (typical factor "
+        f"{best['typical_factor']:.2f})",
+        "prediction_table": table.reset_index()
+        .round(2)
+        .to_html(index=False, border=0, classes="data", na_rep="—"),
+        "prediction_summary": _table(summary, list(summary.columns)),
+        "prediction_crossings": _table(
+            pd.DataFrame(crossings), ["device", "pair", "D", "predicted crossover L"], "{:.0f}"
+        ),
+        "citation": published()["paper_fig4_3"]["citation"].strip(),
+    }
 
 
 def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) -> Report:

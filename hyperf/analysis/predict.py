@@ -38,8 +38,10 @@ FUSED_ATTENTION = ("sdpa-flash", "sdpa-efficient", "sdpa-cudnn", "flash_attn")
 def devices() -> dict[str, dict]:
     """The device table, numbers as floats (YAML reads ``312e+12`` as a string)."""
     table = yaml.safe_load(resources.files("hyperf.data").joinpath("devices.yaml").read_text())
-    return {name: {k: v if k == "source" else float(v) for k, v in spec.items()}
-            for name, spec in table.items()}
+    return {
+        name: {k: v if k == "source" else float(v) for k, v in spec.items()}
+        for name, spec in table.items()
+    }
 
 
 @cache

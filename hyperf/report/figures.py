@@ -27,13 +27,16 @@ def to_png(fig) -> str:
 
 
 def series_label(row) -> str:
-    if row["family"] == "hyena":
-        return f"{row['op']} (order {row['hyena_order']})"
-    return row["op"]
+    """Operator (and order for Hyena); the run too when several runs share a report."""
+    label = f"{row['op']} (order {row['hyena_order']})" if row["family"] == "hyena" else row["op"]
+    return f"{label} [{row['run_tag']}]" if row.get("run_tag") else label
 
 
-def time_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
-    """Median time vs L, log-log, the 95% CI as a band; one panel per mode."""
+def time_vs_length(
+    points: pd.DataFrame, colours: dict, overlay: pd.DataFrame | None = None
+) -> str | None:
+    """Median time vs L, log-log, the 95% CI as a band; one panel per mode. ``overlay``
+    (columns seq_len, series, ms) is drawn in grey as published reference series."""
     data = points[(points["status"] == "ok") & points["median_ms"].notna()]
     if data.empty:
         return None

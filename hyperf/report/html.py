@@ -115,9 +115,12 @@ def render(report: Report, title: str) -> str:
     )
     ceilings = [json.loads(c) for c in report.runs["ceilings_json"] if c and c != "null"]
     figs = {}
+    overlay, overlay_note = published_overlay(points)
     if not points.empty:
+        if points["run_id"].nunique() > 1:
+            points = points.assign(run_tag=[f"run {r}" for r in points["run_id"]])
         figs = {
-            "time": figures.time_vs_length(points, colours),
+            "time": figures.time_vs_length(points, colours, overlay),
             "speedup": figures.speedup_vs_length(report.speedups, colours),
             "order": figures.speedup_heatmaps(report.speedups, "order"),
             "depth": figures.speedup_heatmaps(report.speedups, "depth"),
@@ -188,8 +191,87 @@ def render(report: Report, title: str) -> str:
         n_points=len(points),
         n_ok=int((points["status"] == "ok").sum()) if len(points) else 0,
         interpreted=interpreted,
+        overlay_note=overlay_note,
         **predictions_section(points),
+        **costs_section(points, ceilings[0] if ceilings else None),
     )
+
+
+def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """The paper's Figure 4.3 as reference series when a run measured its configuration
+    (order-2 Hyena at D=768 in half precision), with the differences stated."""
+    from hyperf.analysis.predict import published
+
+    if points.empty:
+        return None, ""
+    match = points[
+        (points["status"] == "ok")
+        & (points["family"] == "hyena")
+        & (points["d_model"] == 768)
+        & (points["hyena_order"] == 2)
+        & points["dtype"].isin(["float16", "bfloat16"])
+    ]
+    if match.empty:
+        return None, ""
+    table = published()["paper_fig4_3"]
+    rows = [
+        {"seq_len": n, "series": f"{series} (Fig 4.3)", "ms": v}
+        for series, values in table["series"].items()
+        for n, v in zip(table["seq_len"], values, strict=True)
+        if v is not None
+    ]
+    devices = ", ".join(sorted(set(match["device"])))
+    batches = ", ".join(str(b) for b in sorted(set(match["batch"])))
+    note = (
+        f"Grey dotted: the paper's Figure 4.3 ({table['setting'].strip()}). This run: "
+        f"{devices}, batch {batches}, modes {', '.join(sorted(set(match['mode'])))}."
+    )
+    return pd.DataFrame(rows), note
+
+
+def costs_section(points: pd.DataFrame, ceilings: dict | None) -> dict:
+    """Depth and order costs, memory crossovers and budgets, throughput and roofline."""
+    from hyperf.analysis.scaling import memory_crossovers, memory_fits, roofline_table, step_costs
+
+    if points.empty:
+        empty = "<p class='empty'>none</p>"
+        return dict.fromkeys(
+            ("depth_costs", "order_costs", "memory_cross", "memory_fit", "roofline"), empty
+        )
+    roof = roofline_table(points, ceilings)
+    if not roof.empty:
+        columns = {"tflops": "max", "gbps": "max", "intensity": "median"}
+        if "roofline_fraction" in roof:
+            columns["roofline_fraction"] = "max"
+        roof = roof.groupby(["op", "mode"], as_index=False).agg(columns)
+    fits = memory_fits(points)
+    return {
+        "depth_costs": _table(
+            step_costs(points, "depth"),
+            ["op", "mode", "seq_len", "hyena_order", "per_step_ms", "intercept_ms", "r2", "steps"],
+        ),
+        "order_costs": _table(
+            step_costs(points, "hyena_order"),
+            [
+                "op",
+                "mode",
+                "seq_len",
+                "depth",
+                "variant",
+                "per_step_ms",
+                "intercept_ms",
+                "r2",
+                "steps",
+            ],
+        ),
+        "memory_cross": _table(
+            memory_crossovers(points),
+            ["hyena", "order", "attention", "mode", "depth", "memory_crossover_L", "note"],
+            "{:.0f}",
+        ),
+        "memory_fit": _table(fits, list(fits.columns)),
+        "roofline": _table(roof, list(roof.columns)),
+    }
 
 
 def predictions_section(points: pd.DataFrame) -> dict:

@@ -136,3 +136,34 @@ def test_report_in_a_real_browser(real_run, tmp_path):
     assert len(widths) == 3 and all(w > 0 for w in widths)
     assert rows >= 1
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_several_runs_in_one_report(real_run, tmp_path):
+    db, first, tmp = real_run
+    second = sweep(tmp, "hyena:fft, attention:naive", "64, 128, 256, 512, 1024, 2048", db)
+    report = write_report(db, [first, second], tmp_path / "both.html")
+    assert set(report.points["run_id"]) == {first, second}
+    assert set(report.crossovers["run_id"]) == {first, second}
+    assert f"(run {second})" in (tmp_path / "both.html").read_text()
+
+
+def test_published_figure_overlays_a_matching_configuration(tmp_path):
+    path = tmp_path / "fig.yaml"
+    path.write_text(
+        textwrap.dedent("""
+        name: fig4-3-shape
+        device: cpu
+        dtypes: [float16]
+        ops: [hyena:fft, attention:sdpa-math]
+        axes: {seq_len: [128, 256], d_model: [768], heads: [12], emb_dim: [33],
+               modulate: [false]}
+        budget: {seconds: 0.02, min_samples: 5, warmup_s: 0, warmup_calls: 1}
+        measure_memory: false
+        count_flops: false
+        """)
+    )
+    spec, text = load_spec(path)
+    run = run_sweep(spec, text, str(tmp_path / "r.db"), quiet=True).run_id
+    write_report(tmp_path / "r.db", [run], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert "Grey dotted: the paper&#39;s Figure 4.3" in html or "Grey dotted: the paper's" in html

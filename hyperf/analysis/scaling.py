@@ -1,0 +1,160 @@
+"""Costs per layer, per order step and per byte: linear fits over the points DataFrame.
+
+- time per layer: least-squares line time = c₀ + c₁·depth at fixed everything else; c₁ is
+  the cost of one more block and R² says whether depth is really linear;
+- cost per order step: the same line over the Hyena order;
+- memory: bytes ≈ a·L^b per series (log-log least squares), the length where Hyena's bytes
+  drop below attention's, and the longest L whose predicted bytes fit a budget:
+  L_max = (budget / a)^(1/b).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hyperf.analysis.crossover import fit_power_law, interpolate_crossing
+
+OK = "status == 'ok'"
+
+
+def _linear(x, y) -> tuple[float, float, float]:
+    slope, intercept = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    fitted = intercept + slope * np.asarray(x, float)
+    total = ((np.asarray(y) - np.mean(y)) ** 2).sum()
+    r2 = 1 - ((np.asarray(y) - fitted) ** 2).sum() / total if total > 0 else 1.0
+    return float(slope), float(intercept), float(r2)
+
+
+def step_costs(points: pd.DataFrame, axis: str) -> pd.DataFrame:
+    """Slope of time over ``axis`` ("depth" or "hyena_order") with the other axes fixed."""
+    ok = points.query(OK)
+    if axis == "hyena_order":
+        ok = ok[ok["family"] == "hyena"]
+    others = [
+        c
+        for c in (
+            "run_id",
+            "op",
+            "mode",
+            "seq_len",
+            "d_model",
+            "batch",
+            "dtype",
+            "depth",
+            "hyena_order",
+            "variant",
+        )
+        if c != axis
+    ]
+    rows = []
+    for keys, group in ok.groupby(others):
+        if group[axis].nunique() < 2:
+            continue
+        slope, intercept, r2 = _linear(group[axis], group["median_ms"])
+        rows.append(
+            {
+                **dict(zip(others, keys, strict=True)),
+                "per_step_ms": slope,
+                "intercept_ms": intercept,
+                "r2": r2,
+                "steps": group[axis].nunique(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def memory_fits(
+    points: pd.DataFrame, column: str = "saved_bytes", budget_bytes: float = 80e9
+) -> pd.DataFrame:
+    """bytes ≈ a·L^b per series and the longest L that fits ``budget_bytes``."""
+    ok = points.query(OK)
+    ok = ok[ok[column].notna() & (ok[column] > 0)]
+    rows = []
+    for keys, group in ok.groupby(
+        ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]
+    ):
+        if group["seq_len"].nunique() < 2:
+            continue
+        fit = fit_power_law(group["seq_len"], group[column])
+        max_len = (budget_bytes / fit.a) ** (1 / fit.b) if fit.b > 0 else float("inf")
+        rows.append(
+            {
+                "run_id": keys[0],
+                "op": keys[1],
+                "mode": keys[2],
+                "order": keys[3],
+                "depth": keys[4],
+                "d_model": keys[5],
+                "batch": keys[6],
+                "b": fit.b,
+                "r2": fit.r2,
+                f"max_L_within_{budget_bytes / 1e9:.0f}GB": max_len,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.DataFrame:
+    """The L where a Hyena series' bytes drop below an attention series' (same axes)."""
+    ok = points.query(OK)
+    ok = ok[ok[column].notna()]
+    keys = ["run_id", "mode", "d_model", "batch", "dtype", "depth"]
+    rows = []
+    hyena, attention = ok[ok["family"] == "hyena"], ok[ok["family"] == "attention"]
+    for fixed, h_all in hyena.groupby(keys):
+        a_all = attention.merge(pd.DataFrame([dict(zip(keys, fixed, strict=True))]), on=keys)
+        for (h_op, order), h in h_all.groupby(["op", "hyena_order"]):
+            for a_op, a in a_all.groupby("op"):
+                common = sorted(set(h["seq_len"]) & set(a["seq_len"]))
+                if len(common) < 2:
+                    continue
+                hb = h.groupby("seq_len")[column].first().loc[common]
+                ab = a.groupby("seq_len")[column].first().loc[common]
+                crossing = interpolate_crossing(common, hb.values, ab.values)
+                note = (
+                    "measured"
+                    if crossing
+                    else (
+                        "Hyena uses less at every length"
+                        if hb.iloc[0] <= ab.iloc[0]
+                        else "no crossing in range"
+                    )
+                )
+                rows.append(
+                    {
+                        **dict(zip(keys, fixed, strict=True)),
+                        "hyena": h_op,
+                        "order": order,
+                        "attention": a_op,
+                        "memory_crossover_L": crossing,
+                        "note": note,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def roofline_table(points: pd.DataFrame, ceilings: dict | None) -> pd.DataFrame:
+    """Achieved TFLOP/s and GB/s per point, and the fraction of the roofline bound when the
+    run has calibrated ceilings (intensity = FLOPs / bytes)."""
+    ok = points.query(OK)
+    ok = ok[ok["median_ms"].notna() & (ok["interpreted"].fillna(0) == 0)]
+    seconds = ok["median_ms"] / 1e3
+    table = pd.DataFrame(
+        {
+            "op": ok["op"],
+            "mode": ok["mode"],
+            "seq_len": ok["seq_len"],
+            "depth": ok["depth"],
+            "order": ok["hyena_order"],
+            "tflops": ok["flops"] / seconds / 1e12,
+            "gbps": ok["bytes"] / seconds / 1e9,
+            "intensity": ok["flops"] / ok["bytes"],
+        }
+    )
+    if ceilings:
+        peak = ceilings["matmul_flops"].get("float32") or max(ceilings["matmul_flops"].values())
+        bandwidth = ceilings["copy_bytes_per_s"]
+        bound = np.maximum(ok["flops"] / peak, ok["bytes"] / bandwidth)
+        table["roofline_fraction"] = bound / seconds
+    return table

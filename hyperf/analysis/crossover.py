@@ -133,9 +133,14 @@ def crossover(seq_len, samples_hyena, samples_attention, hyena: str, attention: 
 PAIR_KEYS = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
 
 
+def rankable(points: pd.DataFrame) -> pd.DataFrame:
+    """Points whose time may be compared: correct (status ok) and not interpreted."""
+    return points[(points["status"] == "ok") & (points["interpreted"].fillna(0) == 0)]
+
+
 def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]) -> pd.DataFrame:
     """Every (Hyena backend and order, attention backend) pair with the other axes fixed."""
-    ok = points[points["status"] == "ok"]
+    ok = rankable(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
     rows = []
@@ -176,7 +181,7 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
 def speedups(points: pd.DataFrame) -> pd.DataFrame:
     """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with the
     ratio's range from the two medians' CIs (slowest-vs-fastest ends)."""
-    ok = points[points["status"] == "ok"]
+    ok = rankable(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
     keys = [*PAIR_KEYS, "seq_len"]
@@ -196,7 +201,7 @@ def speedups(points: pd.DataFrame) -> pd.DataFrame:
 
 def scaling_fits(points: pd.DataFrame) -> pd.DataFrame:
     """Power-law fit of time vs L per series; flags exponents far from the expected."""
-    ok = points[points["status"] == "ok"]
+    ok = rankable(points)
     rows = []
     for keys, group in ok.groupby(
         ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]

@@ -59,14 +59,16 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
                 f"{fmt_length(row.ci_low)}–{fmt_length(row.ci_high)}; {where})."
             )
     if not speed.empty:
-        longest = speed[speed["seq_len"] == speed["seq_len"].max()]
-        best = longest.loc[longest["speedup"].idxmax()]
-        lines.append(
-            f"At the longest measured length, L={fmt_length(best['seq_len'])}, "
-            f"{best['hyena']} is {best['speedup']:.2f}× "
-            f"({best['speedup_low']:.2f}–{best['speedup_high']:.2f}) as fast as "
-            f"{best['attention']} ({best['mode']}, depth {best['depth']})."
-        )
+        fixed = [n for n in (8192, 65536) if n in set(speed["seq_len"])]
+        for seq_len in [*fixed, speed["seq_len"].max()][: len(fixed) + 1]:
+            at = speed[speed["seq_len"] == seq_len]
+            best = at.loc[at["speedup"].idxmax()]
+            lines.append(
+                f"At L={fmt_length(seq_len)}, {best['hyena']} (order {best['order']}) is "
+                f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
+                f"{best['speedup_high']:.2f}) as fast as {best['attention']} "
+                f"({best['mode']}, depth {best['depth']})."
+            )
     if ok["family"].nunique() < 2:
         lines.append("Only one family of operators was measured: there is nothing to cross.")
     return lines

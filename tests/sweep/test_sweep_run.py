@@ -135,3 +135,29 @@ def test_ray_executor_stores_the_same_points_as_local(write_spec, tmp_path):
         right = b.points([remote.run_id])[columns].sort_values("point_id").reset_index(drop=True)
     assert len(left) == 12
     assert left.equals(right)
+
+
+def test_runs_and_export_in_every_format(write_spec, tmp_path):
+    import json
+
+    import pandas as pd
+
+    db = tmp_path / "r.db"
+    summary = sweep(write_spec(SMALL.format(timeout=60)), db)
+    runner = CliRunner()
+    listing = runner.invoke(main, ["runs", "--db", str(db)])
+    assert listing.exit_code == 0 and "small" in listing.output
+    csv = runner.invoke(main, ["export", str(summary.run_id), "--db", str(db)])
+    assert csv.exit_code == 0 and csv.output.count("\n") == 13  # header + 12 points
+    as_json = runner.invoke(
+        main, ["export", str(summary.run_id), "--db", str(db), "--format", "json"]
+    )
+    assert len(json.loads(as_json.output)) == 12
+    out = tmp_path / "points.parquet"
+    parquet = runner.invoke(
+        main,
+        ["export", str(summary.run_id), "--db", str(db), "--format", "parquet", "-o", str(out)],
+    )
+    assert parquet.exit_code == 0 and len(pd.read_parquet(out)) == 12
+    missing = runner.invoke(main, ["export", "7", "--db", str(db)])
+    assert missing.exit_code == 2 and "no run 7" in missing.output

@@ -260,20 +260,14 @@ class Store:
             )
         return True
 
-    def points(self, run_ids: list[int] | None = None) -> pd.DataFrame:
-        query = "SELECT * FROM points"
-        args: list = []
-        if run_ids:
-            query += f" WHERE run_id IN ({', '.join('?' for _ in run_ids)})"
-            args = list(run_ids)
+    def _select(self, table: str, order: str, run_ids: list[int] | None) -> pd.DataFrame:
+        where = f" WHERE run_id IN ({', '.join('?' for _ in run_ids)})" if run_ids else ""
         return pd.read_sql_query(
-            query + " ORDER BY run_id, op, mode, seq_len", self.conn, params=args
+            f"SELECT * FROM {table}{where} ORDER BY {order}", self.conn, params=list(run_ids or [])
         )
 
+    def points(self, run_ids: list[int] | None = None) -> pd.DataFrame:
+        return self._select("points", "run_id, op, mode, seq_len", run_ids)
+
     def samples(self, run_ids: list[int] | None = None) -> pd.DataFrame:
-        query = "SELECT * FROM samples"
-        args: list = []
-        if run_ids:
-            query += f" WHERE run_id IN ({', '.join('?' for _ in run_ids)})"
-            args = list(run_ids)
-        return pd.read_sql_query(query + " ORDER BY run_id, point_id, idx", self.conn, params=args)
+        return self._select("samples", "run_id, point_id, idx", run_ids)

@@ -131,6 +131,14 @@ def crossover(seq_len, samples_hyena, samples_attention, hyena: str, attention: 
 # --- over the points DataFrame ------------------------------------------------------------
 
 PAIR_KEYS = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
+SERIES_KEYS = ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]
+
+
+def series_columns(keys: tuple) -> dict:
+    """A series' identifying columns (``SERIES_KEYS``), with the order called "order"."""
+    named = dict(zip(SERIES_KEYS, keys, strict=True))
+    named["order"] = named.pop("hyena_order")
+    return named
 
 
 def rankable(points: pd.DataFrame) -> pd.DataFrame:
@@ -203,9 +211,7 @@ def scaling_fits(points: pd.DataFrame) -> pd.DataFrame:
     """Power-law fit of time vs L per series; flags exponents far from the expected."""
     ok = rankable(points)
     rows = []
-    for keys, group in ok.groupby(
-        ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]
-    ):
+    for keys, group in ok.groupby(SERIES_KEYS):
         if group["seq_len"].nunique() < 3:
             continue
         fit = fit_power_law(group["seq_len"], group["median_ms"])
@@ -220,14 +226,7 @@ def scaling_fits(points: pd.DataFrame) -> pd.DataFrame:
             flag = (flag + "; " if flag else "") + f"poor fit (R²={fit.r2:.2f})"
         rows.append(
             {
-                "run_id": keys[0],
-                "op": keys[1],
-                "mode": keys[2],
-                "order": keys[3],
-                "depth": keys[4],
-                "d_model": keys[5],
-                "batch": keys[6],
-                "dtype": keys[7],
+                **series_columns(keys),
                 "a_ms": fit.a,
                 "b": fit.b,
                 "r2": fit.r2,

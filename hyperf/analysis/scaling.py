@@ -13,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hyperf.analysis.crossover import fit_power_law, interpolate_crossing
+from hyperf.analysis.crossover import (
+    SERIES_KEYS,
+    fit_power_law,
+    interpolate_crossing,
+    series_columns,
+)
 
 OK = "status == 'ok'"
 
@@ -71,22 +76,14 @@ def memory_fits(
     ok = points.query(OK)
     ok = ok[ok[column].notna() & (ok[column] > 0)]
     rows = []
-    for keys, group in ok.groupby(
-        ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]
-    ):
+    for keys, group in ok.groupby(SERIES_KEYS):
         if group["seq_len"].nunique() < 2:
             continue
         fit = fit_power_law(group["seq_len"], group[column])
         max_len = (budget_bytes / fit.a) ** (1 / fit.b) if fit.b > 0 else float("inf")
         rows.append(
             {
-                "run_id": keys[0],
-                "op": keys[1],
-                "mode": keys[2],
-                "order": keys[3],
-                "depth": keys[4],
-                "d_model": keys[5],
-                "batch": keys[6],
+                **series_columns(keys),
                 "b": fit.b,
                 "r2": fit.r2,
                 f"max_L_within_{budget_bytes / 1e9:.0f}GB": max_len,

@@ -37,11 +37,11 @@ class PowerLaw:
 class Crossover:
     hyena: str
     attention: str
-    seq_len: float | None  # None: no crossing found or predicted
-    ci_low: float | None
-    ci_high: float | None
-    extrapolated: bool
-    note: str
+    seq_len: float | None = None  # None: no crossing found or predicted
+    ci_low: float | None = None
+    ci_high: float | None = None
+    extrapolated: bool = False
+    note: str = ""
 
 
 def fit_power_law(seq_len, times) -> PowerLaw:
@@ -95,27 +95,15 @@ def crossover(seq_len, samples_hyena, samples_attention, hyena: str, attention: 
         note = "measured" if share >= 0.95 else f"measured; {share:.0%} of replicates cross"
         return Crossover(hyena, attention, measured, low, high, False, note)
     if medians_h[0] <= medians_a[0]:
-        return Crossover(
-            hyena,
-            attention,
-            None,
-            None,
-            None,
-            False,
-            f"{hyena} is already faster at the shortest length, L={seq_len[0]}",
-        )
+        already = f"{hyena} is already faster at the shortest length, L={seq_len[0]}"
+        return Crossover(hyena, attention, note=already)
     fit_h, fit_a = fit_power_law(seq_len, medians_h), fit_power_law(seq_len, medians_a)
     if not fit_a.b > fit_h.b:
-        return Crossover(
-            hyena,
-            attention,
-            None,
-            None,
-            None,
-            True,
-            f"no crossing measured up to L={seq_len[-1]}, and the fitted "
-            f"exponents ({fit_h.b:.2f} vs {fit_a.b:.2f}) never meet",
+        never = (
+            f"no crossing measured up to L={seq_len[-1]}, and the fitted exponents "
+            f"({fit_h.b:.2f} vs {fit_a.b:.2f}) never meet"
         )
+        return Crossover(hyena, attention, extrapolated=True, note=never)
     estimate = (fit_h.a / fit_a.a) ** (1 / (fit_a.b - fit_h.b))
     return Crossover(
         hyena,

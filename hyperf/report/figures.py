@@ -26,6 +26,14 @@ def to_png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def log_log(ax, ylabel: str, title: str, legend_size: int = 6) -> None:
+    """The axes every figure here shares: log-log over L, a grid, a legend if anything."""
+    ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=legend_size)
+
+
 def series_label(row) -> str:
     """Operator (and order for Hyena); the run too when several runs share a report."""
     label = f"{row['op']} (order {row['hyena_order']})" if row["family"] == "hyena" else row["op"]
@@ -68,15 +76,7 @@ def time_vs_length(
                 color=colours[op],
                 alpha=0.2,
             )
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="sequence length L",
-            ylabel="time (ms)",
-            title=f"mode: {mode}",
-        )
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        log_log(ax, "time (ms)", f"mode: {mode}", legend_size=7)
     return to_png(fig)
 
 
@@ -101,15 +101,7 @@ def speedup_vs_length(speedups: pd.DataFrame, colours: dict) -> str | None:
                 label=f"{hyena} (order {order}) vs {attention}, depth {depth}",
             )
         ax.axhline(1.0, color="black", lw=0.8)
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="sequence length L",
-            ylabel="attention time / Hyena time",
-            title=f"speedup, mode: {mode}",
-        )
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6)
+        log_log(ax, "attention time / Hyena time", f"speedup, mode: {mode}")
     return to_png(fig)
 
 
@@ -136,10 +128,7 @@ def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
                 color=colours[group["op"].iloc[0]],
                 label=f"{label}, depth {depth}",
             )
-        ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel="MiB", title=title)
-        ax.grid(True, which="both", alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=6)
+        log_log(ax, "MiB", title)
     return to_png(fig)
 
 

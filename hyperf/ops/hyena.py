@@ -80,7 +80,8 @@ class ExponentialModulation(nn.Module):
         if not self.modulate:
             return h
         deltas = self.deltas.mT if channels_first else self.deltas
-        return h * (torch.exp(-t * deltas.abs()) + self.shift)
+        window = torch.exp(-t * deltas.abs())
+        return h * (window + self.shift if self.shift else window)
 
 
 class HyenaFilter(nn.Module):
@@ -120,8 +121,8 @@ class HyenaFilter(nn.Module):
         channel's filter as a contiguous row: ``filter(L).T`` is contiguous.
         """
         z, t = self.pos_emb(seq_len)
-        features = self.implicit_filter[:-1](z)  # (1, L, W)
-        h = torch.matmul(self.implicit_filter[-1].weight, features.mT)  # (1, C, L)
+        features = self.implicit_filter[:-1](z)[0]  # (L, W)
+        h = torch.mm(self.implicit_filter[-1].weight, features.T).unsqueeze(0)  # (1, C, L)
         return self.modulation(t.mT, h, channels_first=True)[0].T
 
 

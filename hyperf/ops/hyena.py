@@ -208,12 +208,12 @@ class HyenaOperator(nn.Module):
         skip = self.filter_fn.bias.reshape(-1, self.d_model)
         if self.variant == "safari":
             for i, x_i in enumerate(reversed(x[1:])):
-                v = long_conv(v * x_i, h[i], skip[i], self.longconv)
+                v = long_conv(v, h[i], skip[i], self.longconv, pre=x_i)
             y = v * x[0]
         else:  # Algorithm 3, line 4: z ← xⁿ ⊙ (hⁿ ∗ z + Dⁿ·z)
             y = v
             for n, x_n in enumerate(x):
-                y = x_n * long_conv(y, h[n], skip[n], self.longconv)
+                y = long_conv(y, h[n], skip[n], self.longconv, post=x_n)
         return self.out_proj(y.transpose(1, 2))
 
 

@@ -6,6 +6,10 @@ Every backend computes, for u (B, C, L), k (C, Lk) with Lk ≤ L and D (C,) or N
 
 and is differentiable in u, k and D. Backends live one per module and register themselves
 as ``longconv:<name>`` in ``hyperf.registry``.
+
+Hyena's recurrence gates each convolution: ``post ⊙ conv(pre ⊙ u)``. ``long_conv`` takes the
+gates too; a backend that fuses them into its kernel says so by giving its function a
+``gated(u, k, D, pre, post)`` attribute, and the others get the two products done in torch.
 """
 
 from __future__ import annotations
@@ -31,18 +35,33 @@ def check_inputs(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> No
 
 
 def long_conv(
-    u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None = None, backend: str = "fft"
+    u: torch.Tensor,
+    k: torch.Tensor,
+    D: torch.Tensor | None = None,
+    backend: str = "fft",
+    pre: torch.Tensor | None = None,
+    post: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Causal long convolution of u (B, C, L) with k (C, Lk), plus the skip D·u.
 
-    Returns (B, C, L) in u's dtype. ``backend`` is one of ``hyperf.registry.names("longconv")``
-    (``fft``, ``blocked``, ``reference``, ``triton``).
+    With gates (each u's shape): post ⊙ (k ∗ v + D·v), v = pre ⊙ u. Returns (B, C, L) in u's
+    dtype. ``backend`` is one of ``hyperf.registry.names("longconv")`` (``fft``, ``blocked``,
+    ``reference``, ``triton``).
     """
     if f"longconv:{backend}" not in registry.names("longconv"):
         allowed = ", ".join(n.split(":")[1] for n in registry.names("longconv"))
         raise ValueError(f"backend must be one of {allowed}; got {backend!r}")
     check_inputs(u, k, D)
-    return registry.get(f"longconv:{backend}").fn(u, k, D)
+    for name, gate in (("pre", pre), ("post", post)):
+        if gate is not None and gate.shape != u.shape:
+            raise ValueError(f"{name} must have u's shape {tuple(u.shape)}; got {tuple(gate.shape)}")
+    fn = registry.get(f"longconv:{backend}").fn
+    if pre is None and post is None:
+        return fn(u, k, D)
+    if hasattr(fn, "gated"):
+        return fn.gated(u, k, D, pre, post)
+    y = fn(u if pre is None else pre * u, k, D)
+    return y if post is None else post * y
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:

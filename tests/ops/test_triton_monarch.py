@@ -1,0 +1,156 @@
+"""The Triton Monarch kernel in the Triton interpreter, against the float64 oracle.
+
+These run the kernel's own code on CPU (numpy behind ``tl.dot``): they check what it computes,
+never how fast. The compiled GPU code is checked in ``test_triton_aot.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+from hyperf import registry  # noqa: E402
+from hyperf.ops import HyenaOperator, long_conv  # noqa: E402
+from hyperf.ops.longconv import triton_monarch  # noqa: E402
+
+# Relative error bounds, max|y − y_ref| / max|y_ref|. In float32 the kernel rounds in four
+# DFT stages of at most 256 terms (observed ≤ 2e-7); half-precision inputs round once more on
+# output (fp16 unit roundoff 4.9e-4, bf16 3.9e-3).
+FWD_TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+GRAD_TOL_FP32 = 2e-5
+LENGTHS = [16, 100, 1000, 4096]
+
+
+def rel_error(y: torch.Tensor, y_ref: torch.Tensor) -> float:
+    return ((y.double() - y_ref).abs().max() / y_ref.abs().max()).item()
+
+
+def problem(batch: int, channels: int, seq_len: int, filter_len: int, dtype=torch.float32):
+    """Fresh random inputs (no seed); gates around 1 like Hyena's projections."""
+    u = torch.randn(batch, channels, seq_len)
+    k = torch.randn(channels, filter_len) / filter_len**0.5
+    D = torch.randn(channels)
+    pre, post = torch.randn(2, batch, channels, seq_len)
+    return [t.to(dtype) for t in (u, k, D, pre, post)]
+
+
+def oracle(u, k, D, pre, post) -> torch.Tensor:
+    """post ⊙ (k ∗ (pre ⊙ u) + D·(pre ⊙ u)) in float64 by direct convolution."""
+    f64 = [None if t is None else t.double() for t in (u, k, D, pre, post)]
+    u, k, D, pre, post = f64
+    y = long_conv(u if pre is None else pre * u, k, D, backend="reference")
+    return y if post is None else post * y
+
+
+@pytest.mark.parametrize("seq_len", LENGTHS)
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("with_skip", [False, True])
+def test_forward_matches_oracle(seq_len, gated, with_skip):
+    u, k, D, pre, post = problem(2, 3, seq_len, seq_len)
+    D = D if with_skip else None
+    pre, post = (pre, post) if gated else (None, None)
+    y = long_conv(u, k, D, backend="triton", pre=pre, post=post)
+    assert y.shape == u.shape and y.dtype == u.dtype
+    assert rel_error(y, oracle(u, k, D, pre, post)) <= FWD_TOL[torch.float32]
+
+
+@pytest.mark.parametrize("seq_len", [100, 1000])
+def test_short_filter_and_one_sided_gates(seq_len):
+    u, k, D, pre, post = problem(3, 2, seq_len, seq_len // 7)
+    for gates in ({"pre": pre}, {"post": post}):
+        y = long_conv(u, k, D, backend="triton", **gates)
+        y_ref = oracle(u, k, D, gates.get("pre"), gates.get("post"))
+        assert rel_error(y, y_ref) <= FWD_TOL[torch.float32], gates.keys()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_inputs(dtype):
+    u, k, D, pre, post = problem(2, 3, 300, 300, dtype)
+    y = long_conv(u, k, D, backend="triton", pre=pre, post=post)
+    assert y.dtype == dtype
+    assert rel_error(y, oracle(u, k, D, pre, post)) <= FWD_TOL[dtype]
+
+
+def test_strided_views_like_hyenas_projection():
+    """u and the gates may be channel slices of one (B, 3C, L) tensor, as in the operator."""
+    streams = torch.randn(2, 3 * 4, 200)
+    x0, x1, v = streams.split(4, dim=1)
+    _, k, D, _, _ = problem(2, 4, 200, 200)
+    y = long_conv(v, k, D, backend="triton", pre=x1, post=x0)
+    assert rel_error(y, oracle(v, k, D, x1, x0)) <= FWD_TOL[torch.float32]
+
+
+@pytest.mark.parametrize("seq_len", [16, 100, 1000, 4096])
+@pytest.mark.parametrize("gated", [False, True])
+def test_gradients_match_oracle(seq_len, gated):
+    u, k, D, pre, post = problem(2, 3, seq_len, seq_len)
+    leaves = [u, k, D, pre, post] if gated else [u, k, D]
+    grad_out = torch.randn_like(u)
+
+    def grads(fn, dtype):
+        xs = [t.detach().to(dtype).requires_grad_() for t in leaves]
+        fn(*xs).backward(grad_out.to(dtype))
+        return [x.grad for x in xs]
+
+    def kernel(u, k, D, pre=None, post=None):
+        return long_conv(u, k, D, backend="triton", pre=pre, post=post)
+
+    def reference(u, k, D, pre=None, post=None):
+        y = long_conv(u if pre is None else pre * u, k, D, backend="reference")
+        return y if post is None else post * y
+
+    names = ("u", "k", "D", "pre", "post")
+    for name, g, g_ref in zip(
+        names, grads(kernel, torch.float32), grads(reference, torch.float64), strict=False
+    ):
+        assert rel_error(g, g_ref) <= GRAD_TOL_FP32, f"d/d{name}"
+
+
+def test_only_some_inputs_need_gradients():
+    u, k, D, pre, post = problem(2, 3, 64, 64)
+    u.requires_grad_()
+    long_conv(u, k, D, backend="triton", pre=pre, post=post).sum().backward()
+    u_ref = u.detach().double().requires_grad_()
+    oracle(u_ref, k, D, pre, post).sum().backward()
+    assert rel_error(u.grad, u_ref.grad) <= GRAD_TOL_FP32
+
+
+@pytest.mark.parametrize("variant", ["safari", "paper"])
+def test_hyena_operator_trains_with_the_kernel(variant):
+    """HyenaOperator(longconv="triton") gives the fft operator's output and gradients."""
+    op = HyenaOperator(8, 128, order=3, filter_order=8, variant=variant, longconv="fft")
+    u = torch.randn(2, 100, 8)
+    op(u).square().sum().backward()
+    expected = {n: p.grad.clone() for n, p in op.named_parameters()}
+    y_fft = op(u).detach()
+    op.zero_grad()
+    op.longconv = "triton"
+    y = op(u)
+    y.square().sum().backward()
+    assert rel_error(y.detach(), y_fft.double()) <= 1e-5
+    for name, p in op.named_parameters():
+        assert rel_error(p.grad, expected[name].double()) <= 1e-4, name
+
+
+def test_registry_says_interpreter_only_on_cpu():
+    ok, reason = registry.check_available("longconv:triton", "cpu", torch.float32)
+    assert ok and reason == "interpreter only: correctness, not speed"
+    assert triton_monarch.runs_interpreted(torch.device("cpu"))
+    ok, reason = registry.check_available("longconv:triton", "cpu", torch.float64)
+    assert not ok and "float32, float16, bfloat16" in reason
+
+
+def test_too_long_sequence_is_refused_with_the_limit():
+    limit = triton_monarch.MAX_SEQ_LEN
+    u, k = torch.randn(1, 1, limit + 1), torch.randn(1, limit + 1)
+    with pytest.raises(ValueError, match=f"L ≤ {limit}.*'fft' or 'blocked'"):
+        long_conv(u, k, backend="triton")
+
+
+def test_fft_sizes_hold_the_linear_convolution():
+    for seq_len in (1, 16, 256, 257, 1000, 8192):
+        n = triton_monarch.fft_size(seq_len)
+        n1, n2 = triton_monarch.FACTORS[n]
+        assert n >= 2 * seq_len and n1 * n2 == n and n1 // 2 >= 16 and n2 >= 16

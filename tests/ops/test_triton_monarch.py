@@ -11,9 +11,9 @@ import torch
 
 pytest.importorskip("triton")
 
-from hyperf import registry  # noqa: E402
-from hyperf.ops import HyenaOperator, long_conv  # noqa: E402
-from hyperf.ops.longconv import triton_monarch  # noqa: E402
+from hyperf import registry
+from hyperf.ops import HyenaOperator, long_conv
+from hyperf.ops.longconv import triton_monarch
 
 # Relative error bounds, max|y − y_ref| / max|y_ref|. In float32 the kernel rounds in four
 # DFT stages of at most 256 terms (observed ≤ 2e-7); half-precision inputs round once more on

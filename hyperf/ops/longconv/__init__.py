@@ -54,7 +54,9 @@ def long_conv(
     check_inputs(u, k, D)
     for name, gate in (("pre", pre), ("post", post)):
         if gate is not None and gate.shape != u.shape:
-            raise ValueError(f"{name} must have u's shape {tuple(u.shape)}; got {tuple(gate.shape)}")
+            raise ValueError(
+                f"{name} must have u's shape {tuple(u.shape)}; got {tuple(gate.shape)}"
+            )
     fn = registry.get(f"longconv:{backend}").fn
     if pre is None and post is None:
         return fn(u, k, D)

@@ -312,5 +312,68 @@ def predict_command(
         )
 
 
+@main.command("kernels")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    type=click.Choice(["sm_80", "sm_90"]),
+    help="CUDA architecture to compile for (repeatable; default both).",
+)
+@click.option(
+    "--dtype",
+    "dtypes",
+    multiple=True,
+    type=click.Choice(["float32", "float16", "bfloat16"]),
+    help="Input dtype (repeatable; default all three).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: bool) -> None:
+    """Compile the Triton kernel's shipped configurations ahead of time (no GPU needed) and
+    print registers, shared memory, spills and instruction mix per configuration."""
+    try:
+        from hyperf.ops.longconv import triton_aot
+    except ImportError as error:
+        raise click.ClickException(f"{error}; install the triton extra") from None
+    archs = tuple(int(t.removeprefix("sm_")) for t in targets) or triton_aot.TARGETS
+    chosen = tuple(DTYPES[d] for d in dtypes) or (torch.float32, torch.float16, torch.bfloat16)
+    rows = triton_aot.kernel_table(archs, chosen)
+    if as_json:
+        click.echo(json.dumps([r.as_row() for r in rows], indent=2))
+        return
+    table = Table(title="longconv:triton compiled ahead of time (static facts, not timings)")
+    for name in ("target", "L ≤", "N1×N2", "F1,T1,warps,stages", "dtype", "dot", "regs"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for name in ("smem KiB", "spills", "mma", "wgmma", "LDG", "STG", "shared", "BAR"):
+        table.add_column(name, justify="right", no_wrap=True)
+    bad = 0
+    for r in rows:
+        c = r.config
+        bad += r.spills or not r.fits_shared or not r.uses_tensor_cores
+        table.add_row(
+            f"sm_{r.target}",
+            str(r.n // 2),
+            f"{r.factors[0]}×{r.factors[1]}",
+            f"{c.block_f1},{c.block_t1},{c.num_warps},{c.num_stages}",
+            r.dtype,
+            r.precision,
+            str(r.registers),
+            ("[red]" if not r.fits_shared else "") + f"{r.shared_bytes / 1024:.0f}/"
+            f"{r.shared_limit // 1024}",
+            "[red]yes[/]" if r.spills else "no",
+            str(r.sass["mma"]),
+            str(r.sass["wgmma"]),
+            str(r.sass["ld.global"]),
+            str(r.sass["st.global"]),
+            str(r.sass["shared"]),
+            str(r.sass["barrier"]),
+        )
+    Console(width=max(Console().width, 150)).print(table)
+    click.echo("mma/wgmma/LDG/...: static SASS instruction counts, not executed counts.")
+    if bad:
+        raise click.ClickException(f"{bad} configuration(s) spill, overflow shared memory "
+                                   "or miss the tensor cores")
+
+
 if __name__ == "__main__":
     main()

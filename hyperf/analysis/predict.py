@@ -10,6 +10,11 @@ No GPU is lent to this project, so what it cannot measure it predicts, with a ro
   gating, the L×L scores of eager attention), at memory bandwidth W;
 - e_mm, e_bw: achievable fractions of peak (assumptions, below); K·τ: kernel launches.
 
+The fused Triton long convolution is one more term, its DFT matmuls and its bytes overlapped:
+max(F_dft / (e_mm·P_tf32 / p), B_conv / (e_bw·W)), with p = 3 tf32 passes for fp32 inputs
+(tf32x3) and 1 for fp16/bf16 — its dots take fp32 operands, so the tf32 peak applies, half the
+fp16 one.
+
 The model is checked against the paper's Figure 4.3 (``validate_fig4_3``); its error per
 point is reported next to every prediction.
 """
@@ -32,6 +37,7 @@ BANDWIDTH_EFFICIENCY = 0.8  # streaming kernels reach ~80% of datasheet bandwidt
 LAUNCH_S = 5e-6  # per kernel launch and tail, eager PyTorch
 MATMUL_TERMS = {"in_proj", "out_proj", "wqkv", "filter_ffn", "mlp", "monarch_matmul"}
 FUSED_ATTENTION = ("sdpa-flash", "sdpa-efficient", "sdpa-cudnn", "flash_attn")
+TF32_PASSES = {"float32": 3, "float16": 1, "bfloat16": 1}  # tl.dot input_precision per dtype
 
 
 @cache
@@ -61,11 +67,12 @@ class Prediction:
 def kernel_count(workload: Workload, mode: str) -> int:
     """Kernels an eager forward launches, roughly (×3 with the backward)."""
     impl = workload.op.split(":", 1)[1]
+    per_conv = 2 if impl == "triton" else 6  # the filter's FFT and the fused kernel
     if workload.family == "longconv":
-        forward = 6
+        forward = per_conv
     elif workload.family == "hyena":
         convs = workload.order - 1 if workload.variant == "safari" else workload.order
-        forward = 16 + 6 * convs
+        forward = 16 + per_conv * convs
     else:
         forward = 6 if impl in FUSED_ATTENTION else 12
     forward = forward * max(1, workload.depth) + 8 * workload.depth
@@ -91,6 +98,13 @@ def predict(workload: Workload, mode: str, device: str) -> Prediction:
         matmul_bytes += moved.get("attention_core", 0.0)
     bandwidth = BANDWIDTH_EFFICIENCY * spec["memory_bandwidth"]
     compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth)
+    if impl == "triton":  # the fused kernel: its DFTs on tf32 tensor cores, bytes overlapped
+        dft, conv_bytes = flops.get("monarch_matmul", 0.0), moved.get("long_conv", 0.0)
+        matmul -= dft
+        rest -= conv_bytes
+        compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth)
+        tf32 = spec["tf32"] / TF32_PASSES[workload.dtype]
+        compute_s += max(dft / (MATMUL_EFFICIENCY * tf32), conv_bytes / bandwidth)
     memory_s = rest / bandwidth
     launch_s = kernel_count(workload, mode) * LAUNCH_S
     total = compute_s + memory_s + launch_s
@@ -179,3 +193,20 @@ def predicted_crossover(
         for n in lengths
     ]
     return interpolate_crossing(lengths, h, a)
+
+
+def compare_flashfftconv(device: str = "H100-SXM", dtype: str = "float16") -> pd.DataFrame:
+    """PREDICTED forward ms of hyperf's long convolutions in FlashFFTConv's README setting
+    (B=64, H=768), next to its published H100-SXM figures (gates left out of our model: two
+    extra reads, a few percent of the bytes)."""
+    table = published()["flashfftconv_readme"]
+    rows = []
+    for index, seq_len in enumerate(table["seq_len"]):
+        row = {"seq_len": seq_len}
+        for name, values in table["series"].items():
+            row[f"{name} (published)"] = values[index]
+        for backend in ("fft", "triton"):
+            w = Workload(f"longconv:{backend}", 64, seq_len, 768, dtype)
+            row[f"longconv:{backend} (predicted)"] = 1e3 * predict(w, "fwd", device).seconds
+        rows.append(row)
+    return pd.DataFrame(rows)

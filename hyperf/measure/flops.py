@@ -99,6 +99,38 @@ def blocked_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, 
     return forward, backward
 
 
+def triton_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, Terms]:
+    """The fused Triton kernel (``triton_monarch``): dense DFT blocks on one row of n = N1·N2.
+
+    Per row, with H = N1/2 nonzero input rows: column DFTs of the real input 2·(2·N1·H·N2) =
+    2·n·N1; forward and inverse row DFTs, complex, 4·(2·N1·N2²) = 8·n·N2 each; inverse column
+    DFTs to a real output 2·n·N1; so 4·n·N1 + 16·n·N2 matmul FLOPs. Two twiddles and the
+    spectral product are 18·n; the filter's complex FFT is paid once per channel. The backward
+    runs the kernel again for du (same cost) and torch FFTs for dk.
+    """
+    from hyperf.ops.longconv.triton_monarch import FACTORS
+    from hyperf.ops.longconv.triton_monarch import fft_size as triton_fft_size
+
+    n = triton_fft_size(seq_len)
+    n1, n2 = FACTORS.get(n, (n // 64, 64))  # beyond the shipped sizes: the same shape rule
+    rows, bins = batch * channels, seq_len + 1
+    forward = {
+        "monarch_matmul": rows * (4 * n * n1 + 16 * n * n2),
+        "twiddle": rows * 12 * n,
+        "spectral_product": rows * 6 * n,
+        "fft": channels * 2 * _fft(n),  # complex FFT of each filter
+        "skip": 2 * rows * seq_len,
+    }
+    backward = {
+        "monarch_matmul": forward["monarch_matmul"],
+        "twiddle": forward["twiddle"],
+        "spectral_product": forward["spectral_product"] + 6 * rows * bins,
+        "fft": 2 * rows * _fft(2 * seq_len) + channels * _fft(2 * seq_len),  # dk
+        "skip": 4 * rows * seq_len,
+    }
+    return forward, backward
+
+
 def reference_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, Terms]:
     """Direct causal convolution: output t sums t+1 products (the causal triangle)."""
     macs = batch * channels * seq_len * (seq_len + 1) / 2
@@ -109,8 +141,10 @@ def reference_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms
 def long_conv_terms(backend: str, batch: int, channels: int, seq_len: int) -> tuple[Terms, Terms]:
     if backend == "fft":
         return fft_conv_terms(batch, channels, seq_len)
-    if backend in ("blocked", "triton"):  # triton runs the same Monarch decomposition
+    if backend == "blocked":
         return blocked_conv_terms(batch, channels, seq_len)
+    if backend == "triton":
+        return triton_conv_terms(batch, channels, seq_len)
     if backend == "reference":
         return reference_conv_terms(batch, channels, seq_len)
     raise ValueError(f"no FLOP model for long-conv backend {backend!r}")
@@ -297,12 +331,22 @@ def analytic_bytes(workload: Workload, mode: str) -> Terms:
         )
         spectra = 8 * (seq + 1) * (b * d * 3 + d)  # U, product, K (complex64), per conv
         terms["long_conv"] = convs * (4 * 2 * plane * 2 + spectra + elem * plane * 2)
+        if workload.op.endswith(":triton"):  # fused: u and a gate in, y out, K̂ per channel
+            from hyperf.ops.longconv.triton_monarch import fft_size as triton_fft_size
+
+            gate = elem * plane if workload.family == "hyena" else 0
+            spectrum = 8 * triton_fft_size(seq) * d
+            terms["long_conv"] = convs * (elem * plane * 2 + gate + spectrum)
         if workload.family == "hyena":
             terms["projections"] = elem * (plane + (n + 1) * plane + 2 * plane) + elem * (
                 (n + 1) * d * d + d * d
             )
             terms["short_conv"] = elem * 2 * (n + 1) * plane
-            terms["gating"] = elem * 3 * n * plane
+            # Gate products go through memory, unless the kernel fuses them (read counted
+            # above); the safari variant's last product is always separate.
+            fused = workload.op.endswith(":triton")
+            gated_passes = (1 if workload.variant == "safari" else 0) if fused else n
+            terms["gating"] = elem * 3 * gated_passes * plane
             terms["filter"] = 4 * seq * d * convs
     else:
         terms["projections"] = elem * (plane + 3 * plane + 2 * plane + 4 * d * d)

@@ -17,9 +17,9 @@ zero-padded row as the N1×N2 matrix A[t1, t2]::
 
 The loop runs over blocks of BLOCK_F1 spectrum rows f1: each block goes forward, through the
 filter and back, and adds its share of the inverse column DFT to Y, which stays in registers
-(N1/2 × N2 = n/2 fp32 values) until the single store. Nothing but u (and the gates) is read
-and nothing but y is written per row; the DFT matrices, twiddles and filter spectrum are small
-shared tables that stay in L2.
+(N1/2 × N2 = n/2 fp32 values) until the single store. Per row, u (and the gates) are read and
+y is written, nothing else; the DFT matrices and twiddles are small tables shared by every
+program, and the filter spectrum is shared by the programs of one channel, which run together.
 
 Complex values are (real, imag) pairs of fp32 tiles. The dots take fp32 operands: on GPU as
 tf32x3 for fp32 inputs (fp32-level accuracy from three tf32 products) and tf32 for fp16/bf16
@@ -53,12 +53,15 @@ except ImportError:  # the `triton` extra is optional
 MIN_FFT = 512  # N1/2 ≥ 16 and N2 ≥ 16: the smallest tiles tl.dot takes
 MAX_FFT = 16384  # L ≤ 8192; beyond this Y no longer fits in one program's registers
 MAX_SEQ_LEN = MAX_FFT // 2
-# n → (N1, N2): N2 ≤ 64 keeps F_N2 (resident for the whole loop) and the row tiles small;
-# N1 grows instead, and F_N1 is streamed in tiles.
+# On sm_80 (mma.sync only) the N1 ≥ 128 sizes spill registers in every configuration tried;
+# sm_90's wgmma keeps operands in shared memory and compiles them without spills.
+MAX_FFT_BY_ARCH = {80: 4096, 90: MAX_FFT}
+# n → (N1, N2): N2 ≤ 64 keeps F_N2 and the row tiles small enough for registers; N1 grows
+# instead, and F_N1 is streamed in tiles. (Chosen by compiling: see ``triton_aot``.)
 FACTORS = {
     512: (32, 16),
     1024: (32, 32),
-    2048: (64, 32),
+    2048: (32, 64),
     4096: (64, 64),
     8192: (128, 64),
     16384: (256, 64),
@@ -84,20 +87,39 @@ class KernelConfig:
         }
 
 
-# Autotuning candidates per FFT size; the first is the one the interpreter runs.
+# Autotuning candidates per FFT size; the first is the one the interpreter runs. Each one
+# compiles for sm_80 (up to its MAX_FFT_BY_ARCH) and sm_90 without spills (test_triton_aot).
+_W8 = KernelConfig(16, 16, 8)
+_W8_PIPELINED = KernelConfig(16, 16, 8, num_stages=2)
+_W8_TALL = KernelConfig(16, 32, 8)
 CONFIGS: dict[int, list[KernelConfig]] = {
-    512: [KernelConfig(16, 16, 4), KernelConfig(32, 16, 4)],
-    1024: [KernelConfig(16, 16, 4), KernelConfig(32, 16, 4)],
-    2048: [KernelConfig(16, 32, 4), KernelConfig(32, 32, 8)],
-    4096: [KernelConfig(16, 32, 4), KernelConfig(32, 32, 8)],
-    8192: [KernelConfig(16, 32, 8), KernelConfig(32, 32, 8)],
-    16384: [KernelConfig(16, 32, 8), KernelConfig(32, 32, 8)],
+    512: [KernelConfig(16, 16, 4), _W8],
+    1024: [KernelConfig(16, 16, 4), _W8_PIPELINED],
+    2048: [_W8, _W8_PIPELINED],
+    4096: [_W8, _W8_TALL, _W8_PIPELINED],
+    8192: [_W8, _W8_TALL, _W8_PIPELINED],
+    16384: [_W8, _W8_TALL],
 }
 
 
 def fft_size(seq_len: int) -> int:
     """The kernel's n: a power of two ≥ 2L (no wrap-around, also for the correlation)."""
     return max(MIN_FFT, 1 << math.ceil(math.log2(2 * seq_len)))
+
+
+def max_fft(arch: int) -> int:
+    """Largest FFT size shipped for a CUDA architecture (e.g. 80, 86, 90)."""
+    return MAX_FFT_BY_ARCH[90 if arch >= 90 else 80]
+
+
+def precision(dtype: torch.dtype) -> str:
+    """tl.dot input precision: fp32-level accuracy for fp32 inputs, tf32 for half inputs."""
+    return "tf32x3" if dtype == torch.float32 else "tf32"
+
+
+def kernel_arg_names() -> tuple[str, ...]:
+    code = _monarch_conv_kernel.__code__
+    return code.co_varnames[: code.co_argcount]
 
 
 def runs_interpreted(device: torch.device) -> bool:
@@ -114,7 +136,7 @@ def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
         major, _ = torch.cuda.get_device_capability(device)
         if major < 8:
             return False, "needs an sm_80 or newer GPU (tf32 tensor cores)"
-        return True, f"compiled for sm_{major}x, L ≤ {MAX_SEQ_LEN}"
+        return True, f"L ≤ {max_fft(10 * major) // 2}"
     return True, "interpreter only: correctness, not speed"
 
 
@@ -123,16 +145,18 @@ if triton is not None:
     def _monarch_conv_kernel(
         x_ptr, y_ptr, spec_r_ptr, spec_i_ptr, skip_ptr, gate_in_ptr, gate_out_ptr,
         f1_r_ptr, f1_i_ptr, f2_r_ptr, f2_i_ptr, tw_r_ptr, tw_i_ptr,
-        seq_len, channels,
+        seq_len, batch, channels,
         x_stride_b, x_stride_c, gi_stride_b, gi_stride_c, go_stride_b, go_stride_c,
         N1: tl.constexpr, N2: tl.constexpr,
         BLOCK_F1: tl.constexpr, BLOCK_T1: tl.constexpr,
         HAS_SKIP: tl.constexpr, HAS_GATE_IN: tl.constexpr, HAS_GATE_OUT: tl.constexpr,
         PRECISION: tl.constexpr,
     ):  # fmt: skip
-        row = tl.program_id(0)
-        b = row // channels
-        c = row % channels
+        # Channel-major program order: programs running together share one filter spectrum,
+        # so it is read from DRAM once per channel, not once per row.
+        pid = tl.program_id(0)
+        c = pid // batch
+        b = pid % batch
         HALF: tl.constexpr = N1 // 2
         x_row = x_ptr + b * x_stride_b + c * x_stride_c
         gi_row = gate_in_ptr + b * gi_stride_b + c * gi_stride_c
@@ -195,11 +219,7 @@ if triton is not None:
         if HAS_GATE_OUT:
             go_row = gate_out_ptr + b * go_stride_b + c * go_stride_c
             y *= tl.load(go_row + t, mask=inside, other=0.0).to(tl.float32)
-        tl.store(y_ptr + row * seq_len + t, y.to(y_ptr.dtype.element_ty), mask=inside)
-
-    _KERNEL_ARGS = _monarch_conv_kernel.__code__.co_varnames[
-        : _monarch_conv_kernel.__code__.co_argcount
-    ]
+        tl.store(y_ptr + (b * channels + c) * seq_len + t, y.to(y_ptr.dtype.element_ty), mask=inside)
 
 
 @functools.cache
@@ -229,7 +249,7 @@ def autotuned_kernel(n: int):
         )
         for c in CONFIGS[n]
     ]
-    return triton.autotune(configs, key=["seq_len", "channels"])(compiled_kernel())
+    return triton.autotune(configs, key=["seq_len", "batch", "channels"])(compiled_kernel())
 
 
 @functools.lru_cache(maxsize=32)
@@ -277,7 +297,7 @@ def launch(
         gate_in_ptr=dummy if gate_in is None else gate_in,
         gate_out_ptr=dummy if gate_out is None else gate_out,
         **{f"{name}_ptr": t for name, t in dft_tables(n, x.device).items()},
-        seq_len=seq_len, channels=channels,
+        seq_len=seq_len, batch=batch, channels=channels,
         x_stride_b=x.stride(0), x_stride_c=x.stride(1),
         gi_stride_b=0 if gate_in is None else gate_in.stride(0),
         gi_stride_c=0 if gate_in is None else gate_in.stride(1),
@@ -286,7 +306,7 @@ def launch(
         N1=n1, N2=n2,
         HAS_SKIP=D is not None, HAS_GATE_IN=gate_in is not None,
         HAS_GATE_OUT=gate_out is not None,
-        PRECISION="tf32x3" if x.dtype == torch.float32 else "tf32",
+        PRECISION=precision(x.dtype),
     )  # fmt: skip
     grid = (batch * channels,)
     if runs_interpreted(x.device):
@@ -299,10 +319,14 @@ def launch(
     return y
 
 
-def _check_length(seq_len: int) -> None:
-    if seq_len > MAX_SEQ_LEN:
+def _check_length(seq_len: int, device: torch.device) -> None:
+    limit, where = MAX_FFT, ""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        limit, where = max_fft(10 * major + minor), f" on sm_{major}{minor}"
+    if fft_size(seq_len) > limit:
         raise ValueError(
-            f"the triton backend handles L ≤ {MAX_SEQ_LEN} (FFT size ≤ {MAX_FFT}); got "
+            f"the triton backend handles L ≤ {limit // 2}{where} (FFT size ≤ {limit}); got "
             f"L={seq_len}. Use backend 'fft' or 'blocked' for longer sequences."
         )
 
@@ -312,7 +336,7 @@ class MonarchConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, k, D, pre, post):
-        _check_length(u.shape[-1])
+        _check_length(u.shape[-1], u.device)
         n = fft_size(u.shape[-1])
         spectrum = filter_spectrum(k, n)
         y = launch(u, spectrum, D, pre, post)

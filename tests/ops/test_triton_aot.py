@@ -1,0 +1,98 @@
+"""Every shipped Triton configuration, compiled ahead of time for sm_80 and sm_90 (no GPU).
+
+What a GPU would refuse or run slowly is visible in the compiled code: local-memory spills
+(cuobjdump's STACK/LOCAL and LDL/STL instructions), shared memory over the per-block limit,
+DFTs that missed the tensor cores. fp16 inputs share bf16's tf32 code path; ``hyperf kernels``
+prints all three dtypes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+pytest.importorskip("triton")
+
+from hyperf.cli import main
+from hyperf.ops.longconv import triton_aot, triton_monarch
+
+JOBS = [
+    (n, config, dtype, target)
+    for target in triton_aot.TARGETS
+    for n, config in triton_aot.shipped(target)
+    for dtype in (torch.float32, torch.bfloat16)
+]
+
+
+def _inspect(job):
+    return triton_aot.inspect(*job)
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """All jobs, compiled in parallel (a few seconds each)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
+        return list(pool.map(_inspect, JOBS))
+
+
+def test_every_shipped_size_is_compiled_for_both_targets(compiled):
+    sizes = {(r.target, r.n) for r in compiled}
+    for target in triton_aot.TARGETS:
+        expected = {n for n in triton_monarch.CONFIGS if n <= triton_monarch.max_fft(target)}
+        assert {n for t, n in sizes if t == target} == expected
+    assert max(n for t, n in sizes if t == 90) == 16384  # L = 8192 on H100
+
+
+def test_no_local_memory_spills(compiled):
+    spilling = [
+        (r.target, r.n, r.config, r.dtype, r.registers, r.stack_bytes)
+        for r in compiled
+        if r.spills
+    ]
+    assert spilling == []
+    assert all(0 < r.registers <= 255 for r in compiled)
+
+
+def test_shared_memory_fits_the_target(compiled):
+    over = [(r.target, r.n, r.config, r.shared_bytes) for r in compiled if not r.fits_shared]
+    assert over == []
+    assert all(r.shared_bytes > 0 for r in compiled)  # the dots do stage through shared memory
+
+
+def test_dfts_run_on_tensor_cores(compiled):
+    for r in compiled:
+        if r.target == 80:
+            assert r.ptx_mma > 0 and r.sass["mma"] > 0, (r.n, r.config)
+            assert r.ptx_wgmma == 0
+        else:  # Hopper: wgmma where the compiler picks it, mma.sync for the small tiles
+            assert r.ptx_mma + r.ptx_wgmma > 0, (r.n, r.config)
+            assert r.sass["mma"] + r.sass["wgmma"] > 0
+    # The large sizes on sm_90 do get warpgroup MMAs.
+    assert any(r.ptx_wgmma > 0 for r in compiled if r.target == 90 and r.n >= 8192)
+
+
+def test_precision_follows_the_dtype(compiled):
+    by_dtype = {}
+    for r in compiled:
+        by_dtype.setdefault((r.target, r.n, r.config, r.dtype), r)
+    for (target, n, config, dtype), r in by_dtype.items():
+        if dtype == "fp32":
+            assert r.precision == "tf32x3"
+            half = by_dtype[(target, n, config, "bf16")]
+            assert half.precision == "tf32"
+            assert r.ptx_mma + r.ptx_wgmma > half.ptx_mma + half.ptx_wgmma  # three products
+
+
+def test_kernels_command_prints_the_table():
+    result = CliRunner().invoke(main, ["kernels", "--target", "sm_80", "--dtype", "float16"])
+    assert result.exit_code == 0, result.output
+    for n, _ in triton_aot.shipped(80):
+        assert f"{n // 2} " in result.output or f"{n // 2}\n" in result.output
+    assert "sm_80" in result.output and "sm_90" not in result.output
+    assert "spills" in result.output and "yes" not in result.output.split("spills", 1)[1]

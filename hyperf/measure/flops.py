@@ -108,11 +108,12 @@ def triton_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, T
     spectral product are 18·n; the filter's complex FFT is paid once per channel. The backward
     runs the kernel again for du (same cost) and torch FFTs for dk.
     """
-    from hyperf.ops.longconv.triton_monarch import FACTORS
+    from hyperf.ops.longconv.triton_monarch import FACTORS, check_length
     from hyperf.ops.longconv.triton_monarch import fft_size as triton_fft_size
 
+    check_length(seq_len)
     n = triton_fft_size(seq_len)
-    n1, n2 = FACTORS.get(n, (n // 64, 64))  # beyond the shipped sizes: the same shape rule
+    n1, n2 = FACTORS[n]
     rows, bins = batch * channels, seq_len + 1
     forward = {
         "monarch_matmul": rows * (4 * n * n1 + 16 * n * n2),

@@ -122,6 +122,8 @@ class _progress:
         if self.bar is None:
             median = result.get("median_ms")
             timing = f" {median:.3f} ms" if median is not None else ""
+            if result.get("interpreted"):
+                timing += " (Triton interpreter: not a speed)"
             print(f"[{self.count}/{self.total}] {label}: {result['status']}{timing}", flush=True)
             return
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))

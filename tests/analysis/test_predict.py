@@ -54,3 +54,27 @@ def test_unknown_device():
 def test_cli_labels_predictions():
     result = CliRunner().invoke(main, ["predict", "--no-validate", "--batch", "4"])
     assert result.exit_code == 0 and "PREDICTED" in result.output
+
+
+def test_triton_kernel_prediction_is_its_dft_matmuls_at_the_tf32_rate():
+    """At FlashFFTConv's setting the fused kernel is compute-bound on tf32 tensor cores:
+    fp32 inputs (three tf32 products) cost three times fp16 ones; beyond L=8192 the kernel
+    does not exist and is not predicted."""
+    from hyperf.analysis.predict import compare_flashfftconv
+
+    def ms(dtype, seq_len=4096):
+        w = Workload("longconv:triton", 64, seq_len, 768, dtype)
+        return predict(w, "fwd", "H100-SXM")
+
+    half, single = ms("float16"), ms("float32")
+    assert half.bound_by == single.bound_by == "compute"
+    assert (single.compute_s / half.compute_s) == pytest.approx(3.0, rel=0.05)
+    with pytest.raises(ValueError, match="L ≤ 8192"):
+        ms("float16", 16384)
+    table = compare_flashfftconv("H100-SXM").set_index("seq_len")
+    assert table.loc[8192, "flashfftconv (published)"] == 3.58
+    assert table.loc[8192, "longconv:triton (predicted)"] > 0
+    assert table["longconv:triton (predicted)"].loc[16384:].isna().all()
+    result = CliRunner().invoke(main, ["predict", "--no-validate", "--device", "H100-SXM"])
+    assert result.exit_code == 0 and "hyena:triton" in result.output
+    assert "FlashFFTConv's published H100-SXM ms" in result.output

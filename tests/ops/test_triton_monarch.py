@@ -11,7 +11,10 @@ import torch
 
 pytest.importorskip("triton")
 
+from click.testing import CliRunner
+
 from hyperf import registry
+from hyperf.cli import main
 from hyperf.ops import HyenaOperator, long_conv
 from hyperf.ops.longconv import triton_monarch
 
@@ -140,6 +143,9 @@ def test_registry_says_interpreter_only_on_cpu():
     assert triton_monarch.runs_interpreted(torch.device("cpu"))
     ok, reason = registry.check_available("longconv:triton", "cpu", torch.float64)
     assert not ok and "float32, float16, bfloat16" in reason
+    listing = CliRunner(env={"COLUMNS": "250"}).invoke(main, ["list", "--device", "cpu"])
+    line = next(row for row in listing.output.splitlines() if "longconv:triton" in row)
+    assert "interpreter only: correctness, not speed" in line
 
 
 def test_too_long_sequence_is_refused_with_the_limit():
@@ -154,3 +160,26 @@ def test_fft_sizes_hold_the_linear_convolution():
         n = triton_monarch.fft_size(seq_len)
         n1, n2 = triton_monarch.FACTORS[n]
         assert n >= 2 * seq_len and n1 * n2 == n and n1 // 2 >= 16 and n2 >= 16
+
+
+def test_flop_model_counts_the_dots_the_kernel_issues(monkeypatch):
+    """Every tl.dot the interpreter executes, summed, equals the analytic matmul FLOPs."""
+    from triton.runtime import interpreter
+
+    from hyperf.measure.flops import triton_conv_terms
+
+    issued = []
+    real_dot = interpreter.interpreter_builder.create_dot
+
+    def counting_dot(a, b, d, *args):
+        (m, k), n = a.data.shape, b.data.shape[1]
+        issued.append(2 * m * n * k)
+        return real_dot(a, b, d, *args)
+
+    monkeypatch.setattr(interpreter.interpreter_builder, "create_dot", counting_dot)
+    for seq_len in (100, 1000):
+        issued.clear()
+        u, k, D, _, _ = problem(2, 3, seq_len, seq_len)
+        long_conv(u, k, D, backend="triton")
+        forward, _ = triton_conv_terms(2, 3, seq_len)
+        assert sum(issued) == forward["monarch_matmul"]

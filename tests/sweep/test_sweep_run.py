@@ -161,3 +161,30 @@ def test_runs_and_export_in_every_format(write_spec, tmp_path):
     assert parquet.exit_code == 0 and len(pd.read_parquet(out)) == 12
     missing = runner.invoke(main, ["export", "7", "--db", str(db)])
     assert missing.exit_code == 2 and "no run 7" in missing.output
+
+
+def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path):
+    """On CPU the Triton backend runs (and is checked) in the interpreter; its times are
+    stored flagged, without a rate, and the analysis leaves them out of every comparison."""
+    pytest.importorskip("triton")
+    from hyperf.analysis import load
+    from hyperf.analysis.crossover import rankable
+
+    path = write_spec("""
+        name: triton
+        device: cpu
+        ops: [longconv:triton, longconv:fft, hyena:triton]
+        modes: [fwd, fwd_bwd]
+        axes: {seq_len: [64, 256], d_model: [4]}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 120}
+        measure_memory: false
+        count_flops: false
+        """)
+    summary = sweep(path, tmp_path / "r.db")
+    assert summary.statuses["ok"] == summary.planned == 12
+    points, _, _ = load(str(tmp_path / "r.db"), [summary.run_id])
+    triton = points[points["op"].str.endswith(":triton")]
+    assert (triton["interpreted"] == 1).all() and triton["tflops"].isna().all()
+    assert (triton["max_rel_error"] < 1e-4).all()  # checked against the float64 oracle
+    assert (points.loc[points["op"] == "longconv:fft", "interpreted"] == 0).all()
+    assert set(rankable(points)["op"]) == {"longconv:fft"}

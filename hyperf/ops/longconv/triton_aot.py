@@ -141,7 +141,8 @@ def resource_usage(cubin: bytes) -> dict[str, int]:
 
 def sass_mix(cubin: bytes) -> dict[str, int]:
     """Static count of SASS instructions by group (``cuobjdump -sass``)."""
-    opcodes = re.findall(r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)", _cuobjdump(cubin, "-sass"))
+    line = r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)"  # /*0040*/ @P0 OPCODE
+    opcodes = re.findall(line, _cuobjdump(cubin, "-sass"))
     return {
         group: sum(1 for op in opcodes if op.startswith(prefixes))
         for group, prefixes in SASS_GROUPS.items()

@@ -219,7 +219,8 @@ if triton is not None:
         if HAS_GATE_OUT:
             go_row = gate_out_ptr + b * go_stride_b + c * go_stride_c
             y *= tl.load(go_row + t, mask=inside, other=0.0).to(tl.float32)
-        tl.store(y_ptr + (b * channels + c) * seq_len + t, y.to(y_ptr.dtype.element_ty), mask=inside)
+        y_row = y_ptr + (b * channels + c) * seq_len
+        tl.store(y_row + t, y.to(y_ptr.dtype.element_ty), mask=inside)
 
 
 @functools.cache
@@ -319,9 +320,10 @@ def launch(
     return y
 
 
-def _check_length(seq_len: int, device: torch.device) -> None:
+def check_length(seq_len: int, device: torch.device | None = None) -> None:
+    """Raise ValueError, with the limit and the alternatives, for an L the kernel lacks."""
     limit, where = MAX_FFT, ""
-    if device.type == "cuda":
+    if device is not None and device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         limit, where = max_fft(10 * major + minor), f" on sm_{major}{minor}"
     if fft_size(seq_len) > limit:
@@ -336,7 +338,7 @@ class MonarchConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, k, D, pre, post):
-        _check_length(u.shape[-1], u.device)
+        check_length(u.shape[-1], u.device)
         n = fft_size(u.shape[-1])
         spectrum = filter_spectrum(k, n)
         y = launch(u, spectrum, D, pre, post)

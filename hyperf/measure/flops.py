@@ -108,12 +108,10 @@ def triton_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, T
     spectral product are 18·n; the filter's complex FFT is paid once per channel. The backward
     runs the kernel again for du (same cost) and torch FFTs for dk.
     """
-    from hyperf.ops.longconv.triton_monarch import FACTORS, check_length
-    from hyperf.ops.longconv.triton_monarch import fft_size as triton_fft_size
+    from hyperf.ops.longconv.triton_monarch import shape
 
-    check_length(seq_len)
-    n = triton_fft_size(seq_len)
-    n1, n2 = FACTORS[n]
+    s = shape(seq_len, torch.float16)  # sm_90's (and the interpreter's) transform
+    n, n1, n2 = s.n, s.n1, s.n2
     rows, bins = batch * channels, seq_len + 1
     forward = {
         "monarch_matmul": rows * (4 * n * n1 + 16 * n * n2),

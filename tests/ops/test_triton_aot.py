@@ -24,8 +24,8 @@ from hyperf.ops.longconv import triton_aot, triton_monarch
 JOBS = [
     (n, config, dtype, target)
     for target in triton_aot.TARGETS
-    for n, config in triton_aot.shipped(target)
     for dtype in (torch.float32, torch.bfloat16)
+    for n, config in triton_aot.shipped(target, dtype)
 ]
 
 
@@ -42,11 +42,19 @@ def compiled():
 
 
 def test_every_shipped_size_is_compiled_for_both_targets(compiled):
-    sizes = {(r.target, r.n) for r in compiled}
+    sizes = {(r.target, r.dtype, r.n) for r in compiled}
     for target in triton_aot.TARGETS:
-        expected = {n for n in triton_monarch.CONFIGS if n <= triton_monarch.max_fft(target)}
-        assert {n for t, n in sizes if t == target} == expected
-    assert max(n for t, n in sizes if t == 90) == 16384  # L = 8192 on H100
+        for dtype in (torch.float32, torch.bfloat16):
+            limit = triton_monarch.max_fft(target, dtype)
+            expected = {n for n in triton_monarch.CONFIGS if n <= limit}
+            name = triton_aot.DTYPE_NAMES[dtype]
+            assert {n for t, d, n in sizes if (t, d) == (target, name)} == expected
+    # L = 8192 everywhere but fp32 on A100, which stops at L = 2048.
+    assert {(t, d) for t, d, n in sizes if n == 16384} == {(90, "fp32"), (90, "bf16"), (80, "bf16")}
+    assert {(r.factors, r.target) for r in compiled if r.n == 16384} == {
+        ((256, 64), 90),
+        ((512, 32), 80),
+    }
 
 
 def test_no_local_memory_spills(compiled):
@@ -92,7 +100,7 @@ def test_precision_follows_the_dtype(compiled):
 def test_kernels_command_prints_the_table():
     result = CliRunner().invoke(main, ["kernels", "--target", "sm_80", "--dtype", "float16"])
     assert result.exit_code == 0, result.output
-    for n, _ in triton_aot.shipped(80):
+    for n, _ in triton_aot.shipped(80, torch.float16):
         assert f"{n // 2} " in result.output or f"{n // 2}\n" in result.output
     assert "sm_80" in result.output and "sm_90" not in result.output
     assert "spills" in result.output and "yes" not in result.output.split("spills", 1)[1]

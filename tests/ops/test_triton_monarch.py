@@ -157,9 +157,22 @@ def test_too_long_sequence_is_refused_with_the_limit():
 
 def test_fft_sizes_hold_the_linear_convolution():
     for seq_len in (1, 16, 256, 257, 1000, 8192):
-        n = triton_monarch.fft_size(seq_len)
-        n1, n2 = triton_monarch.FACTORS[n]
-        assert n >= 2 * seq_len and n1 * n2 == n and n1 // 2 >= 16 and n2 >= 16
+        for arch in (None, 80, 90):
+            s = triton_monarch.shape(seq_len, torch.bfloat16, arch)
+            assert s.n >= 2 * seq_len and s.n1 * s.n2 == s.n and s.n1 // 2 >= 16 and s.n2 >= 16
+    with pytest.raises(ValueError, match=r"L ≤ 2048 on sm_80 in torch\.float32"):
+        triton_monarch.shape(4096, torch.float32, 80)
+
+
+@pytest.mark.parametrize("arch", [None, 80])
+def test_longest_sequence_on_each_architectures_shapes(arch):
+    """L = 8192 (n = 16384) with sm_90's 256×64 and sm_80's 512×32 transform, gated."""
+    from hyperf.ops.longconv.triton_monarch import filter_spectrum, launch, shape
+
+    u, k, D, pre, post = problem(1, 2, 8192, 8192)
+    s = shape(8192, torch.float16, arch)
+    y = launch(u, s, filter_spectrum(k, s), D, pre, post)
+    assert rel_error(y, oracle(u, k, D, pre, post)) <= FWD_TOL[torch.float32]
 
 
 def test_flop_model_counts_the_dots_the_kernel_issues(monkeypatch):

@@ -76,12 +76,12 @@ class CompiledConfig:
         return row
 
 
-def shipped(target: int) -> list[tuple[int, tm.KernelConfig]]:
-    """Every (FFT size, configuration) the autotuner may pick on this target."""
+def shipped(target: int, dtype: torch.dtype) -> list[tuple[int, tm.KernelConfig]]:
+    """Every (FFT size, configuration) the autotuner may pick on this target for dtype."""
     return [
         (n, config)
         for n, configs in tm.CONFIGS.items()
-        if n <= tm.max_fft(target)
+        if n <= tm.max_fft(target, dtype)
         for config in configs
     ]
 
@@ -119,9 +119,9 @@ def compile_config(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: 
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    n1, n2 = tm.FACTORS[n]
+    s = tm.shape(n // 2, dtype, target)
     constants = dict(
-        N1=n1, N2=n2, BLOCK_F1=config.block_f1, BLOCK_T1=config.block_t1,
+        N1=s.n1, N2=s.n2, BLOCK_F1=config.block_f1, BLOCK_T1=config.block_t1,
         HAS_SKIP=True, HAS_GATE_IN=True, HAS_GATE_OUT=True, PRECISION=tm.precision(dtype),
     )  # fmt: skip
     source = ASTSource(tm.compiled_kernel(), signature(dtype), constants)
@@ -162,12 +162,13 @@ def _cuobjdump(cubin: bytes, flag: str) -> str:
 def inspect(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int) -> CompiledConfig:
     """Compile one configuration and read back what the GPU would be given."""
     kernel = compile_config(n, config, dtype, target)
+    s = tm.shape(n // 2, dtype, target)
     cubin, ptx = kernel.asm["cubin"], kernel.asm["ptx"]
     usage = resource_usage(cubin)
     return CompiledConfig(
         target=target,
         n=n,
-        factors=tm.FACTORS[n],
+        factors=(s.n1, s.n2),
         config=config,
         dtype=DTYPE_NAMES[dtype],
         precision=tm.precision(dtype),
@@ -190,6 +191,6 @@ def kernel_table(
     return [
         inspect(n, config, dtype, target)
         for target in targets
-        for n, config in shipped(target)
         for dtype in dtypes
+        for n, config in shipped(target, dtype)
     ]

@@ -30,6 +30,10 @@ conjugate filter spectrum (with n ≥ 2L the wrap-around terms of the circular c
 on zero filter taps), so du runs in Triton too, with the gates' roles swapped. dk, dD and the
 gates' gradients are reductions, done with torch.
 
+Sizes: n from 512 to 16384 (L ≤ 8192), with the factorisations below; on sm_80 float32 stops
+at n = 4096. ``triton_aot`` compiles every shipped configuration for sm_80 and sm_90 and checks
+for spills and shared-memory overflow.
+
 On CPU the kernel runs in the Triton interpreter (numpy): right answers, meaningless times.
 """
 
@@ -53,11 +57,8 @@ except ImportError:  # the `triton` extra is optional
 MIN_FFT = 512  # N1/2 ≥ 16 and N2 ≥ 16: the smallest tiles tl.dot takes
 MAX_FFT = 16384  # L ≤ 8192; beyond this Y no longer fits in one program's registers
 MAX_SEQ_LEN = MAX_FFT // 2
-# On sm_80 (mma.sync only) the N1 ≥ 128 sizes spill registers in every configuration tried;
-# sm_90's wgmma keeps operands in shared memory and compiles them without spills.
-MAX_FFT_BY_ARCH = {80: 4096, 90: MAX_FFT}
 # n → (N1, N2): N2 ≤ 64 keeps F_N2 and the row tiles small enough for registers; N1 grows
-# instead, and F_N1 is streamed in tiles. (Chosen by compiling: see ``triton_aot``.)
+# instead, and F_N1 is streamed in tiles. Chosen by compiling every candidate (triton_aot).
 FACTORS = {
     512: (32, 16),
     1024: (32, 32),
@@ -66,7 +67,21 @@ FACTORS = {
     8192: (128, 64),
     16384: (256, 64),
 }
+# sm_80 has no wgmma: mma.sync keeps the row DFT's F_N2 in every warp's registers, and with
+# N2 = 64 the large sizes spill. N2 = 32 compiles clean with tf32 dots (fp16/bf16 inputs),
+# not with tf32x3 (fp32 inputs), which stop at n = 4096 there.
+SM80_FACTORS = {8192: (256, 32), 16384: (512, 32)}
+SM80_MAX_FFT_FP32 = 4096
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The transform one launch uses: FFT size n = n1·n2."""
+
+    n: int
+    n1: int
+    n2: int
 
 
 @dataclass(frozen=True)
@@ -107,9 +122,37 @@ def fft_size(seq_len: int) -> int:
     return max(MIN_FFT, 1 << math.ceil(math.log2(2 * seq_len)))
 
 
-def max_fft(arch: int) -> int:
-    """Largest FFT size shipped for a CUDA architecture (e.g. 80, 86, 90)."""
-    return MAX_FFT_BY_ARCH[90 if arch >= 90 else 80]
+def max_fft(arch: int | None, dtype: torch.dtype) -> int:
+    """Largest FFT size shipped for a CUDA architecture (80, 86, 90, …; None: interpreter)."""
+    if arch is not None and arch < 90 and dtype == torch.float32:
+        return SM80_MAX_FFT_FP32
+    return MAX_FFT
+
+
+def device_arch(device: torch.device) -> int | None:
+    """Compute capability as 80, 90, …; None off CUDA (the interpreter)."""
+    if device.type != "cuda":
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    return 10 * major + minor
+
+
+def shape(seq_len: int, dtype: torch.dtype, arch: int | None = None) -> Shape:
+    """The transform for length L; ValueError, naming the limit, where none is shipped.
+
+    The interpreter (arch None) runs the sm_90 shapes; tests pass arch=80 to check sm_80's.
+    """
+    n = fft_size(seq_len)
+    limit = max_fft(arch, dtype)
+    if n > limit:
+        where = f" on sm_{arch} in {dtype}" if arch is not None else ""
+        raise ValueError(
+            f"the triton backend handles L ≤ {limit // 2}{where} (FFT size ≤ {limit}); got "
+            f"L={seq_len}. Use backend 'fft' or 'blocked' for longer sequences."
+        )
+    sm80 = arch is not None and arch < 90
+    n1, n2 = SM80_FACTORS[n] if sm80 and n in SM80_FACTORS else FACTORS[n]
+    return Shape(n, n1, n2)
 
 
 def precision(dtype: torch.dtype) -> str:
@@ -133,10 +176,10 @@ def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
     if dtype not in DTYPES:
         return False, f"dtype {dtype} not supported; the kernel takes float32, float16, bfloat16"
     if device.type == "cuda":
-        major, _ = torch.cuda.get_device_capability(device)
-        if major < 8:
+        arch = device_arch(device)
+        if arch < 80:
             return False, "needs an sm_80 or newer GPU (tf32 tensor cores)"
-        return True, f"L ≤ {max_fft(10 * major) // 2}"
+        return True, f"L ≤ {max_fft(arch, dtype) // 2}"
     return True, "interpreter only: correctness, not speed"
 
 
@@ -254,9 +297,8 @@ def autotuned_kernel(n: int):
 
 
 @functools.lru_cache(maxsize=32)
-def dft_tables(n: int, device: torch.device) -> dict[str, torch.Tensor]:
+def dft_tables(n1: int, n2: int, device: torch.device) -> dict[str, torch.Tensor]:
     """F_N1, F_N2 and the twiddles as fp32 (real, imag) pairs, W = exp(−2πi·/·)."""
-    n1, n2 = FACTORS[n]
     (c1, s1), (c2, s2) = _dft(n1, device, torch.float32), _dft(n2, device, torch.float32)
     tc, ts = _twiddle(n1, n2, device, torch.float32)
     return {
@@ -266,16 +308,16 @@ def dft_tables(n: int, device: torch.device) -> dict[str, torch.Tensor]:
     }  # fmt: skip
 
 
-def filter_spectrum(k: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def filter_spectrum(k: torch.Tensor, s: Shape) -> tuple[torch.Tensor, torch.Tensor]:
     """K̂/n of each channel's filter in the kernel's (f1, f2) layout: [c, f1, f2] = K̂[f1 + N1·f2]."""
-    n1, n2 = FACTORS[n]
-    spec = torch.fft.fft(k.to(torch.float32), n=n) / n  # (C, n)
-    spec = spec.view(-1, n2, n1).transpose(1, 2)
+    spec = torch.fft.fft(k.to(torch.float32), n=s.n) / s.n  # (C, n)
+    spec = spec.view(-1, s.n2, s.n1).transpose(1, 2)
     return spec.real.contiguous(), spec.imag.contiguous()
 
 
 def launch(
     x: torch.Tensor,
+    s: Shape,
     spectrum: tuple[torch.Tensor, torch.Tensor],
     D: torch.Tensor | None = None,
     gate_in: torch.Tensor | None = None,
@@ -284,8 +326,6 @@ def launch(
 ) -> torch.Tensor:
     """Run the kernel once: gate_out ⊙ (k ∗ v + D·v), v = gate_in ⊙ x, in x's dtype."""
     batch, channels, seq_len = x.shape
-    n = fft_size(seq_len)
-    n1, n2 = FACTORS[n]
     x, gate_in, gate_out = (
         None if t is None else (t if t.stride(-1) == 1 else t.contiguous())
         for t in (x, gate_in, gate_out)
@@ -297,40 +337,27 @@ def launch(
         skip_ptr=dummy if D is None else D.to(torch.float32).contiguous(),
         gate_in_ptr=dummy if gate_in is None else gate_in,
         gate_out_ptr=dummy if gate_out is None else gate_out,
-        **{f"{name}_ptr": t for name, t in dft_tables(n, x.device).items()},
+        **{f"{name}_ptr": t for name, t in dft_tables(s.n1, s.n2, x.device).items()},
         seq_len=seq_len, batch=batch, channels=channels,
         x_stride_b=x.stride(0), x_stride_c=x.stride(1),
         gi_stride_b=0 if gate_in is None else gate_in.stride(0),
         gi_stride_c=0 if gate_in is None else gate_in.stride(1),
         go_stride_b=0 if gate_out is None else gate_out.stride(0),
         go_stride_c=0 if gate_out is None else gate_out.stride(1),
-        N1=n1, N2=n2,
+        N1=s.n1, N2=s.n2,
         HAS_SKIP=D is not None, HAS_GATE_IN=gate_in is not None,
         HAS_GATE_OUT=gate_out is not None,
         PRECISION=precision(x.dtype),
     )  # fmt: skip
     grid = (batch * channels,)
     if runs_interpreted(x.device):
-        cfg = config or CONFIGS[n][0]
+        cfg = config or CONFIGS[s.n][0]
         interpreted_kernel()[grid](**args, BLOCK_F1=cfg.block_f1, BLOCK_T1=cfg.block_t1)
     elif config is not None:
         compiled_kernel()[grid](**args, **config.as_dict())
     else:
-        autotuned_kernel(n)[grid](**args)
+        autotuned_kernel(s.n)[grid](**args)
     return y
-
-
-def check_length(seq_len: int, device: torch.device | None = None) -> None:
-    """Raise ValueError, with the limit and the alternatives, for an L the kernel lacks."""
-    limit, where = MAX_FFT, ""
-    if device is not None and device.type == "cuda":
-        major, minor = torch.cuda.get_device_capability(device)
-        limit, where = max_fft(10 * major + minor), f" on sm_{major}{minor}"
-    if fft_size(seq_len) > limit:
-        raise ValueError(
-            f"the triton backend handles L ≤ {limit // 2}{where} (FFT size ≤ {limit}); got "
-            f"L={seq_len}. Use backend 'fft' or 'blocked' for longer sequences."
-        )
 
 
 class MonarchConv(torch.autograd.Function):
@@ -338,11 +365,11 @@ class MonarchConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, k, D, pre, post):
-        check_length(u.shape[-1], u.device)
-        n = fft_size(u.shape[-1])
-        spectrum = filter_spectrum(k, n)
-        y = launch(u, spectrum, D, pre, post)
+        s = shape(u.shape[-1], u.dtype, device_arch(u.device))
+        spectrum = filter_spectrum(k, s)
+        y = launch(u, s, spectrum, D, pre, post)
         ctx.save_for_backward(u, k, D, pre, post, *spectrum)
+        ctx.shape = s
         return y
 
     @staticmethod
@@ -350,18 +377,18 @@ class MonarchConv(torch.autograd.Function):
     def backward(ctx, grad):
         u, k, D, pre, post, spec_r, spec_i = ctx.saved_tensors
         need_u, need_k, need_D, need_pre, need_post = ctx.needs_input_grad
-        seq_len, n = u.shape[-1], fft_size(u.shape[-1])
+        s, n = ctx.shape, 2 * u.shape[-1]  # n: the torch FFTs of dk need only 2L
         conj = (spec_r, -spec_i)
         grad_u = grad_k = grad_D = grad_pre = grad_post = None
         # dv = corr(k, g) + D·g with g = post ⊙ grad; du = pre ⊙ dv.
         if need_u and not need_pre:
-            grad_u = launch(grad, conj, D, gate_in=post, gate_out=pre)
+            grad_u = launch(grad, s, conj, D, gate_in=post, gate_out=pre)
         elif need_u or need_pre:
-            dv = launch(grad, conj, D, gate_in=post)
+            dv = launch(grad, s, conj, D, gate_in=post)
             grad_u = None if not need_u else (dv if pre is None else dv * pre)
             grad_pre = (dv * u).to(pre.dtype) if need_pre else None
         if need_post:
-            z = launch(u, (spec_r, spec_i), D, gate_in=pre)
+            z = launch(u, s, (spec_r, spec_i), D, gate_in=pre)
             grad_post = (grad * z).to(post.dtype)
         if need_k or need_D:
             f32 = torch.float32
@@ -372,7 +399,6 @@ class MonarchConv(torch.autograd.Function):
                 grad_k = torch.fft.irfft(cross, n=n)[..., : k.shape[-1]].to(k.dtype)
             if need_D:
                 grad_D = torch.einsum("bct,bct->c", g, v).to(D.dtype)
-        del seq_len
         return grad_u, grad_k, grad_D, grad_pre, grad_post
 
 

@@ -111,11 +111,16 @@ def _elem(workload: Workload) -> int:
 def _long_conv_saved(workload: Workload, batch: int, channels: int, seq_len: int) -> float:
     """What one long convolution keeps besides its input: for ``fft`` the spectra of the
     input and of the filter (complex64, L + 1 bins); for ``blocked``/``triton`` the real and
-    imaginary planes of both padded spectra (float32, n = padded length)."""
+    imaginary planes of both padded spectra (float32, n = padded length); ``triton`` keeps only
+    the filter's spectrum (its gates are the operator's streams, saved already)."""
     backend = workload.op.split(":", 1)[1]
     rows = batch * channels
     if backend == "fft":
         return 8 * (rows + channels) * (seq_len + 1)
+    if backend == "triton":
+        from hyperf.ops.longconv.triton_monarch import fft_size as triton_fft_size
+
+        return 8 * channels * triton_fft_size(seq_len)
     if backend == "reference":
         return 8 * channels * seq_len  # the float64 filter; u is the input
     from hyperf.ops.longconv.blocked import fft_size
@@ -133,6 +138,8 @@ def hyena_saved(workload: Workload) -> float:
     elem, plane = _elem(workload), b * seq * d
     convs = n - 1 if workload.variant == "safari" else n
     fresh_inputs = convs if workload.variant == "safari" else convs - 1
+    if workload.op.endswith(":triton"):  # the kernel applies the gates: no gated copies
+        fresh_inputs = 0
     planes = 1 + 2 * (n + 1) + convs + fresh_inputs + 1
     saved = elem * planes * plane + convs * _long_conv_saved(workload, b, d, seq)
     saved += elem * seq * 9 * workload.filter_order

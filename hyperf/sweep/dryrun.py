@@ -44,11 +44,18 @@ def print_plan(spec: Spec, device: str | None) -> None:
     total_s = 0.0
     for point in plan:
         w = point.workload
-        predicted_s = max(
-            analytic_flops(w, point.mode)["total"] / rate,
-            analytic_bytes(w, point.mode)["total"] / bandwidth,
-        )
-        total_s += 0 if point.skip_reason else max(predicted_s * 20, spec.budget.seconds)
+        note, predicted_ms, peak_mib = point.skip_reason or "", "—", "—"
+        if not point.skip_reason:
+            try:
+                predicted_s = max(
+                    analytic_flops(w, point.mode)["total"] / rate,
+                    analytic_bytes(w, point.mode)["total"] / bandwidth,
+                )
+                predicted_ms = f"{1e3 * predicted_s:.2f}"
+                peak_mib = f"{analytic_peak_bytes(w, point.mode) / 2**20:.0f}"
+                total_s += max(predicted_s * 20, spec.budget.seconds)
+            except ValueError as error:  # a shape the operator does not handle: it will fail
+                note = f"will fail: {error}"
         table.add_row(
             w.op,
             point.mode,
@@ -58,9 +65,9 @@ def print_plan(spec: Spec, device: str | None) -> None:
             str(w.d_model),
             str(w.order),
             str(w.depth),
-            f"{1e3 * predicted_s:.2f}",
-            f"{analytic_peak_bytes(w, point.mode) / 2**20:.0f}",
-            point.skip_reason or "",
+            predicted_ms,
+            peak_mib,
+            note,
         )
     Console(width=max(Console().width, 140)).print(table)
     print(f"{len(plan)} points; predicted sweep time about {total_s / 60:.1f} min")

@@ -8,10 +8,6 @@ prints all three dtypes.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-
 import pytest
 import torch
 from click.testing import CliRunner
@@ -21,24 +17,11 @@ pytest.importorskip("triton")
 from hyperf.cli import main
 from hyperf.ops.longconv import triton_aot, triton_monarch
 
-JOBS = [
-    (n, config, dtype, target)
-    for target in triton_aot.TARGETS
-    for dtype in (torch.float32, torch.bfloat16)
-    for n, config in triton_aot.shipped(target, dtype)
-]
-
-
-def _inspect(job):
-    return triton_aot.inspect(*job)
-
 
 @pytest.fixture(scope="module")
 def compiled():
-    """All jobs, compiled in parallel (a few seconds each)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
-        return list(pool.map(_inspect, JOBS))
+    """fp32 (tf32x3) and bf16 (tf32) for both targets, compiled in parallel."""
+    return triton_aot.kernel_table(triton_aot.TARGETS, (torch.float32, torch.bfloat16))
 
 
 def test_every_shipped_size_is_compiled_for_both_targets(compiled):

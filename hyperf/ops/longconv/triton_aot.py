@@ -11,10 +11,12 @@ Nothing here runs the kernel: these are static facts about compiled code, not me
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import re
 import subprocess
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import torch
@@ -184,13 +186,26 @@ def inspect(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int) ->
     )
 
 
+def _inspect_job(job: tuple) -> CompiledConfig:
+    return inspect(*job)
+
+
 def kernel_table(
-    targets: tuple[int, ...] = TARGETS, dtypes: tuple[torch.dtype, ...] = tm.DTYPES
+    targets: tuple[int, ...] = TARGETS,
+    dtypes: tuple[torch.dtype, ...] = tm.DTYPES,
+    jobs: int | None = None,
 ) -> list[CompiledConfig]:
-    """Every shipped configuration compiled for every target and dtype."""
-    return [
-        inspect(n, config, dtype, target)
+    """Every shipped configuration compiled for every target and dtype, ``jobs`` compiles at
+    a time in worker processes (default: one per core; each compile takes seconds)."""
+    work = [
+        (n, config, dtype, target)
         for target in targets
         for dtype in dtypes
         for n, config in shipped(target, dtype)
     ]
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1:
+        return [_inspect_job(job) for job in work]
+    context = multiprocessing.get_context("spawn")  # no forked copies of torch's threads
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        return list(pool.map(_inspect_job, work))

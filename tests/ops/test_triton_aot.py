@@ -8,6 +8,8 @@ prints all three dtypes.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -87,3 +89,15 @@ def test_kernels_command_prints_the_table():
         assert f"{n // 2} " in result.output or f"{n // 2}\n" in result.output
     assert "sm_80" in result.output and "sm_90" not in result.output
     assert "spills" in result.output and "yes" not in result.output.split("spills", 1)[1]
+
+
+def test_kernels_command_json_rows(compiled):
+    args = ["kernels", "--target", "sm_90", "--dtype", "bfloat16", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output[result.output.index("[") :])
+    expected = [r for r in compiled if r.target == 90 and r.dtype == "bf16"]
+    assert len(rows) == len(expected) > 0
+    for row in rows:
+        assert {"registers", "shared_bytes", "spills", "sass", "BLOCK_F1"} <= set(row)
+        assert row["spills"] is False and row["fits_shared"] is True

@@ -103,7 +103,7 @@ class KernelConfig:
 
 
 # Autotuning candidates per FFT size; the first is the one the interpreter runs. Each one
-# compiles for sm_80 (up to its MAX_FFT_BY_ARCH) and sm_90 without spills (test_triton_aot).
+# compiles without spills for sm_90 and, up to max_fft(80, dtype), sm_80 (test_triton_aot).
 _W8 = KernelConfig(16, 16, 8)
 _W8_PIPELINED = KernelConfig(16, 16, 8, num_stages=2)
 _W8_TALL = KernelConfig(16, 32, 8)
@@ -204,11 +204,10 @@ if triton is not None:
         x_row = x_ptr + b * x_stride_b + c * x_stride_c
         gi_row = gate_in_ptr + b * gi_stride_b + c * gi_stride_c
         cols = tl.arange(0, N2)  # t2 or f2
-
         sq = cols[:, None] * N2 + cols[None, :]
-
         out_rows = tl.arange(0, HALF)
         y = tl.full((HALF, N2), 0.0, tl.float32)
+        # Not unrolled: copies of a body this large would only compete for registers.
         for f1_start in tl.range(0, N1, BLOCK_F1, loop_unroll_factor=1):
             f1 = f1_start + tl.arange(0, BLOCK_F1)
             # B = F_N1[f1, :HALF] · A[:HALF, :]  (A real: two real dots per tile)

@@ -97,14 +97,13 @@ def predict(workload: Workload, mode: str, device: str) -> Prediction:
         rest -= moved.get("attention_core", 0.0)  # q, k, v in and out once: inside the matmul
         matmul_bytes += moved.get("attention_core", 0.0)
     bandwidth = BANDWIDTH_EFFICIENCY * spec["memory_bandwidth"]
-    compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth)
+    fused_s = 0.0
     if impl == "triton":  # the fused kernel: its DFTs on tf32 tensor cores, bytes overlapped
         dft, conv_bytes = flops.get("monarch_matmul", 0.0), moved.get("long_conv", 0.0)
-        matmul -= dft
-        rest -= conv_bytes
-        compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth)
+        matmul, rest = matmul - dft, rest - conv_bytes
         tf32 = spec["tf32"] / TF32_PASSES[workload.dtype]
-        compute_s += max(dft / (MATMUL_EFFICIENCY * tf32), conv_bytes / bandwidth)
+        fused_s = max(dft / (MATMUL_EFFICIENCY * tf32), conv_bytes / bandwidth)
+    compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth) + fused_s
     memory_s = rest / bandwidth
     launch_s = kernel_count(workload, mode) * LAUNCH_S
     total = compute_s + memory_s + launch_s

@@ -328,14 +328,15 @@ def analytic_bytes(workload: Workload, mode: str) -> Terms:
         convs = (
             1 if workload.family == "longconv" else (n - 1 if workload.variant == "safari" else n)
         )
-        spectra = 8 * (seq + 1) * (b * d * 3 + d)  # U, product, K (complex64), per conv
-        terms["long_conv"] = convs * (4 * 2 * plane * 2 + spectra + elem * plane * 2)
         if workload.op.endswith(":triton"):  # fused: u and a gate in, y out, K̂ per channel
             from hyperf.ops.longconv.triton_monarch import fft_size as triton_fft_size
 
             gate = elem * plane if workload.family == "hyena" else 0
             spectrum = 8 * triton_fft_size(seq) * d
             terms["long_conv"] = convs * (elem * plane * 2 + gate + spectrum)
+        else:
+            spectra = 8 * (seq + 1) * (b * d * 3 + d)  # U, product, K (complex64), per conv
+            terms["long_conv"] = convs * (4 * 2 * plane * 2 + spectra + elem * plane * 2)
         if workload.family == "hyena":
             terms["projections"] = elem * (plane + (n + 1) * plane + 2 * plane) + elem * (
                 (n + 1) * d * d + d * d

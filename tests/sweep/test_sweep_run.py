@@ -80,7 +80,9 @@ def test_unavailable_backend_is_skipped_with_reason(write_spec, tmp_path):
 
 
 def test_kill_9_then_resume_stores_each_point_exactly_once(write_spec, tmp_path):
-    path = write_spec(SMALL.format(timeout=60))
+    # A 0.3 s warm-up per point keeps the sweep running for seconds, so the kill, sent as soon
+    # as 4 points are stored, always lands mid-run however fast the machine is.
+    path = write_spec(SMALL.format(timeout=60).replace("warmup_s: 0,", "warmup_s: 0.3,"))
     db = tmp_path / "r.db"
     process = subprocess.Popen(
         [sys.executable, "-m", "hyperf.cli", "sweep", str(path), "--db", str(db), "--quiet"],
@@ -91,7 +93,7 @@ def test_kill_9_then_resume_stores_each_point_exactly_once(write_spec, tmp_path)
     deadline = time.monotonic() + 120
     stored = 0
     while time.monotonic() < deadline and stored < 4:
-        time.sleep(0.2)
+        time.sleep(0.05)
         if db.exists():
             with Store(db) as store:
                 stored = len(store.points())

@@ -28,6 +28,14 @@ Availability = tuple[bool, str]
 AvailableFn = Callable[[torch.device, torch.dtype], Availability]
 
 FAMILIES = ("longconv", "hyena", "attention")
+# Each family's float64 oracle: the entry every other entry of the family is checked against
+# unless it names another. The oracles themselves are checked against independent NumPy
+# float64 code in the test suite.
+FAMILY_ORACLES = {
+    "longconv": "longconv:reference",
+    "hyena": "hyena:reference",
+    "attention": "attention:naive",
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class Entry:
     fn: Callable[..., Any]
     available: AvailableFn
     summary: str
-    oracle: str | None = None  # the entry whose output this one is checked against
+    oracle: str | None = None  # the entry this one is checked against; None: it is the oracle
 
     @property
     def family(self) -> str:
@@ -74,10 +82,13 @@ def register(
     summary: str = "",
     oracle: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register ``fn`` under ``name`` (``family:impl``)."""
+    """Decorator: register ``fn`` under ``name`` (``family:impl``). Without ``oracle`` it is
+    checked against its family's (``FAMILY_ORACLES``); naming itself leaves it unchecked."""
     family, _, impl = name.partition(":")
     if family not in FAMILIES or not impl:
         raise ValueError(f"registry name {name!r} must be 'family:impl' with family in {FAMILIES}")
+    if oracle is None and name != FAMILY_ORACLES[family]:
+        oracle = FAMILY_ORACLES[family]
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         first_doc_line = (fn.__doc__ or "").strip().split("\n")[0]

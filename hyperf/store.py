@@ -1,94 +1,56 @@
 """The results store: one SQLite database (WAL), written only by the sweep's driver.
 
-Tables: ``runs`` (spec, environment, ceilings, start/end, status), ``points`` (parameters as
-columns, status, statistics, FLOPs, memory, error vs oracle; one row per run and point,
-committed atomically when the point finishes) and ``samples`` (raw times). ``meta`` holds the
-schema version; ``migrate`` brings an older database up to date.
+Tables: ``runs`` (spec, environment, ceilings, start/end, status), ``repeats`` (one row per
+worker process that measured a point), ``points`` (parameters as columns, status, statistics
+over the repeats, FLOPs, memory, error vs oracle; columns from ``hyperf.results``) and
+``samples`` (raw times and CPU times, keyed by repeat). ``meta`` holds the schema version;
+``migrate`` brings an older database up to date.
 
-Crash safety: a point is one transaction (its row and its samples), so a sweep killed at any
-moment leaves only whole points behind, and ``--resume`` re-runs exactly the missing ones.
+Crash safety: a repeat is one transaction (its row, its samples, and the point's row when it
+is the last), so a sweep killed at any moment leaves only whole repeats behind, and
+``--resume`` runs exactly the missing ones.
 Two sweeps may write to one database at once: WAL lets readers and one writer proceed, and a
 writer waits (busy timeout) for the other's transaction instead of failing.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
-STATUSES = ("ok", "wrong", "oom", "timeout", "crashed", "skipped")
+from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
-PARAM_COLUMNS = {
-    "op": "TEXT",
-    "family": "TEXT",
-    "mode": "TEXT",
-    "device": "TEXT",
-    "dtype": "TEXT",
-    "batch": "INTEGER",
-    "seq_len": "INTEGER",
-    "d_model": "INTEGER",
-    "n_heads": "INTEGER",
-    "hyena_order": "INTEGER",
-    "depth": "INTEGER",
-    "variant": "TEXT",
-    "emb_dim": "INTEGER",
-    "filter_order": "INTEGER",
-    "modulate": "INTEGER",
-    "timed_region": "TEXT",
-}
-RESULT_COLUMNS = {
-    "status": "TEXT NOT NULL",
-    "error": "TEXT",
-    "n": "INTEGER",
-    "median_ms": "REAL",
-    "mean_ms": "REAL",
-    "std_ms": "REAL",
-    "min_ms": "REAL",
-    "max_ms": "REAL",
-    "p10_ms": "REAL",
-    "p25_ms": "REAL",
-    "p75_ms": "REAL",
-    "p90_ms": "REAL",
-    "iqr_ms": "REAL",
-    "ci_low_ms": "REAL",
-    "ci_high_ms": "REAL",
-    "rel_ci_halfwidth": "REAL",
-    "noisy": "INTEGER",
-    "first_call_ms": "REAL",
-    "interpreted": "INTEGER",
-    "threads": "INTEGER",
-    "flops": "REAL",
-    "flops_counted": "REAL",
-    "bytes": "REAL",
-    "tflops": "REAL",
-    "peak_bytes": "INTEGER",
-    "saved_bytes": "INTEGER",
-    "saved_bytes_model": "INTEGER",
-    "max_rel_error": "REAL",
-    "tolerance": "REAL",
-    "oracle": "TEXT",
-    "wall_s": "REAL",
-    "detail_json": "TEXT",
-    "finished_at": "TEXT",
-}
+SCHEMA_VERSION = 2
+PARAM_COLUMNS = columns(Params)
+RESULT_COLUMNS = columns(PointRow)
+REPEAT_COLUMNS = columns(Repeat)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+V1_RESULT_COLUMNS = [  # the points columns of schema 1, frozen: migrations start from them
+    *("status", "error", "n", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "p10_ms"),
+    *("p25_ms", "p75_ms", "p90_ms", "iqr_ms", "ci_low_ms", "ci_high_ms", "rel_ci_halfwidth"),
+    *("noisy", "first_call_ms", "interpreted", "threads", "flops", "flops_counted", "bytes"),
+    *("tflops", "peak_bytes", "saved_bytes", "saved_bytes_model", "max_rel_error", "tolerance"),
+    *("oracle", "wall_s", "detail_json", "finished_at"),
+]
+
+
 def _schema_v1(conn: sqlite3.Connection) -> None:
-    columns = ",\n".join(
-        f"{name} {kind}" for name, kind in {**PARAM_COLUMNS, **RESULT_COLUMNS}.items()
-    )
+    declared = {**PARAM_COLUMNS, **{n: RESULT_COLUMNS[n] for n in V1_RESULT_COLUMNS}}
+    columns = ",\n".join(f"{name} {kind}" for name, kind in declared.items())
     script = f"""
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, spec_text TEXT,
@@ -107,7 +69,31 @@ def _schema_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS = {1: _schema_v1}  # version -> step from version − 1
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    """Repeats: a ``repeats`` table (one row per worker process that measured a point), the
+    samples keyed by repeat with their CPU time, and the point columns the repeats add.
+    Points of schema 1 were measured in one process: they become repeat 0."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(points)")}
+    for name, kind in RESULT_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE points ADD COLUMN {name} {kind.replace(' NOT NULL', '')}")
+    conn.execute("UPDATE points SET processes = 1 WHERE median_ms IS NOT NULL")
+    conn.execute("ALTER TABLE samples RENAME TO samples_v1")
+    conn.execute(
+        "CREATE TABLE samples (run_id INTEGER NOT NULL, point_id TEXT NOT NULL,"
+        " repeat INTEGER NOT NULL, idx INTEGER NOT NULL, ms REAL NOT NULL, cpu_ms REAL,"
+        " PRIMARY KEY (run_id, point_id, repeat, idx))"
+    )
+    conn.execute("INSERT INTO samples SELECT run_id, point_id, 0, idx, ms, NULL FROM samples_v1")
+    conn.execute("DROP TABLE samples_v1")
+    declared = ",\n".join(f"{name} {kind}" for name, kind in REPEAT_COLUMNS.items())
+    conn.execute(
+        "CREATE TABLE repeats (run_id INTEGER NOT NULL, point_id TEXT NOT NULL,"
+        f" repeat INTEGER NOT NULL, {declared}, PRIMARY KEY (run_id, point_id, repeat))"
+    )
+
+
+MIGRATIONS = {1: _schema_v1, 2: _schema_v2}  # version -> step from version − 1
 
 
 class Store:
@@ -230,34 +216,77 @@ class Store:
         rows = self.conn.execute("SELECT point_id FROM points WHERE run_id=?", (run_id,))
         return {row[0] for row in rows}
 
-    def write_point(
-        self, run_id: int, point_id: str, params: dict, result: dict, samples: list[float]
+    def stored_repeats(self, run_id: int) -> dict[str, list[tuple[Repeat, list[float]]]]:
+        """Repeats of the run's unfinished points, in repeat order, with their samples."""
+        rows = self.conn.execute(
+            "SELECT r.* FROM repeats r WHERE r.run_id=? AND NOT EXISTS (SELECT 1 FROM points p"
+            " WHERE p.run_id = r.run_id AND p.point_id = r.point_id) ORDER BY point_id, repeat",
+            (run_id,),
+        )
+        names = [d[0] for d in rows.description]
+        out: dict[str, list[tuple[Repeat, list[float]]]] = {}
+        for values in rows.fetchall():
+            row = dict(zip(names, values, strict=True))
+            samples = [
+                ms
+                for (ms,) in self.conn.execute(
+                    "SELECT ms FROM samples WHERE run_id=? AND point_id=? AND repeat=?"
+                    " ORDER BY idx",
+                    (run_id, row["point_id"], row["repeat"]),
+                )
+            ]
+            repeat = Repeat(**{k: row[k] for k in REPEAT_COLUMNS})
+            out.setdefault(row["point_id"], []).append((repeat, samples))
+        return out
+
+    def write_repeat(
+        self,
+        run_id: int,
+        point_id: str,
+        index: int,
+        repeat: Repeat,
+        samples: list[float],
+        cpu_ms: list[float],
+        point: tuple[dict, Params, PointRow] | None = None,
     ) -> bool:
-        """Store one finished point and its samples atomically; False if already stored."""
-        unknown = set(result) - set(RESULT_COLUMNS) - set(PARAM_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown result fields {sorted(unknown)}")
-        if result.get("status") not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}; got {result.get('status')!r}")
-        row = {
-            "run_id": run_id,
-            "point_id": point_id,
-            "params_json": json.dumps(params),
-            **result,
-            "finished_at": _now(),
-        }
-        names = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+        """Store one repeat and its samples — and, when it completes the point, the point's
+        row (params dict, ``Params``, ``PointRow``) — in one transaction. False if the
+        repeat was already stored."""
+        if repeat.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}; got {repeat.status!r}")
+        values = {"run_id": run_id, "point_id": point_id, "repeat": index, **asdict(repeat)}
         with self.transaction() as conn:
             cursor = conn.execute(
-                f"INSERT OR IGNORE INTO points ({names}) VALUES ({marks})", list(row.values())
+                f"INSERT OR IGNORE INTO repeats ({', '.join(values)})"
+                f" VALUES ({', '.join('?' for _ in values)})",
+                list(values.values()),
             )
             if cursor.rowcount == 0:
                 return False
             conn.executemany(
-                "INSERT INTO samples VALUES (?, ?, ?, ?)",
-                [(run_id, point_id, i, ms) for i, ms in enumerate(samples)],
+                "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, point_id, index, i, ms, cpu)
+                    for i, (ms, cpu) in enumerate(
+                        itertools.zip_longest(samples, cpu_ms[: len(samples)])
+                    )
+                ],
             )
+            if point is not None:
+                params_json, params, row = point
+                row.finished_at = _now()
+                values = {
+                    "run_id": run_id,
+                    "point_id": point_id,
+                    "params_json": json.dumps(params_json),
+                    **asdict(params),
+                    **asdict(row),
+                }
+                conn.execute(
+                    f"INSERT OR IGNORE INTO points ({', '.join(values)})"
+                    f" VALUES ({', '.join('?' for _ in values)})",
+                    list(values.values()),
+                )
         return True
 
     def _select(self, table: str, order: str, run_ids: list[int] | None) -> pd.DataFrame:
@@ -270,4 +299,7 @@ class Store:
         return self._select("points", "run_id, op, mode, seq_len", run_ids)
 
     def samples(self, run_ids: list[int] | None = None) -> pd.DataFrame:
-        return self._select("samples", "run_id, point_id, idx", run_ids)
+        return self._select("samples", "run_id, point_id, repeat, idx", run_ids)
+
+    def repeats(self, run_ids: list[int] | None = None) -> pd.DataFrame:
+        return self._select("repeats", "run_id, point_id, repeat", run_ids)

@@ -1,4 +1,7 @@
-"""Analysis: pure functions over the points DataFrame that ``load`` reads from the store."""
+"""Analysis: pure functions over the points DataFrame that ``load`` reads from the store.
+
+``load`` marks each point ``rankable`` once (``hyperf.analysis.rank``); every comparison
+takes ``rankable_points`` and nothing filters by status on its own."""
 
 from __future__ import annotations
 
@@ -6,14 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.store import Store
+
+__all__ = ["load", "mark_rankable", "not_ranked_points", "rankable_points"]
 
 
 def load(
     db: str | Path, run_ids: list[int] | None = None
 ) -> tuple[pd.DataFrame, dict[tuple[int, str], list[float]], pd.DataFrame]:
-    """(points, raw samples keyed by (run_id, point_id), runs) for the given runs (all if
-    None). Raises ValueError naming the database and run when one is missing."""
+    """(points marked by ``mark_rankable``, raw samples keyed by (run_id, point_id), runs) for
+    the given runs (all if None). Raises ValueError naming the database and run when one is
+    missing."""
     if not Path(db).exists():
         raise ValueError(f"{db}: no such database (run `hyperf sweep` first)")
     with Store(db) as store:
@@ -30,4 +37,4 @@ def load(
         env_json=[details[i]["env_json"] for i in runs["id"] if i in details],
         ceilings_json=[details[i]["ceilings_json"] for i in runs["id"] if i in details],
     )
-    return points, grouped, runs
+    return mark_rankable(points), grouped, runs

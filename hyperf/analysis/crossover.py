@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hyperf.analysis.rank import rankable_points
+
 HYENA_FAMILIES = ("hyena", "longconv")
 
 
@@ -129,14 +131,12 @@ def series_columns(keys: tuple) -> dict:
     return named
 
 
-def rankable(points: pd.DataFrame) -> pd.DataFrame:
-    """Points whose time may be compared: correct (status ok) and not interpreted."""
-    return points[(points["status"] == "ok") & (points["interpreted"].fillna(0) == 0)]
+rankable = rankable_points  # the one rule (``hyperf.analysis.rank``), under its older name
 
 
 def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]) -> pd.DataFrame:
     """Every (Hyena backend and order, attention backend) pair with the other axes fixed."""
-    ok = rankable(points)
+    ok = rankable_points(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
     rows = []
@@ -177,7 +177,7 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
 def speedups(points: pd.DataFrame) -> pd.DataFrame:
     """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with the
     ratio's range from the two medians' CIs (slowest-vs-fastest ends)."""
-    ok = rankable(points)
+    ok = rankable_points(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
     keys = [*PAIR_KEYS, "seq_len"]
@@ -197,7 +197,7 @@ def speedups(points: pd.DataFrame) -> pd.DataFrame:
 
 def scaling_fits(points: pd.DataFrame) -> pd.DataFrame:
     """Power-law fit of time vs L per series; flags exponents far from the expected."""
-    ok = rankable(points)
+    ok = rankable_points(points)
     rows = []
     for keys, group in ok.groupby(SERIES_KEYS):
         if group["seq_len"].nunique() < 3:

@@ -10,6 +10,9 @@ No GPU is lent to this project, so what it cannot measure it predicts, with a ro
   gating, the L×L scores of eager attention), at memory bandwidth W;
 - e_mm, e_bw: achievable fractions of peak (assumptions, below); K·τ: kernel launches.
 
+Each max(·, ·) is the roofline bound of ``hyperf.measure.ceilings.roofline_bound`` at the
+effective rates e_mm·P and e_bw·W.
+
 The fused Triton long convolution is one more term, its DFT matmuls and its bytes overlapped:
 max(F_dft / (e_mm·P_tf32 / p), B_conv / (e_bw·W)), with p = 3 tf32 passes for fp32 inputs
 (tf32x3) and 1 for fp16/bf16 — its dots take fp32 operands, so the tf32 peak applies, half the
@@ -29,6 +32,7 @@ from importlib import resources
 import pandas as pd
 import yaml
 
+from hyperf.measure.ceilings import roofline_bound
 from hyperf.measure.flops import analytic_bytes, analytic_flops
 from hyperf.workload import Workload
 
@@ -102,8 +106,9 @@ def predict(workload: Workload, mode: str, device: str) -> Prediction:
         dft, conv_bytes = flops.get("monarch_matmul", 0.0), moved.get("long_conv", 0.0)
         matmul, rest = matmul - dft, rest - conv_bytes
         tf32 = spec["tf32"] / TF32_PASSES[workload.dtype]
-        fused_s = max(dft / (MATMUL_EFFICIENCY * tf32), conv_bytes / bandwidth)
-    compute_s = max(matmul / (MATMUL_EFFICIENCY * rate), matmul_bytes / bandwidth) + fused_s
+        fused_s = roofline_bound(dft, conv_bytes, MATMUL_EFFICIENCY * tf32, bandwidth).seconds
+    matmul_s = roofline_bound(matmul, matmul_bytes, MATMUL_EFFICIENCY * rate, bandwidth).seconds
+    compute_s = matmul_s + fused_s
     memory_s = rest / bandwidth
     launch_s = kernel_count(workload, mode) * LAUNCH_S
     total = compute_s + memory_s + launch_s

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -19,8 +21,8 @@ from hyperf.analysis.crossover import (
     interpolate_crossing,
     series_columns,
 )
-
-OK = "status == 'ok'"
+from hyperf.analysis.rank import rankable_points
+from hyperf.measure.ceilings import roofline
 
 
 def _linear(x, y) -> tuple[float, float, float]:
@@ -33,7 +35,7 @@ def _linear(x, y) -> tuple[float, float, float]:
 
 def step_costs(points: pd.DataFrame, axis: str) -> pd.DataFrame:
     """Slope of time over ``axis`` ("depth" or "hyena_order") with the other axes fixed."""
-    ok = points.query(OK)
+    ok = rankable_points(points)
     if axis == "hyena_order":
         ok = ok[ok["family"] == "hyena"]
     others = [
@@ -73,7 +75,7 @@ def memory_fits(
     points: pd.DataFrame, column: str = "saved_bytes", budget_bytes: float = 80e9
 ) -> pd.DataFrame:
     """bytes ≈ a·L^b per series and the longest L that fits ``budget_bytes``."""
-    ok = points.query(OK)
+    ok = rankable_points(points)
     ok = ok[ok[column].notna() & (ok[column] > 0)]
     rows = []
     for keys, group in ok.groupby(SERIES_KEYS):
@@ -94,7 +96,7 @@ def memory_fits(
 
 def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.DataFrame:
     """The L where a Hyena series' bytes drop below an attention series' (same axes)."""
-    ok = points.query(OK)
+    ok = rankable_points(points)
     ok = ok[ok[column].notna()]
     keys = ["run_id", "mode", "d_model", "batch", "dtype", "depth"]
     rows = []
@@ -132,26 +134,37 @@ def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.D
 
 
 def roofline_table(points: pd.DataFrame, ceilings: dict | None) -> pd.DataFrame:
-    """Achieved TFLOP/s and GB/s per point, and the fraction of the roofline bound when the
-    run has calibrated ceilings (intensity = FLOPs / bytes)."""
-    ok = points.query(OK)
-    ok = ok[ok["median_ms"].notna() & (ok["interpreted"].fillna(0) == 0)]
+    """Achieved TFLOP/s and GB/s per rankable point, and the fraction of the roofline bound
+    (``hyperf.measure.ceilings.roofline``, at the point's dtype peak) when the run has
+    calibrated ceilings (intensity = FLOPs / bytes)."""
+    ok = rankable_points(points)
+    ok = ok[ok["median_ms"].notna()]
     seconds = ok["median_ms"] / 1e3
+    flops = pd.to_numeric(ok["flops"], errors="coerce")  # NULL throughout reads as None
+    moved = pd.to_numeric(ok["bytes"], errors="coerce")
     table = pd.DataFrame(
         {
             "op": ok["op"],
             "mode": ok["mode"],
+            "dtype": ok["dtype"],
             "seq_len": ok["seq_len"],
             "depth": ok["depth"],
             "order": ok["hyena_order"],
-            "tflops": ok["flops"] / seconds / 1e12,
-            "gbps": ok["bytes"] / seconds / 1e9,
-            "intensity": ok["flops"] / ok["bytes"],
+            "tflops": flops / seconds / 1e12,
+            "gbps": moved / seconds / 1e9,
+            "intensity": flops / moved,
         }
     )
     if ceilings:
-        peak = ceilings["matmul_flops"].get("float32") or max(ceilings["matmul_flops"].values())
-        bandwidth = ceilings["copy_bytes_per_s"]
-        bound = np.maximum(ok["flops"] / peak, ok["bytes"] / bandwidth)
-        table["roofline_fraction"] = bound / seconds
+        table["roofline_fraction"] = [
+            _fraction(f, b, s, ceilings, dtype)
+            for f, b, s, dtype in zip(flops, moved, seconds, ok["dtype"], strict=True)
+        ]
     return table
+
+
+def _fraction(flops: float, moved: float, seconds: float, ceilings: dict, dtype: str) -> float:
+    try:
+        return roofline(flops, moved, seconds, ceilings, dtype)["roofline_fraction"]
+    except ValueError:  # no calibrated rate for this dtype nor float32
+        return math.nan

@@ -2,10 +2,10 @@
 
 ``calibrate`` measures, with the same timer as every other number, the two rates that bound
 any kernel: dense matmul FLOP/s per dtype and copy bandwidth (bytes read + written per
-second). ``roofline`` turns a point's FLOPs, bytes and time into the bound and the fraction of
-it achieved:
+second). ``roofline`` turns a point's FLOPs, bytes and time into the bound (``roofline_bound``,
+the one definition every roofline in hyperf uses) and the fraction of it achieved:
 
-    intensity = FLOPs / bytes          bound_s = max(FLOPs / peak_rate, bytes / bandwidth)
+    intensity = FLOPs / bytes          bound_s = max(FLOPs / peak_rate(dtype), bytes / bandwidth)
     fraction  = bound_s / measured_s   (1.0 means the point runs at the roofline)
 """
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -109,25 +111,55 @@ def _matmul_size(device: torch.device, dtype: torch.dtype) -> int:
     return size
 
 
-def roofline(
-    flops: float, bytes_moved: float, seconds: float, ceilings: Ceilings, dtype: str = "float32"
-) -> dict:
-    """Arithmetic intensity, the roofline bound, and the achieved fraction of it."""
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive; got {seconds}")
-    peak = ceilings.matmul_flops.get(dtype) or ceilings.matmul_flops.get("float32")
+class Bound(NamedTuple):
+    seconds: float
+    bound_by: str  # "compute" or "memory"; "" when a count is missing
+
+
+def roofline_bound(flops: float, bytes_moved: float, peak_flops: float, bandwidth: float) -> Bound:
+    """The least time a kernel can take: its FLOPs at ``peak_flops`` or its bytes at
+    ``bandwidth``, whichever is slower. The one definition of the roofline bound: measured
+    fractions, the dry-run's and the GPU model's predictions all call it. NaN if a count is."""
+    compute_s, memory_s = flops / peak_flops, bytes_moved / bandwidth
+    if math.isnan(compute_s) or math.isnan(memory_s):
+        return Bound(math.nan, "")
+    return Bound(max(compute_s, memory_s), "compute" if compute_s >= memory_s else "memory")
+
+
+def peak_rate(ceilings: Ceilings | dict, dtype: str) -> float:
+    """The calibrated matmul rate for ``dtype``, float32's when ``dtype`` was not calibrated.
+    ``ceilings`` is a ``Ceilings`` or its dict (as a run stores it)."""
+    rates = ceilings.matmul_flops if isinstance(ceilings, Ceilings) else ceilings["matmul_flops"]
+    peak = rates.get(dtype) or rates.get("float32")
     if not peak:
         raise ValueError(f"ceilings have no matmul rate for {dtype!r} or float32")
-    bound_s = max(flops / peak, bytes_moved / ceilings.copy_bytes_per_s)
+    return float(peak)
+
+
+def roofline(
+    flops: float,
+    bytes_moved: float,
+    seconds: float,
+    ceilings: Ceilings | dict,
+    dtype: str = "float32",
+) -> dict:
+    """Arithmetic intensity, the roofline bound at ``dtype``'s peak, and the achieved
+    fraction of it. ``ceilings`` is a ``Ceilings`` or its dict (as a run stores it)."""
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive; got {seconds}")
+    bandwidth = (
+        ceilings.copy_bytes_per_s
+        if isinstance(ceilings, Ceilings)
+        else ceilings["copy_bytes_per_s"]
+    )
+    bound = roofline_bound(flops, bytes_moved, peak_rate(ceilings, dtype), bandwidth)
     return {
         "intensity": flops / bytes_moved if bytes_moved else float("inf"),
         "achieved_tflops": flops / seconds / 1e12,
         "achieved_gbps": bytes_moved / seconds / 1e9,
-        "bound_s": bound_s,
-        "roofline_fraction": bound_s / seconds,
-        "bound_by": "compute"
-        if flops / peak >= bytes_moved / ceilings.copy_bytes_per_s
-        else "memory",
+        "bound_s": bound.seconds,
+        "roofline_fraction": bound.seconds / seconds,
+        "bound_by": bound.bound_by,
     }
 
 

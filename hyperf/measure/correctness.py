@@ -9,6 +9,11 @@ depend only on the first L' inputs, and comparing the measured backend's first L
 exact for those positions. L' is the full length when the oracle is cheap.
 
 Error = max|y − y_oracle| / max|y_oracle| over the compared positions.
+
+A check is *independent* when the oracle is another entry, or the entry is its family's
+oracle itself (``registry.FAMILY_ORACLES``, tested against NumPy float64 code). An entry that
+names itself as oracle, or whose oracle cannot run the workload, is not independently
+checked: its points are stored ``unchecked`` and never ranked.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class Correctness:
     ok: bool
     oracle: str
     checked_len: int
+    independent: bool = True
+    note: str | None = None  # why the check is not independent
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,26 +58,38 @@ def check_workload(
 ) -> Correctness:
     """Run ``workload`` and its float64 oracle on the same input; compare their outputs."""
     device = resolve_device(device)
-    oracle_name = registry.get(workload.op).oracle or workload.op
+    entry = registry.get(workload.op)
+    oracle_name = entry.oracle or workload.op
+    independent = entry.oracle != workload.op and (
+        entry.oracle is not None or registry.FAMILY_ORACLES[entry.family] == workload.op
+    )
+    note = None if independent else f"{workload.op} names itself as its oracle"
     module, u = workload.instantiate(device, seed=seed)
     with torch.no_grad():
         y = module(u)
     prefix = oracle_prefix_len(workload)
     oracle = replace(workload, op=oracle_name, dtype="float64")
-    oracle_module, oracle_u = oracle.instantiate(device, seed=seed)
     # Same seed, same builder: identical parameters and input, now in float64.
-    with torch.no_grad():
-        if workload.family == "longconv":
-            oracle_module.k.data = oracle_module.k.data[:, :prefix]
-            y_ref = oracle_module(oracle_u[..., :prefix])
-            y = y[..., :prefix]
-        else:
-            y_ref = oracle_module(oracle_u[:, :prefix])
-            y = y[:, :prefix]
+    try:
+        oracle_module, oracle_u = oracle.instantiate(device, seed=seed)
+        with torch.no_grad():
+            if workload.family == "longconv":
+                oracle_module.k.data = oracle_module.k.data[:, :prefix]
+                y_ref = oracle_module(oracle_u[..., :prefix])
+            else:
+                y_ref = oracle_module(oracle_u[:, :prefix])
+    except Exception as error:  # the oracle cannot build or run this workload
+        reason = f"oracle {oracle_name} failed: {type(error).__name__}: {error}"
+        return Correctness(
+            math.nan, TOLERANCES[workload.dtype], False, oracle_name, 0, False, reason
+        )
+    y = y[..., :prefix] if workload.family == "longconv" else y[:, :prefix]
     y, y_ref = y.double(), y_ref.double()
     scale = y_ref.abs().max().item()
     error = (y - y_ref).abs().max().item() / scale if scale > 0 else (y - y_ref).abs().max().item()
     if not math.isfinite(error):
         error = math.inf
     tolerance = TOLERANCES[workload.dtype]
-    return Correctness(error, tolerance, error <= tolerance, f"{oracle_name}@float64", prefix)
+    return Correctness(
+        error, tolerance, error <= tolerance, f"{oracle_name}@float64", prefix, independent, note
+    )

@@ -33,6 +33,10 @@ from hyperf.workload import MODES, Workload
 Terms = dict[str, float]
 
 
+class NoModelError(ValueError):
+    """An operator (a plugin backend, say) the analytic models do not cover."""
+
+
 def _fft(n: int) -> float:
     return 2.5 * n * math.log2(n) if n > 1 else 0.0
 
@@ -146,7 +150,7 @@ def long_conv_terms(backend: str, batch: int, channels: int, seq_len: int) -> tu
         return triton_conv_terms(batch, channels, seq_len)
     if backend == "reference":
         return reference_conv_terms(batch, channels, seq_len)
-    raise ValueError(f"no FLOP model for long-conv backend {backend!r}")
+    raise NoModelError(f"no FLOP model for long-conv backend {backend!r}")
 
 
 def _linear(rows: int, fan_in: int, fan_out: int) -> tuple[float, float]:

@@ -10,10 +10,15 @@ the clock, so nothing accumulates.
 
 The procedure: one first call, timed alone (cuFFT plans, Triton compilation, autotuning and
 lazy initialisation land there and are reported as ``first_call_ms``); warm-up until at least
-``min_warmup_calls`` calls and ``warmup_s`` seconds; then samples until the 95% bootstrap CI of
-the median is within ±``target_rel_ci`` of it, or the budget is spent (never fewer than
-``min_samples``, never more than ``max_samples``). On CUDA the L2 is flushed before every
-sample unless ``warm``; ``cuda_graph`` replays a captured graph instead of calling ``fn``.
+``min_warmup_calls`` calls and ``warmup_s`` seconds; then samples until the 95% CI of the
+median (order statistics, ``stats.median_ci``) is within ±``target_rel_ci`` of it, or the
+budget is spent (never fewer than ``min_samples``, never more than ``max_samples``). On CUDA
+the L2 is flushed before every sample unless ``warm``; ``cuda_graph`` replays a captured graph
+instead of calling ``fn``.
+
+Beside each sample's wall time the process CPU time is kept, and a contention probe is read
+around the sampling phase (``hyperf.measure.contention``): a measurement taken while something
+else held the device says so in ``contended_because``.
 
 A measurement taken through the Triton interpreter is flagged ``interpreted``: it says how
 long the interpreter took, nothing about the kernel's speed, and is never reported as speed.
@@ -27,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hyperf.device import (
     capture_cuda_graph,
@@ -36,44 +42,39 @@ from hyperf.device import (
     resolve_device,
     synchronize,
 )
+from hyperf.measure import contention
 from hyperf.measure.stats import Stats, summarize
 from hyperf.workload import MODES, Workload
 
 BACKWARD_MODES = ("bwd", "fwd_bwd")
 
 
-@dataclass(frozen=True)
-class TimingOptions:
-    budget_s: float = 2.0
-    target_rel_ci: float = 0.02
-    min_samples: int = 5
-    max_samples: int = 10_000
-    warmup_s: float = 0.1
-    min_warmup_calls: int = 3
-    warm: bool = False
+class TimingOptions(BaseModel):
+    """How one measurement is taken — the single options model: a sweep spec's ``budget``
+    extends it (``hyperf.sweep.spec.Budget``), so a spec key reaches the timer unchanged.
+    Spec files name two fields by their aliases: ``seconds`` and ``warmup_calls``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    budget_s: float = Field(2.0, gt=0, alias="seconds", description="sampling budget, s")
+    target_rel_ci: float = Field(0.02, gt=0, lt=1, description="stop at this CI half-width")
+    min_samples: int = Field(5, ge=1)
+    max_samples: int = Field(10_000, ge=1)
+    warmup_s: float = Field(0.1, ge=0, description="warm-up lasts at least this long, s")
+    min_warmup_calls: int = Field(3, ge=0, alias="warmup_calls")
+    warm: bool = Field(False, description="keep caches warm (no L2 flush between samples)")
     cuda_graph: bool = False
-    threads: int | None = None
+    threads: int | None = Field(None, ge=1, description="CPU intra-op threads (None: as is)")
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        positive = {
-            "budget_s": self.budget_s,
-            "target_rel_ci": self.target_rel_ci,
-            "min_samples": self.min_samples,
-            "max_samples": self.max_samples,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"{name} must be positive; got {value!r}")
-        if self.warmup_s < 0 or self.min_warmup_calls < 0:
-            raise ValueError("warmup_s and min_warmup_calls must not be negative")
+    @model_validator(mode="after")
+    def samples_ordered(self) -> TimingOptions:
         if self.max_samples < self.min_samples:
             raise ValueError(
                 f"max_samples ({self.max_samples}) must be at least min_samples "
                 f"({self.min_samples})"
             )
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1; got {self.threads}")
+        return self
 
 
 @dataclass
@@ -91,7 +92,14 @@ class Measurement:
     interpreted: bool
     wall_s: float
     warmup_calls: int = 0
+    cpu_ms: list[float] = field(default_factory=list)  # process CPU time of each sample
+    contention: dict = field(default_factory=dict)  # probe readings over the sampling phase
+    contended_because: list[str] = field(default_factory=list)  # empty: not contended
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def contended(self) -> bool:
+        return bool(self.contended_because)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -161,7 +169,9 @@ def measure(
     prepare, timed = _make_step(fn, mode, options.seed)
     clock = make_timer(device)
     flush = (lambda: None) if options.warm else l2_flusher(device)
+    watch = contention.probe(device)
     started = time.perf_counter()
+    cpu_ms: list[float] = []
 
     with cpu_threads(options.threads) as threads, torch.set_grad_enabled(mode != "infer"):
 
@@ -171,7 +181,10 @@ def measure(
             prepare()
             flush()
             synchronize(device)
-            return clock(timed)
+            cpu_start = time.process_time_ns()
+            elapsed = clock(timed)
+            cpu_ms.append((time.process_time_ns() - cpu_start) / 1e6)
+            return elapsed
 
         first_call_ms = sample()
         warmup_calls, warmup_start = 0, time.perf_counter()
@@ -185,7 +198,9 @@ def measure(
             timed = capture_cuda_graph(timed, device)
 
         samples: list[float] = []
+        cpu_ms.clear()
         next_check = options.min_samples
+        watch.start()
         sampling_start = time.perf_counter()
         while len(samples) < options.max_samples:
             samples.append(sample())
@@ -194,20 +209,18 @@ def measure(
                 continue
             if time.perf_counter() - sampling_start >= options.budget_s:
                 break
-            if n >= next_check:  # bootstrap now and then, not after every sample
-                if (
-                    summarize(samples, options.seed, resamples=500).rel_ci_halfwidth
-                    <= options.target_rel_ci
-                ):
+            if n >= next_check:  # check now and then, not after every sample
+                if summarize(samples).rel_ci_halfwidth <= options.target_rel_ci:
                     break
                 next_check = max(n + 1, math.ceil(n * 1.2))
+        readings = watch.stop(time.perf_counter() - sampling_start, sum(cpu_ms) / 1e3, threads)
         _reset_grads(resettable)
 
     notes = ["Triton interpreter: not a speed"] if interpreted else []
     return Measurement(
         samples_ms=samples,
         first_call_ms=first_call_ms,
-        stats=summarize(samples, options.seed),
+        stats=summarize(samples),
         mode=mode,
         device=str(device),
         threads=threads,
@@ -216,6 +229,9 @@ def measure(
         interpreted=interpreted,
         wall_s=time.perf_counter() - started,
         warmup_calls=warmup_calls,
+        cpu_ms=cpu_ms,
+        contention=readings,
+        contended_because=contention.assess(readings),
         notes=notes,
     )
 

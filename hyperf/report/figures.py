@@ -1,4 +1,7 @@
-"""Figures as inline PNGs (base64), one colour per operator across every figure."""
+"""Figures as inline PNGs (base64), one colour per operator across every figure.
+
+Every function draws what it is given: the report hands it rankable points only
+(``hyperf.analysis.rank``), so nothing here filters by status."""
 
 from __future__ import annotations
 
@@ -43,9 +46,9 @@ def series_label(row) -> str:
 def time_vs_length(
     points: pd.DataFrame, colours: dict, overlay: pd.DataFrame | None = None
 ) -> str | None:
-    """Median time vs L, log-log, the 95% CI as a band; one panel per mode. ``overlay``
-    (columns seq_len, series, ms) is drawn in grey as published reference series."""
-    data = points[(points["status"] == "ok") & points["median_ms"].notna()]
+    """Median time vs L of rankable ``points``, log-log, the 95% CI as a band; one panel per
+    mode. ``overlay`` (columns seq_len, series, ms) is drawn in grey as published series."""
+    data = points[points["median_ms"].notna()]
     if data.empty:
         return None
     modes = sorted(data["mode"].unique())
@@ -76,6 +79,8 @@ def time_vs_length(
                 color=colours[op],
                 alpha=0.2,
             )
+        for series, ref in () if overlay is None else overlay.groupby("series"):
+            ax.plot(ref["seq_len"], ref["ms"], ":", marker="x", ms=3, color="grey", label=series)
         log_log(ax, "time (ms)", f"mode: {mode}", legend_size=7)
     return to_png(fig)
 
@@ -106,7 +111,8 @@ def speedup_vs_length(speedups: pd.DataFrame, colours: dict) -> str | None:
 
 
 def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
-    data = points[(points["status"] == "ok") & points["peak_bytes"].notna()]
+    """Peak and saved bytes vs L of rankable ``points``, log-log."""
+    data = points[points["peak_bytes"].notna()]
     if data.empty:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12.4, 4.2), squeeze=False)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from hyperf.analysis import load
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
+from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.report import figures
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -22,8 +23,8 @@ class Report:
     crossovers: pd.DataFrame
     speedups: pd.DataFrame
     scaling: pd.DataFrame
-    failures: pd.DataFrame
-    points: pd.DataFrame
+    not_ranked: pd.DataFrame  # failures, interpreted, contended, wrong, unchecked: shown only
+    points: pd.DataFrame  # every point, marked rankable or not
     runs: pd.DataFrame
 
 
@@ -37,9 +38,11 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
     """A sentence per crossover (with its CI) and per largest measured speedup."""
     if points.empty:
         return ["This run holds no points."]
-    ok = points[points["status"] == "ok"]
-    if ok.empty:
-        return [f"None of the {len(points)} points succeeded; see Failures below."]
+    ranked = rankable_points(points)
+    if ranked.empty:
+        why = not_ranked_points(points)["not_ranked_because"].value_counts()
+        counts = ", ".join(f"{n} × {reason}" for reason, n in why.items())
+        return [f"None of the {len(points)} points can be ranked ({counts}); see Not ranked below."]
     lines = []
     for row in cross.itertuples():
         where = f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}, {row.mode}"
@@ -69,18 +72,26 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
                 f"{best['speedup_high']:.2f}) as fast as {best['attention']} "
                 f"({best['mode']}, depth {best['depth']})."
             )
-    if ok["family"].nunique() < 2:
+    if ranked["family"].nunique() < 2:
         lines.append("Only one family of operators was measured: there is nothing to cross.")
     return lines
 
 
 def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
-    points, samples, runs = load(db, run_ids)
+    return assemble(*load(db, run_ids))
+
+
+def assemble(
+    points: pd.DataFrame, samples: dict[tuple[int, str], list[float]], runs: pd.DataFrame
+) -> Report:
+    """The report's data from what ``load`` returns (a pure function: testable without a
+    database). Comparisons see rankable points only; the rest are listed as not ranked."""
+    points = points if "rankable" in points.columns else mark_rankable(points)
     cross = crossovers(points, samples) if not points.empty else pd.DataFrame()
     speed = speedups(points) if not points.empty else pd.DataFrame()
     scaling = scaling_fits(points) if not points.empty else pd.DataFrame()
-    failures = points[points["status"] != "ok"] if not points.empty else points
-    return Report(headline(cross, speed, points), cross, speed, scaling, failures, points, runs)
+    not_ranked = not_ranked_points(points)
+    return Report(headline(cross, speed, points), cross, speed, scaling, not_ranked, points, runs)
 
 
 def _table(frame: pd.DataFrame, columns: list[str], floats: str = "{:.3g}") -> str:
@@ -115,23 +126,28 @@ def render(report: Report, title: str) -> str:
             )
         ]
     )
-    ceilings = [json.loads(c) for c in report.runs["ceilings_json"] if c and c != "null"]
+    ceilings_by_run = {
+        run_id: json.loads(c)
+        for run_id, c in zip(report.runs["id"], report.runs["ceilings_json"], strict=True)
+        if c and c != "null"
+    }
+    ceilings = list(ceilings_by_run.values())
     figs = {}
     overlay, overlay_note = published_overlay(points)
-    if not points.empty:
-        if points["run_id"].nunique() > 1:
-            points = points.assign(run_tag=[f"run {r}" for r in points["run_id"]])
+    ranked = rankable_points(points) if not points.empty else points
+    if not ranked.empty:
+        if ranked["run_id"].nunique() > 1:
+            ranked = ranked.assign(run_tag=[f"run {r}" for r in ranked["run_id"]])
         figs = {
-            "time": figures.time_vs_length(points, colours, overlay),
+            "time": figures.time_vs_length(ranked, colours, overlay),
             "speedup": figures.speedup_vs_length(report.speedups, colours),
             "order": figures.speedup_heatmaps(report.speedups, "order"),
             "depth": figures.speedup_heatmaps(report.speedups, "depth"),
-            "memory": figures.memory_vs_length(points, colours),
+            "memory": figures.memory_vs_length(ranked, colours),
         }
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape()
     ).get_template("report.html.j2")
-    interpreted = int(points["interpreted"].fillna(0).sum()) if not points.empty else 0
     return template.render(
         title=title,
         headline=report.headline,
@@ -175,7 +191,7 @@ def render(report: Report, title: str) -> str:
             ],
         ),
         correctness=_table(
-            points[points["status"].isin(["ok", "wrong"])]
+            points[points["status"].isin(["ok", "wrong", "unchecked"])]  # correctness, not rank
             .groupby(["op", "dtype"], as_index=False)
             .agg(
                 max_rel_error=("max_rel_error", "max"),
@@ -186,16 +202,27 @@ def render(report: Report, title: str) -> str:
             else points,
             ["op", "dtype", "max_rel_error", "tolerance", "points"],
         ),
-        failures=_table(
-            report.failures,
-            ["op", "mode", "seq_len", "d_model", "depth", "hyena_order", "status", "error"],
+        not_ranked=_table(
+            report.not_ranked,
+            [
+                "op",
+                "mode",
+                "dtype",
+                "seq_len",
+                "d_model",
+                "depth",
+                "hyena_order",
+                "status",
+                "not_ranked_because",
+                "median_ms",
+                "error",
+            ],
         ),
         n_points=len(points),
-        n_ok=int((points["status"] == "ok").sum()) if len(points) else 0,
-        interpreted=interpreted,
+        n_ranked=len(ranked),
         overlay_note=overlay_note,
         **predictions_section(points),
-        **costs_section(points, ceilings[0] if ceilings else None),
+        **costs_section(points, ceilings_by_run),
     )
 
 
@@ -206,12 +233,12 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
 
     if points.empty:
         return None, ""
-    match = points[
-        (points["status"] == "ok")
-        & (points["family"] == "hyena")
-        & (points["d_model"] == 768)
-        & (points["hyena_order"] == 2)
-        & points["dtype"].isin(["float16", "bfloat16"])
+    ranked = rankable_points(points)
+    match = ranked[
+        (ranked["family"] == "hyena")
+        & (ranked["d_model"] == 768)
+        & (ranked["hyena_order"] == 2)
+        & ranked["dtype"].isin(["float16", "bfloat16"])
     ]
     if match.empty:
         return None, ""
@@ -231,8 +258,9 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     return pd.DataFrame(rows), note
 
 
-def costs_section(points: pd.DataFrame, ceilings: dict | None) -> dict:
-    """Depth and order costs, memory crossovers and budgets, throughput and roofline."""
+def costs_section(points: pd.DataFrame, ceilings_by_run: dict[int, dict]) -> dict:
+    """Depth and order costs, memory crossovers and budgets, throughput and roofline (each
+    run's points against that run's calibrated ceilings)."""
     from hyperf.analysis.scaling import memory_crossovers, memory_fits, roofline_table, step_costs
 
     if points.empty:
@@ -240,12 +268,15 @@ def costs_section(points: pd.DataFrame, ceilings: dict | None) -> dict:
         return dict.fromkeys(
             ("depth_costs", "order_costs", "memory_cross", "memory_fit", "roofline"), empty
         )
-    roof = roofline_table(points, ceilings)
+    roof = pd.concat(
+        [roofline_table(group, ceilings_by_run.get(run)) for run, group in points.groupby("run_id")],
+        ignore_index=True,
+    )
     if not roof.empty:
         columns = {"tflops": "max", "gbps": "max", "intensity": "median"}
         if "roofline_fraction" in roof:
             columns["roofline_fraction"] = "max"
-        roof = roof.groupby(["op", "mode"], as_index=False).agg(columns)
+        roof = roof.groupby(["op", "mode", "dtype"], as_index=False).agg(columns)
     fits = memory_fits(points)
     return {
         "depth_costs": _table(
@@ -342,7 +373,7 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
         "",
         *[f"- {line}" for line in report.headline],
         "",
-        f"{len(report.points)} points, {len(report.failures)} not ok. Tables: "
+        f"{len(report.points)} points, {len(report.not_ranked)} not ranked. Tables: "
         f"{stem.name}-crossovers.csv, -speedups.csv, -scaling.csv, -points.csv.",
     ]
     Path(f"{stem}.md").write_text("\n".join(summary) + "\n")

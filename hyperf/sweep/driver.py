@@ -1,4 +1,4 @@
-"""The driver: plan a spec, skip what a resumed run already holds, execute, store."""
+"""The driver: plan a spec, skip what a resumed run already holds, execute in passes, store."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hyperf.device import resolve_device
 from hyperf.envinfo import capture
 from hyperf.measure.ceilings import load_ceilings
+from hyperf.results import MEASURED, PointRow, Repeat, combine, finished
 from hyperf.store import Store
 from hyperf.sweep.executors import LocalExecutor, RayExecutor
 from hyperf.sweep.plan import Point, build_plan
+from hyperf.sweep.runner import point_params
 from hyperf.sweep.spec import Spec, spec_hash
 
 
@@ -81,16 +83,61 @@ def run_sweep(
         started = time.perf_counter()
         status = "interrupted"
         try:
-            with _progress(console, quiet, len(todo)) as progress:
-                for point, result, samples in runner.run(todo):
-                    store.write_point(run_id, point.id, point.as_dict(), result, samples)
-                    summary.statuses[result["status"]] += 1
-                    progress(point, result, summary.statuses)
+            measure_passes(store, run_id, todo, runner, summary, console, quiet)
             status = "finished"
         finally:
             summary.wall_s = time.perf_counter() - started
             store.finish_run(run_id, status)
     return summary
+
+
+def measure_passes(
+    store: Store,
+    run_id: int,
+    todo: list[Point],
+    runner: LocalExecutor | RayExecutor,
+    summary: SweepSummary,
+    console: Console,
+    quiet: bool,
+) -> None:
+    """Measure repeat r of every unfinished point in pass r, each pass in fresh processes, so
+    a point's repeats are spread over the run (drift touches every point alike) and never
+    share a process. A point finishes when all its repeats ran or one ended without a time;
+    its row is written with its last repeat."""
+    held = store.stored_repeats(run_id)  # a resumed run keeps the repeats it has
+    state = {p.id: held.get(p.id, []) for p in todo}
+    wanted = {p.id: p.budget["repeats"] for p in todo}
+    total = sum(wanted[p.id] - len(state[p.id]) for p in todo)
+    with _progress(console, quiet, total) as progress:
+        for index in range(max(wanted.values(), default=0)):
+            tasks = [
+                (p, index)
+                for p in todo
+                if len(state[p.id]) == index
+                and not finished([r for r, _ in state[p.id]], wanted[p.id])
+            ]
+            for point, repeat, (row, samples, cpu_ms) in runner.run(tasks):
+                state[point.id].append((row, samples))
+                repeats = [r for r, _ in state[point.id]]
+                complete = finished(repeats, wanted[point.id])
+                result = (
+                    combine(repeats, [s for r, s in state[point.id] if r.status in MEASURED])
+                    if complete
+                    else None
+                )
+                store.write_repeat(
+                    run_id,
+                    point.id,
+                    repeat,
+                    row,
+                    samples,
+                    cpu_ms,
+                    (point.as_dict(), point_params(point), result) if result else None,
+                )
+                if result:
+                    summary.statuses[result.status] += 1
+                left = wanted[point.id] - len(repeats) if complete else 0
+                progress(point, repeat, row, result, summary.statuses, 1 + left)
 
 
 class _progress:
@@ -115,19 +162,33 @@ class _progress:
             self.task = self.bar.add_task("", total=self.total)
         return self.update
 
-    def update(self, point: Point, result: dict, statuses: Counter) -> None:
-        self.count += 1
+    def update(
+        self,
+        point: Point,
+        repeat: int,
+        row: Repeat,
+        result: PointRow | None,
+        statuses: Counter,
+        advance: int,
+    ) -> None:
+        self.count += advance
         w = point.workload
-        label = f"{w.op} {point.mode} L={w.seq_len} B={w.batch} D={w.d_model}"
+        label = f"{w.op} {point.mode} L={w.seq_len} B={w.batch} D={w.d_model} #{repeat}"
         if self.bar is None:
-            median = result.get("median_ms")
-            timing = f" {median:.3f} ms" if median is not None else ""
-            if result.get("interpreted"):
+            timing = f" {row.median_ms:.3f} ms" if row.median_ms is not None else ""
+            if row.interpreted:
                 timing += " (Triton interpreter: not a speed)"
-            print(f"[{self.count}/{self.total}] {label}: {result['status']}{timing}", flush=True)
+            if row.contended:
+                timing += " (contended)"
+            if result is not None and result.median_ms is not None:
+                timing += (
+                    f"; point: {result.median_ms:.3f} ms "
+                    f"[{result.ci_low_ms:.3f}, {result.ci_high_ms:.3f}]"
+                )
+            print(f"[{self.count}/{self.total}] {label}: {row.status}{timing}", flush=True)
             return
         counts = " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))
-        self.bar.update(self.task, advance=1, description=f"{counts} | {label}")
+        self.bar.update(self.task, advance=advance, description=f"{counts} | {label}")
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

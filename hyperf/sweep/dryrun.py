@@ -6,24 +6,24 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperf.device import resolve_device
-from hyperf.measure.ceilings import load_ceilings
+from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
 from hyperf.measure.flops import analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
 from hyperf.sweep.plan import build_plan
 from hyperf.sweep.spec import Spec
 
-DEFAULT_RATES = {"cpu": (50e9, 10e9), "cuda": (100e12, 1.5e12)}  # FLOP/s, B/s if uncalibrated
+DEFAULT_CEILINGS = {  # if uncalibrated: FLOP/s for every dtype, bytes/s
+    "cpu": {"matmul_flops": {"float32": 50e9}, "copy_bytes_per_s": 10e9},
+    "cuda": {"matmul_flops": {"float32": 100e12}, "copy_bytes_per_s": 1.5e12},
+}
 
 
 def print_plan(spec: Spec, device: str | None) -> None:
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
-    ceilings = load_ceilings(device_name)
-    rate, bandwidth = DEFAULT_RATES[device_name.split(":")[0]]
-    source = "default rates"
-    if ceilings:
-        rate, bandwidth = ceilings.matmul_flops.get("float32", rate), ceilings.copy_bytes_per_s
-        source = "calibrated ceilings"
+    calibrated = load_ceilings(device_name)
+    ceilings = calibrated.as_dict() if calibrated else DEFAULT_CEILINGS[device_name.split(":")[0]]
+    source = "calibrated ceilings" if calibrated else "default rates"
     table = Table(
         title=f"{spec.name}: {len(plan)} points on {device_name} (predictions from {source})"
     )
@@ -47,10 +47,12 @@ def print_plan(spec: Spec, device: str | None) -> None:
         note, predicted_ms, peak_mib = point.skip_reason or "", "—", "—"
         if not point.skip_reason:
             try:
-                predicted_s = max(
-                    analytic_flops(w, point.mode)["total"] / rate,
-                    analytic_bytes(w, point.mode)["total"] / bandwidth,
-                )
+                predicted_s = roofline_bound(  # the roofline at this dtype's peak
+                    analytic_flops(w, point.mode)["total"],
+                    analytic_bytes(w, point.mode)["total"],
+                    peak_rate(ceilings, w.dtype),
+                    ceilings["copy_bytes_per_s"],
+                ).seconds
                 predicted_ms = f"{1e3 * predicted_s:.2f}"
                 peak_mib = f"{analytic_peak_bytes(w, point.mode) / 2**20:.0f}"
                 total_s += max(predicted_s * 20, spec.budget.seconds)

@@ -1,12 +1,15 @@
-"""Executors run points somewhere and yield (point, result, samples) as they finish.
+"""Executors run tasks — (point, repeat) pairs — somewhere and yield (point, repeat, outcome)
+as they finish. The driver calls ``run`` once per pass; every call measures in processes of
+its own, so the repeats of a point never share a process.
 
-- ``LocalExecutor``: one long-lived worker subprocess; a point that kills it is ``crashed``
-  (with its stderr tail), one that overruns its timeout is ``timeout`` (the worker is killed);
-  either way a fresh worker takes the next point.
-- ``RayExecutor``: each point is a Ray task (one GPU on CUDA, ``cpus_per_point`` CPUs
-  otherwise) on a local or remote cluster; Ray retries tasks whose node was lost. Results
-  stream back to the driver, which alone writes the store. Per-point time-outs are the local
-  executor's; on a cluster, points queue behind each other and Ray has no task deadline.
+- ``LocalExecutor``: a worker subprocess started for the call and kept for its tasks; a task
+  that kills it is ``crashed`` (with its stderr tail), one that overruns its timeout is
+  ``timeout`` (the worker is killed); either way a fresh worker takes the next task.
+- ``RayExecutor``: each task is a Ray task in a fresh worker process (``max_calls=1``; one
+  GPU on CUDA, ``cpus_per_point`` CPUs otherwise) on a local or remote cluster; Ray retries
+  tasks whose node was lost. Results stream back to the driver, which alone writes the store.
+  Per-task time-outs are the local executor's; on a cluster, tasks queue behind each other
+  and Ray has no task deadline.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from hyperf.results import Repeat
 from hyperf.sweep.plan import Point
-from hyperf.sweep.runner import params_columns
+from hyperf.sweep.runner import Outcome
 
-Outcome = tuple[Point, dict, list[float]]
+Task = tuple[Point, int]  # a point and the repeat to measure
+Done = tuple[Point, int, Outcome]
 STDERR_TAIL = 2000  # characters of a crashed worker's stderr kept with the point
 
 
@@ -59,57 +64,42 @@ class LocalExecutor:
             self.stderr = None
         return tail
 
-    def run(self, points: list[Point]) -> Iterator[Outcome]:
+    def run(self, tasks: list[Task]) -> Iterator[Done]:
         try:
-            for point in points:
-                yield self._run_one(point)
+            for point, repeat in tasks:
+                yield point, repeat, self._run_one(point, repeat)
         finally:
             self._stop()
 
-    def _run_one(self, point: Point) -> Outcome:
+    def _run_one(self, point: Point, repeat: int) -> Outcome:
         process = self.process if self.process and self.process.poll() is None else self._start()
-        request = json.dumps({"point": point.as_dict(), **self.options})
+        request = json.dumps({"point": point.as_dict(), "repeat": repeat, **self.options})
         try:
             process.stdin.write(request + "\n")
             process.stdin.flush()
         except BrokenPipeError:
-            return (
-                point,
-                self._failure(point, "crashed", "worker died on start:\n" + self._stop()),
-                [],
-            )
+            return failure("crashed", "worker died on start:\n" + self._stop())
         timeout = point.budget["timeout_s"]
         ready, _, _ = select.select([process.stdout], [], [], timeout)
         if not ready:
             self._stop()
-            return (
-                point,
-                self._failure(
-                    point, "timeout", f"no result within {timeout:g} s; the worker was killed"
-                ),
-                [],
-            )
+            return failure("timeout", f"no result within {timeout:g} s; the worker was killed")
         line = process.stdout.readline()
         if not line:
             code = process.wait()
-            tail = self._stop()
-            return (
-                point,
-                self._failure(point, "crashed", f"worker exited with code {code}\n{tail}"),
-                [],
-            )
+            return failure("crashed", f"worker exited with code {code}\n{self._stop()}")
         reply = json.loads(line)
-        return point, reply["result"], reply["samples"]
-
-    @staticmethod
-    def _failure(point: Point, status: str, error: str) -> dict:
-        return {**params_columns(point), "status": status, "error": error.strip()}
+        return Repeat(**reply["repeat"]), reply["samples"], reply["cpu_ms"]
 
 
-def _ray_task(point_dict: dict, measure_memory: bool, count_flops: bool):
+def failure(status: str, error: str) -> Outcome:
+    return Repeat(status, error.strip()), [], []
+
+
+def _ray_task(point_dict: dict, repeat: int, measure_memory: bool, count_flops: bool):
     from hyperf.sweep.runner import run_point
 
-    return run_point(Point.from_dict(point_dict), measure_memory, count_flops)
+    return run_point(Point.from_dict(point_dict), repeat, measure_memory, count_flops)
 
 
 class RayExecutor:
@@ -129,30 +119,31 @@ class RayExecutor:
         self.address, self.cpus, self.max_retries = address, cpus_per_point, max_retries
         self.options = (measure_memory, count_flops)
 
-    def run(self, points: list[Point]) -> Iterator[Outcome]:
+    def run(self, tasks: list[Task]) -> Iterator[Done]:
         ray = self.ray
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         try:
             pending = {}
-            for point in points:
+            for point, repeat in tasks:
                 gpus = 1 if point.device.startswith("cuda") else 0
-                task = ray.remote(
-                    num_cpus=0 if gpus else self.cpus, num_gpus=gpus, max_retries=self.max_retries
+                remote = ray.remote(
+                    num_cpus=0 if gpus else self.cpus,
+                    num_gpus=gpus,
+                    max_retries=self.max_retries,
+                    max_calls=1,  # a fresh process per task: repeats never share one
                 )(_ray_task)
-                ref = task.remote(point.as_dict(), *self.options)
-                pending[ref] = point
+                pending[remote.remote(point.as_dict(), repeat, *self.options)] = (point, repeat)
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
                 for ref in done:
-                    point = pending.pop(ref)
+                    point, repeat = pending.pop(ref)
                     try:
-                        result, samples = ray.get(ref)
+                        outcome = ray.get(ref)
                     except ray.exceptions.RayError as error:
-                        result = LocalExecutor._failure(point, "crashed", str(error)[-STDERR_TAIL:])
-                        samples = []
-                    yield point, result, samples
+                        outcome = failure("crashed", str(error)[-STDERR_TAIL:])
+                    yield point, repeat, outcome
         finally:
             if started_here:
                 ray.shutdown()

@@ -1,6 +1,7 @@
 """The plan: every point a spec asks for, each with a deterministic ID.
 
-A point is a Workload × mode × device, plus the budget and tolerance it is measured with.
+A point is a Workload × mode × device, plus the budget (``spec.Budget`` as a plain dict) and
+tolerance it is measured with.
 Axes that do not apply to an operator (order for attention, heads for Hyena) are normalised
 to their defaults, so the cross product never holds two copies of one measurement. The ID is
 a hash of the normalised parameters and the spec version: the same point gets the same ID
@@ -10,9 +11,8 @@ in every run, which is what ``--resume`` relies on.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 from hyperf import registry
 from hyperf.sweep.spec import SPEC_VERSION, Spec
@@ -77,52 +77,11 @@ def _skip_reason(spec: Spec, workload: Workload) -> str | None:
 
 def build_plan(spec: Spec, device: str) -> list[Point]:
     """The normalised, de-duplicated cross product of the spec's axes, then its points."""
-    axes = spec.axes
-    workloads: list[Workload] = []
-    for (
-        op,
-        dtype,
-        seq_len,
-        batch,
-        d_model,
-        heads,
-        order,
-        depth,
-        variant,
-        emb,
-        width,
-        mod,
-    ) in itertools.product(
-        spec.ops,
-        spec.dtypes,
-        axes.seq_lens(),
-        axes.batch,
-        axes.d_model,
-        axes.heads,
-        axes.order,
-        axes.depth,
-        axes.variant,
-        axes.emb_dim,
-        axes.filter_order,
-        axes.modulate,
-    ):
-        if spec.tokens_per_batch:
-            batch = max(1, spec.tokens_per_batch // seq_len)
-        workloads.append(
-            Workload(
-                op, batch, seq_len, d_model, dtype, depth, order, variant, heads, width, emb, mod
-            )
-        )
-    names = {f.name for f in fields(Workload)}
-    for extra in spec.points:
-        unknown = set(extra) - names - {"mode"}
-        if unknown:
-            raise ValueError(f"points: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
-        workloads.append(Workload(**{k: v for k, v in extra.items() if k != "mode"}))
+    budget = spec.budget.model_dump(by_alias=True)
     plan: dict[str, Point] = {}
-    for workload in workloads:
-        workload = normalise(workload)
-        for mode in spec.modes:
+    for params, modes in spec.cases():
+        workload = normalise(params.workload())
+        for mode in modes:
             pid = point_id(workload, mode, device)
             if pid not in plan:
                 plan[pid] = Point(
@@ -130,7 +89,7 @@ def build_plan(spec: Spec, device: str) -> list[Point]:
                     workload,
                     mode,
                     device,
-                    spec.budget.model_dump(),
+                    budget,
                     spec.tolerances.get(workload.dtype),
                     _skip_reason(spec, workload),
                 )

@@ -2,19 +2,35 @@
 
 A spec names the operators to compare, the modes and dtypes, and the axes to sweep; the
 plan is their cross product (plus explicit points), minus the skip rules. See sweeps/*.yaml.
+
+One model holds a point's parameters and their rules (``PointParams``): a ``points:`` entry
+is one, and each axis is a list of one of its fields, validated by the same constraints; every
+combination is validated before anything runs. The budget is the timer's own options model
+(``TimingOptions``) plus the sweep's settings, so no key is accepted and then ignored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from hyperf import registry
-from hyperf.workload import DTYPES, MODES
+from hyperf.measure.timing import TimingOptions
+from hyperf.workload import DTYPES, MODES, Workload
 
 SPEC_VERSION = 1
 
@@ -47,46 +63,122 @@ class Log2Range(Strict):
         return [2**e for e in range(self.log2[0], self.log2[1] + 1)]
 
 
-class Axes(Strict):
-    seq_len: list[int] | Log2Range = Field(default_factory=lambda: [1024])
-    batch: list[int] = Field(default_factory=lambda: [1])
-    d_model: list[int] = Field(default_factory=lambda: [768])
-    heads: list[int | None] = Field(default_factory=lambda: [None])
-    order: list[int] = Field(default_factory=lambda: [2])
-    depth: list[int] = Field(default_factory=lambda: [0])
-    variant: list[Literal["safari", "paper"]] = Field(default_factory=lambda: ["safari"])
-    emb_dim: list[int] = Field(default_factory=lambda: [3])
-    filter_order: list[int] = Field(default_factory=lambda: [64])
-    modulate: list[bool] = Field(default_factory=lambda: [True])
+def _known(kind: str, value: str) -> str:
+    choices = {"dtype": list(DTYPES), "mode": list(MODES), "op": registry.names()}[kind]
+    if value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; allowed: {', '.join(choices)}")
+    return value
+
+
+class PointParams(Strict):
+    """One point's parameters and every rule they obey (a ``points:`` entry; each axis lists
+    values of one field)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    op: str
+    batch: int = Field(1, ge=1)
+    seq_len: int = Field(1024, ge=1)
+    d_model: int = Field(768, ge=1)
+    dtype: str = "float32"
+    n_heads: int | None = Field(None, ge=1, validation_alias=AliasChoices("n_heads", "heads"))
+    order: int = Field(2, ge=1, description="Hyena order N (≥ 2 for the safari variant)")
+    depth: int = Field(0, ge=0, description="0: the bare mixer; k: k pre-norm blocks")
+    variant: Literal["safari", "paper"] = "safari"
+    emb_dim: int = Field(3, ge=3, description="odd: t plus (emb_dim − 1)/2 sine/cosine pairs")
+    filter_order: int = Field(64, ge=1)
+    modulate: bool = True
+
+    @field_validator("op")
+    @classmethod
+    def known_op(cls, value: str) -> str:
+        return _known("op", value)
+
+    @field_validator("dtype")
+    @classmethod
+    def known_dtype(cls, value: str) -> str:
+        return _known("dtype", value)
+
+    @field_validator("emb_dim")
+    @classmethod
+    def odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"emb_dim must be odd; got {value}")
+        return value
 
     @model_validator(mode="after")
-    def non_empty_and_positive(self) -> Axes:
-        for name in type(self).model_fields:
-            values = getattr(self, name)
-            values = values.values() if isinstance(values, Log2Range) else values
-            if not values:
-                raise ValueError(f"axis {name!r} is empty; give at least one value")
-            if name in ("seq_len", "batch", "d_model", "order", "emb_dim", "filter_order"):
-                bad = [v for v in values if v < 1]
-                if bad:
-                    raise ValueError(f"axis {name!r} needs positive values; got {bad}")
-            if name == "depth" and any(v < 0 for v in values):
-                raise ValueError("axis 'depth' needs values ≥ 0 (0 = the bare mixer)")
+    def consistent(self) -> PointParams:
+        family = self.op.split(":", 1)[0]
+        if family == "longconv" and self.depth:
+            raise ValueError(f"depth {self.depth}: depth applies to mixers, not {self.op}")
+        if family == "hyena" and self.variant == "safari" and self.order < 2:
+            raise ValueError(f"order {self.order}: the safari variant needs order ≥ 2")
+        if family == "attention" and self.n_heads and self.d_model % self.n_heads:
+            raise ValueError(f"n_heads {self.n_heads} must divide d_model {self.d_model}")
         return self
+
+    def workload(self) -> Workload:
+        return Workload(**self.model_dump())
+
+
+class PointEntry(PointParams):
+    """A ``points:`` entry: parameters, and optionally its own modes instead of the spec's."""
+
+    mode: str | None = None
+    modes: list[str] | None = Field(None, min_length=1)
+
+    @field_validator("mode")
+    @classmethod
+    def known_mode(cls, value: str | None) -> str | None:
+        return None if value is None else _known("mode", value)
+
+    @field_validator("modes")
+    @classmethod
+    def known_modes(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else [_known("mode", v) for v in values]
+
+    @model_validator(mode="after")
+    def one_of_mode_or_modes(self) -> PointEntry:
+        if self.mode and self.modes:
+            raise ValueError("give mode or modes, not both")
+        return self
+
+    def params(self) -> PointParams:
+        return PointParams.model_validate(self.model_dump(exclude={"mode", "modes"}))
+
+
+AXES = [name for name in PointParams.model_fields if name not in ("op", "dtype")]
+
+
+def _axis(name: str):
+    """An axis: a non-empty list of one ``PointParams`` field, with that field's rules."""
+    info = PointParams.model_fields[name]
+    item = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    values = Annotated[list[item], Field(min_length=1)]
+    kind = values | Log2Range if name == "seq_len" else values
+    default = info.default
+    return kind, Field(default_factory=lambda: [default], validation_alias=info.validation_alias)
+
+
+_AxesFields = create_model("_AxesFields", __base__=Strict, **{n: _axis(n) for n in AXES})
+
+
+class Axes(_AxesFields):  # type: ignore[misc, valid-type]
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def seq_lens(self) -> list[int]:
         return self.seq_len.values() if isinstance(self.seq_len, Log2Range) else self.seq_len
 
+    def values(self, name: str) -> list:
+        return self.seq_lens() if name == "seq_len" else getattr(self, name)
 
-class Budget(Strict):
-    seconds: float = Field(2.0, gt=0, description="sampling budget per point")
-    target_rel_ci: float = Field(0.02, gt=0, lt=1)
-    min_samples: int = Field(5, ge=1)
-    warmup_s: float = Field(0.1, ge=0)
-    warmup_calls: int = Field(3, ge=0)
-    timeout_s: float = Field(300.0, gt=0, description="a point running longer is killed")
-    warm: bool = False
-    threads: int | None = Field(None, ge=1)
+
+class Budget(TimingOptions):
+    """How each point is measured: the timer's options plus the sweep's own."""
+
+    timeout_s: float = Field(300.0, gt=0, description="a repeat running longer is killed (s)")
+    repeats: int = Field(3, ge=1, description="independent worker processes per point")
+    retries: int = Field(2, ge=0, description="re-measurements of a contended repeat")
 
 
 class SkipRule(Strict):
@@ -121,7 +213,7 @@ class Spec(Strict):
     ops: list[str] = Field(min_length=1)
     axes: Axes = Field(default_factory=Axes)
     tokens_per_batch: int | None = Field(None, ge=1)
-    points: list[dict] = Field(default_factory=list)
+    points: list[PointEntry] = Field(default_factory=list)
     budget: Budget = Field(default_factory=Budget)
     tolerances: dict[str, float] = Field(default_factory=dict)
     skip: list[SkipRule] = Field(default_factory=list)
@@ -162,15 +254,40 @@ class Spec(Strict):
             family = rule.op.removesuffix(":*")
             if rule.op not in self.ops and family not in registry.FAMILIES:
                 raise ValueError(f"skip rule names op {rule.op!r}, which is not in ops")
-        if any(op.startswith("longconv:") for op in self.ops) and any(self.axes.depth):
-            raise ValueError("depth > 0 applies to mixers; longconv:* ops need depth [0]")
         if self.tokens_per_batch:
             too_long = [n for n in self.axes.seq_lens() if n > self.tokens_per_batch]
             if too_long:
                 raise ValueError(
                     f"tokens_per_batch={self.tokens_per_batch} is smaller than seq_len {too_long}"
                 )
+        self.cases()  # every combination valid before anything runs
         return self
+
+    def cases(self) -> list[tuple[PointParams, list[str]]]:
+        """Every (parameters, modes) the spec asks for: the axes' cross product, then the
+        ``points`` entries. Raises ValueError naming each invalid axes combination."""
+        names = ["op", "dtype", *AXES]
+        values = [self.ops, self.dtypes, *(self.axes.values(n) for n in AXES)]
+        cases, problems = [], {}
+        for combo in itertools.product(*values):
+            params = dict(zip(names, combo, strict=True))
+            if self.tokens_per_batch:
+                params["batch"] = max(1, self.tokens_per_batch // params["seq_len"])
+            try:
+                cases.append((PointParams.model_validate(params), list(self.modes)))
+            except ValidationError as error:
+                for e in error.errors():
+                    brief = f"op={params['op']}, seq_len={params['seq_len']}"
+                    problems.setdefault(e["msg"].removeprefix("Value error, "), brief)
+        if problems:
+            raise ValueError(
+                "axes: " + "; ".join(f"{msg} (first at {where})" for msg, where in problems.items())
+            )
+        for entry in self.points:
+            cases.append((entry.params(), [entry.mode] if entry.mode else entry.modes or []))
+            if not cases[-1][1]:
+                cases[-1] = (cases[-1][0], list(self.modes))
+        return cases
 
 
 def spec_hash(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The SQLite store: schema, atomic points, duplicates, concurrent writers."""
+"""The SQLite store: schema and migration, atomic repeats and points, concurrent writers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,32 @@ import sqlite3
 
 import pytest
 
-from hyperf.store import SCHEMA_VERSION, Store
+from hyperf.results import Params, PointRow, Repeat
+from hyperf.store import SCHEMA_VERSION, Store, _schema_v1
 
 
-def result(status: str = "ok", median: float = 1.0) -> dict:
-    return {"op": "hyena:fft", "mode": "fwd", "seq_len": 64, "status": status, "median_ms": median}
+PARAMS = Params(
+    "hyena:fft",
+    "hyena",
+    "fwd",
+    "cpu",
+    "float32",
+    1,
+    64,
+    16,
+    None,
+    2,
+    0,
+    "safari",
+    3,
+    64,
+    1,
+    "filter generation in",
+)
+
+
+def point(median: float = 1.0, status: str = "ok") -> tuple[dict, Params, PointRow]:
+    return {"a": 1}, PARAMS, PointRow(status, median_ms=median)
 
 
 def test_schema_and_wal(tmp_path):
@@ -32,25 +53,50 @@ def test_newer_schema_is_refused(tmp_path):
         Store(tmp_path / "r.db")
 
 
-def test_point_and_samples_are_one_transaction(tmp_path):
+def test_repeat_samples_and_point_are_one_transaction(tmp_path):
     with Store(tmp_path / "r.db") as store:
         run = store.create_run("t", "spec", "h", "cpu", {}, None)
-        assert store.write_point(run, "p1", {"a": 1}, result(), [1.0, 2.0, 3.0])
-        assert not store.write_point(run, "p1", {"a": 1}, result(median=9.0), [9.0])
-        assert store.points([run])["median_ms"].tolist() == [1.0]
-        assert store.samples([run])["ms"].tolist() == [1.0, 2.0, 3.0]
+        assert store.write_repeat(run, "p1", 0, Repeat("ok", median_ms=2.0), [1.0, 2.0], [1, 2])
+        assert store.stored_repeats(run)["p1"][0][1] == [1.0, 2.0]  # unfinished: kept
+        assert store.write_repeat(run, "p1", 1, Repeat("ok"), [3.0], [3.0], point(2.5))
+        assert not store.write_repeat(run, "p1", 1, Repeat("ok"), [9.0], [9.0], point(9.0))
+        assert store.points([run])["median_ms"].tolist() == [2.5]
+        assert store.samples([run])[["repeat", "ms"]].values.tolist() == [[0, 1], [0, 2], [1, 3]]
+        assert store.stored_repeats(run) == {}  # finished points are not resumed
         with pytest.raises(ValueError, match="status must be one of"):
-            store.write_point(run, "p2", {}, result(status="fine"), [1.0])
-        with pytest.raises(sqlite3.Error):  # a failing insert leaves no samples behind
-            store.write_point(run, "p3", {}, {**result(), "seq_len": object()}, [5.0])
-        assert store.done_point_ids(run) == {"p1"}
-        assert store.samples([run])["ms"].tolist() == [1.0, 2.0, 3.0]
+            store.write_repeat(run, "p2", 0, Repeat("fine"), [1.0], [1.0])
+        with pytest.raises(sqlite3.Error):  # a failing point row takes its repeat with it
+            store.write_repeat(run, "p3", 0, Repeat("ok"), [5.0], [5.0], point(object()))
+        assert store.done_point_ids(run) == {"p1"} and "p3" not in store.stored_repeats(run)
+        assert len(store.samples([run])) == 3
+
+
+def test_a_schema_1_database_is_migrated_without_loss(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    _schema_v1(conn)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO runs (name, status) VALUES ('old', 'finished')")
+    conn.execute(
+        "INSERT INTO points (run_id, point_id, params_json, op, status, median_ms)"
+        " VALUES (1, 'p', '{}', 'hyena:fft', 'ok', 1.5)"
+    )
+    conn.executemany("INSERT INTO samples VALUES (1, 'p', ?, ?)", [(0, 1.4), (1, 1.6)])
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        points = store.points()
+        assert points["median_ms"].tolist() == [1.5] and points["processes"].tolist() == [1]
+        assert points["contended"].isna().all()
+        assert store.samples()[["repeat", "ms"]].values.tolist() == [[0, 1.4], [0, 1.6]]
 
 
 def _writer(path: str, run: int, prefix: str, count: int) -> None:
     with Store(path) as store:
         for i in range(count):
-            store.write_point(run, f"{prefix}{i}", {}, result(), [float(i)] * 20)
+            name = f"{prefix}{i}"
+            store.write_repeat(run, name, 0, Repeat("ok"), [float(i)] * 20, [], point())
 
 
 def test_concurrent_writers_lose_nothing(tmp_path):

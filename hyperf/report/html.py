@@ -39,11 +39,13 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
     if points.empty:
         return ["This run holds no points."]
     ranked = rankable_points(points)
+    lines = []
     if ranked.empty:
         why = not_ranked_points(points)["not_ranked_because"].value_counts()
         counts = ", ".join(f"{n} × {reason}" for reason, n in why.items())
-        return [f"None of the {len(points)} points can be ranked ({counts}); see Not ranked below."]
-    lines = []
+        lines.append(
+            f"None of the {len(points)} points can be ranked ({counts}); see Not ranked below."
+        )
     for row in cross.itertuples():
         where = f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}, {row.mode}"
         if row.crossover_L is None or pd.isna(row.crossover_L):
@@ -72,8 +74,10 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
                 f"{best['speedup_high']:.2f}) as fast as {best['attention']} "
                 f"({best['mode']}, depth {best['depth']})."
             )
-    if ranked["family"].nunique() < 2:
+    if points["family"].nunique() < 2:
         lines.append("Only one family of operators was measured: there is nothing to cross.")
+    elif not ranked.empty and ranked["family"].nunique() < 2:
+        lines.append("Only one family of operators can be ranked: there is nothing to cross.")
     return lines
 
 
@@ -269,7 +273,10 @@ def costs_section(points: pd.DataFrame, ceilings_by_run: dict[int, dict]) -> dic
             ("depth_costs", "order_costs", "memory_cross", "memory_fit", "roofline"), empty
         )
     roof = pd.concat(
-        [roofline_table(group, ceilings_by_run.get(run)) for run, group in points.groupby("run_id")],
+        [
+            roofline_table(group, ceilings_by_run.get(run))
+            for run, group in points.groupby("run_id")
+        ],
         ignore_index=True,
     )
     if not roof.empty:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from click.testing import CliRunner
 import hyperf
 from hyperf.cli import main
 from hyperf.envinfo import capture
-from hyperf.measure.ceilings import Ceilings, load_ceilings, roofline
+from hyperf.measure.ceilings import (
+    Ceilings,
+    load_ceilings,
+    peak_rate,
+    roofline,
+    roofline_bound,
+)
 
 
 def test_environment_has_what_decides_a_number():
@@ -51,6 +58,21 @@ def test_roofline_bounds():
     assert memory["intensity"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="seconds must be positive"):
         roofline(1, 1, 0, ceilings)
+
+
+def test_roofline_takes_the_dtype_peak_and_a_stored_dict():
+    """4e9 FLOPs and 1e8 bytes in 4 s: bound 4 s at float32's 1e9 FLOP/s, 1 s at
+    bfloat16's 4e9; a dtype not calibrated falls back to float32; a run's stored dict works."""
+    ceilings = Ceilings("cpu", "test", "x", 2, {"float32": 1e9, "bfloat16": 4e9}, 1e9)
+    assert roofline(4e9, 1e8, 4.0, ceilings, "float32")["roofline_fraction"] == pytest.approx(1.0)
+    bf16 = roofline(4e9, 1e8, 4.0, ceilings.as_dict(), "bfloat16")
+    assert bf16["roofline_fraction"] == pytest.approx(0.25) and bf16["bound_by"] == "compute"
+    assert roofline(4e9, 1e8, 4.0, ceilings, "float16")["bound_s"] == pytest.approx(4.0)
+    assert peak_rate({"matmul_flops": {"bfloat16": 4e9}}, "bfloat16") == 4e9
+    with pytest.raises(ValueError, match="no matmul rate for 'float32'"):
+        peak_rate({"matmul_flops": {"bfloat16": 4e9}}, "float32")
+    assert roofline_bound(2.0, 3.0, 1.0, 1.0) == (3.0, "memory")
+    assert math.isnan(roofline_bound(float("nan"), 3.0, 1.0, 1.0).seconds)
 
 
 def test_calibrate_measures_stores_and_loads(tmp_path, monkeypatch):

@@ -114,11 +114,13 @@ def test_time_workload_all_modes_on_cpu():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"budget_s": 0}, "budget_s must be positive"),
-        ({"budget_s": -1}, "budget_s must be positive"),
-        ({"min_samples": 0}, "min_samples must be positive"),
+        ({"seconds": 0}, "seconds\n  Input should be greater than 0"),
+        ({"budget_s": -1}, "budget_s\n  Input should be greater than 0"),
+        ({"min_samples": 0}, "min_samples\n  Input should be greater than or equal to 1"),
         ({"max_samples": 2, "min_samples": 5}, "max_samples"),
-        ({"threads": 0}, "threads must be at least 1"),
+        ({"threads": 0}, "threads\n  Input should be greater than or equal to 1"),
+        ({"warmup_calls": -1}, "warmup_calls\n  Input should be greater than or equal to 0"),
+        ({"surprise": 1}, "surprise\n  Extra inputs are not permitted"),
     ],
 )
 def test_bad_options(kwargs, message):

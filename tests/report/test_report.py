@@ -58,7 +58,7 @@ def test_report_files_and_sections(real_run):
         "Scaling",
         "Memory",
         "Correctness",
-        "Failures",
+        "Not ranked",
         "Methodology",
     ):
         assert section in html
@@ -77,7 +77,7 @@ def test_degenerate_runs_render_with_an_explanation(tmp_path, case):
         expected = "holds no points"
     elif case == "all_failed":
         run = sweep(tmp_path, "attention:sdpa-efficient, attention:flash_attn", "64", db)
-        expected = "None of the 2 points succeeded"
+        expected = "None of the 2 points can be ranked"
     elif case == "single_point":
         run = sweep(tmp_path, "hyena:fft", "64", db)
         expected = "Only one family"

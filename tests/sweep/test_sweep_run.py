@@ -23,7 +23,8 @@ device: cpu
 ops: [hyena:fft, attention:sdpa-math]
 modes: [fwd, fwd_bwd]
 axes: {{seq_len: [32, 64, 128], d_model: [16], heads: [2]}}
-budget: {{seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: {timeout}}}
+budget: {{seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: {timeout}, retries: 0,
+         repeats: {repeats}}}
 measure_memory: false
 count_flops: false
 """
@@ -34,15 +35,25 @@ def sweep(path: Path, db: Path, **kwargs):
     return run_sweep(spec, text, str(db), quiet=True, **kwargs)
 
 
-def test_a_small_sweep_stores_every_point(write_spec, tmp_path):
-    summary = sweep(write_spec(SMALL.format(timeout=60)), tmp_path / "r.db")
+def test_a_small_sweep_stores_every_point_from_three_processes(write_spec, tmp_path):
+    summary = sweep(write_spec(SMALL.format(timeout=60, repeats=3)), tmp_path / "r.db")
     assert summary.statuses["ok"] == summary.planned == 12
     with Store(tmp_path / "r.db") as store:
         points = store.points([summary.run_id])
+        repeats = store.repeats([summary.run_id])
+        samples = store.samples([summary.run_id])
         run = store.run(summary.run_id)
     assert (points["status"] == "ok").all() and (points["median_ms"] > 0).all()
     assert (points["max_rel_error"] < 1e-4).all() and points["flops"].gt(0).all()
     assert run["status"] == "finished" and "torch" in run["env_json"]
+    assert (points["processes"] == 3).all()
+    assert repeats.groupby("point_id")["repeat"].apply(lambda r: sorted(r) == [0, 1, 2]).all()
+    # every repeat's raw samples are kept, with their CPU time, and add up to the point's n
+    assert samples.groupby("point_id").size().eq(points.set_index("point_id")["n"]).all()
+    assert samples["cpu_ms"].notna().all()
+    assert (points["ci_low_ms"] < points["median_ms"]).all()
+    assert (points["median_ms"] < points["ci_high_ms"]).all()
+    assert repeats["wait_share"].notna().all() and repeats["attempts"].ge(1).all()
 
 
 def test_crashing_and_hanging_points_do_not_stop_the_sweep(write_spec, tmp_path, plugin_env):
@@ -51,7 +62,7 @@ def test_crashing_and_hanging_points_do_not_stop_the_sweep(write_spec, tmp_path,
         device: cpu
         ops: [longconv:fft, longconv:abort_test, longconv:sleep_test, longconv:blocked]
         axes: {seq_len: [32], d_model: [4]}
-        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 8}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 8, retries: 0}
         measure_memory: false
         count_flops: false
         """)
@@ -82,7 +93,7 @@ def test_unavailable_backend_is_skipped_with_reason(write_spec, tmp_path):
 def test_kill_9_then_resume_stores_each_point_exactly_once(write_spec, tmp_path):
     # A 0.3 s warm-up per point keeps the sweep running for seconds, so the kill, sent as soon
     # as 4 points are stored, always lands mid-run however fast the machine is.
-    path = write_spec(SMALL.format(timeout=60).replace("warmup_s: 0,", "warmup_s: 0.3,"))
+    path = write_spec(SMALL.format(timeout=60, repeats=2).replace("warmup_s: 0,", "warmup_s: 0.2,"))
     db = tmp_path / "r.db"
     process = subprocess.Popen(
         [sys.executable, "-m", "hyperf.cli", "sweep", str(path), "--db", str(db), "--quiet"],
@@ -101,21 +112,28 @@ def test_kill_9_then_resume_stores_each_point_exactly_once(write_spec, tmp_path)
     process.wait()
     with Store(db) as store:
         before = store.points()
+        repeats_before = store.repeats()
     assert 4 <= len(before) < 12, "the sweep must be killed mid-run"
     result = CliRunner().invoke(main, ["sweep", str(path), "--db", str(db), "--resume", "--quiet"])
     assert result.exit_code == 0, result.output
     with Store(db) as store:
         after = store.points()
         samples = store.samples()
+        repeats = store.repeats()
     assert len(after) == 12 and after["point_id"].is_unique
     assert after["run_id"].nunique() == 1
     kept = after.set_index("point_id").loc[before["point_id"], "median_ms"]
     assert kept.tolist() == before["median_ms"].tolist()  # not measured again
     assert samples.groupby("point_id").size().eq(after.set_index("point_id")["n"]).all()
+    assert len(repeats) == 24 and not repeats.duplicated(["point_id", "repeat"]).any()
+    # repeats stored before the kill (first pass of unfinished points too) were kept
+    merged = repeats_before.merge(repeats, on=["point_id", "repeat"], suffixes=("", "_after"))
+    assert len(merged) == len(repeats_before)
+    assert merged["median_ms"].equals(merged["median_ms_after"])
 
 
 def test_resume_of_an_unknown_run_is_an_error(write_spec, tmp_path):
-    path = write_spec(SMALL.format(timeout=60))
+    path = write_spec(SMALL.format(timeout=60, repeats=1))
     result = CliRunner().invoke(
         main, ["sweep", str(path), "--db", str(tmp_path / "r.db"), "--resume", "42"]
     )
@@ -124,7 +142,7 @@ def test_resume_of_an_unknown_run_is_an_error(write_spec, tmp_path):
 
 def test_ray_executor_stores_the_same_points_as_local(write_spec, tmp_path):
     ray = pytest.importorskip("ray")
-    path = write_spec(SMALL.format(timeout=60))
+    path = write_spec(SMALL.format(timeout=60, repeats=1))
     local = sweep(path, tmp_path / "local.db")
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
@@ -145,7 +163,7 @@ def test_runs_and_export_in_every_format(write_spec, tmp_path):
     import pandas as pd
 
     db = tmp_path / "r.db"
-    summary = sweep(write_spec(SMALL.format(timeout=60)), db)
+    summary = sweep(write_spec(SMALL.format(timeout=60, repeats=1)), db)
     runner = CliRunner()
     listing = runner.invoke(main, ["runs", "--db", str(db)])
     assert listing.exit_code == 0 and "small" in listing.output
@@ -170,7 +188,6 @@ def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path
     stored flagged, without a rate, and the analysis leaves them out of every comparison."""
     pytest.importorskip("triton")
     from hyperf.analysis import load
-    from hyperf.analysis.crossover import rankable
 
     path = write_spec("""
         name: triton
@@ -178,7 +195,8 @@ def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path
         ops: [longconv:triton, longconv:fft, hyena:triton]
         modes: [fwd, fwd_bwd]
         axes: {seq_len: [64, 256], d_model: [4]}
-        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 120}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 120,
+                 repeats: 1, retries: 0}
         measure_memory: false
         count_flops: false
         """)
@@ -189,4 +207,4 @@ def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path
     assert (triton["interpreted"] == 1).all() and triton["tflops"].isna().all()
     assert (triton["max_rel_error"] < 1e-4).all()  # checked against the float64 oracle
     assert (points.loc[points["op"] == "longconv:fft", "interpreted"] == 0).all()
-    assert set(rankable(points)["op"]) == {"longconv:fft"}
+    assert set(points.loc[points["rankable"], "op"]) == {"longconv:fft"}

@@ -25,7 +25,8 @@ def write_spec(tmp_path):
 
 @pytest.fixture
 def plugin_env(monkeypatch):
-    """tests/sweep/plugin_backends.py (a crashing and a sleeping backend), registered here
+    """tests/sweep/plugin_backends.py (crashing, sleeping, wrong, model-less and self-checked
+    backends), registered here
     and, through HYPERF_PLUGINS, in every worker the sweep starts."""
     monkeypatch.setenv("HYPERF_PLUGINS", "plugin_backends")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
@@ -33,6 +34,12 @@ def plugin_env(monkeypatch):
     importlib.import_module("plugin_backends")
     yield
     # Leave no crashing backend behind for later tests that walk the registry.
-    for name in ("longconv:abort_test", "longconv:sleep_test"):
+    for name in (
+        "longconv:abort_test",
+        "longconv:sleep_test",
+        "attention:scaled_test",
+        "longconv:mine_test",
+        "longconv:self_test",
+    ):
         registry._ENTRIES.pop(name, None)
     sys.modules.pop("plugin_backends", None)

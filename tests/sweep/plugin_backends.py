@@ -16,3 +16,25 @@ def abort_conv(u, k, D):
 def sleep_conv(u, k, D):
     time.sleep(30)
     return fft_conv(u, k, D)
+
+
+@register("attention:scaled_test", summary="1.5 × causal attention: wrong (tests only)")
+def scaled_attention(d_model, l_max, n_heads=None):
+    """Registered without ``oracle=``: it must be checked against attention:naive."""
+    from hyperf.ops.attention import CausalSelfAttention
+
+    class Scaled(CausalSelfAttention):
+        def forward(self, u):
+            return 1.5 * super().forward(u)
+
+    return Scaled(d_model, l_max, n_heads, "naive")
+
+
+@register("longconv:mine_test", summary="a correct backend with no FLOP model (tests only)")
+def mine_conv(u, k, D):
+    return fft_conv(u, k, D)
+
+
+@register("longconv:self_test", oracle="longconv:self_test", summary="its own oracle (tests)")
+def self_checked_conv(u, k, D):
+    return fft_conv(u, k, D)

@@ -23,8 +23,8 @@ device: cpu
 ops: [hyena:fft, attention:sdpa-math]
 modes: [fwd, fwd_bwd]
 axes: {{seq_len: [32, 64, 128], d_model: [16], heads: [2]}}
-budget: {{seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: {timeout}, retries: 0,
-         repeats: {repeats}}}
+budget: {{seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: {timeout},
+         retries: 0, repeats: {repeats}}}
 measure_memory: false
 count_flops: false
 """
@@ -62,7 +62,8 @@ def test_crashing_and_hanging_points_do_not_stop_the_sweep(write_spec, tmp_path,
         device: cpu
         ops: [longconv:fft, longconv:abort_test, longconv:sleep_test, longconv:blocked]
         axes: {seq_len: [32], d_model: [4]}
-        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 8, retries: 0}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 8,
+                 retries: 0}
         measure_memory: false
         count_flops: false
         """)

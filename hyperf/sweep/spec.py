@@ -316,7 +316,9 @@ def load_spec(path: str | Path) -> tuple[Spec, str]:
         return Spec.model_validate(data), text
     except ValidationError as error:
         problems = [
-            f"{_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            f"{_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}".removeprefix(
+                "(top level): "
+            )
             for e in error.errors()
         ]
         raise SpecError(str(path), problems) from None

@@ -55,7 +55,8 @@ def print_plan(spec: Spec, device: str | None) -> None:
                 ).seconds
                 predicted_ms = f"{1e3 * predicted_s:.2f}"
                 peak_mib = f"{analytic_peak_bytes(w, point.mode) / 2**20:.0f}"
-                total_s += max(predicted_s * 20, spec.budget.seconds)
+                # every repeat (its own worker process) samples for its budget at least
+                total_s += spec.budget.repeats * max(predicted_s * 20, spec.budget.budget_s)
             except ValueError as error:  # a shape the operator does not handle: it will fail
                 note = f"will fail: {error}"
         table.add_row(

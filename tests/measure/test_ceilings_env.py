@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import hyperf
@@ -15,10 +16,12 @@ from hyperf.cli import main
 from hyperf.envinfo import capture
 from hyperf.measure.ceilings import (
     Ceilings,
+    device_fingerprint,
     load_ceilings,
     peak_rate,
     roofline,
     roofline_bound,
+    save_ceilings,
 )
 
 
@@ -95,3 +98,27 @@ def test_env_command_and_bad_device():
     assert result.exit_code == 0 and "torch" in json.loads(result.output)
     bad = CliRunner().invoke(main, ["calibrate", "--device", "tpu"])
     assert bad.exit_code == 2 and "device must be" in bad.output
+
+
+def test_dry_run_predicts_at_each_dtypes_calibrated_peak(tmp_path, monkeypatch):
+    """Compute-bound (bandwidth 1e15 B/s): bfloat16 at 4e9 FLOP/s predicts a quarter of
+    float32's time at 1e9; float16, not calibrated, float32's."""
+    monkeypatch.setenv("HYPERF_CACHE_DIR", str(tmp_path))
+    rates = {"float32": 1e9, "bfloat16": 4e9}
+    save_ceilings(Ceilings("cpu", "t", device_fingerprint(torch.device("cpu")), 1, rates, 1e15))
+    spec = tmp_path / "dry.yaml"
+    spec.write_text(
+        "name: dry\ndevice: cpu\ndtypes: [float32, bfloat16, float16]\nops: [hyena:fft]\n"
+        "axes: {seq_len: [1024], d_model: [64]}\n"
+    )
+    result = CliRunner().invoke(main, ["sweep", str(spec), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "calibrated ceilings" in result.output
+    ms = {
+        cells[2]: float(cells[8])
+        for line in result.output.splitlines()
+        if "hyena:fft" in line
+        for cells in [[c.strip() for c in line.strip("│ ").split("│")]]
+    }
+    assert ms["bfloat16"] == pytest.approx(ms["float32"] / 4, rel=0.01)
+    assert ms["float16"] == pytest.approx(ms["float32"], rel=0.01)

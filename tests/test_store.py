@@ -10,7 +10,6 @@ import pytest
 from hyperf.results import Params, PointRow, Repeat
 from hyperf.store import SCHEMA_VERSION, Store, _schema_v1
 
-
 PARAMS = Params(
     "hyena:fft",
     "hyena",

@@ -17,10 +17,10 @@ __all__ = ["load", "mark_rankable", "not_ranked_points", "rankable_points"]
 
 def load(
     db: str | Path, run_ids: list[int] | None = None
-) -> tuple[pd.DataFrame, dict[tuple[int, str], list[float]], pd.DataFrame]:
-    """(points marked by ``mark_rankable``, raw samples keyed by (run_id, point_id), runs) for
-    the given runs (all if None). Raises ValueError naming the database and run when one is
-    missing."""
+) -> tuple[pd.DataFrame, dict[tuple[int, str], list[list[float]]], pd.DataFrame]:
+    """(points marked by ``mark_rankable``, raw samples keyed by (run_id, point_id) with one
+    list per process, runs) for the given runs (all if None). Raises ValueError naming the
+    database and run when one is missing."""
     if not Path(db).exists():
         raise ValueError(f"{db}: no such database (run `hyperf sweep` first)")
     with Store(db) as store:
@@ -32,7 +32,10 @@ def load(
         points = store.points(chosen)
         samples = store.samples(chosen)
         details = {run_id: store.run(run_id) for run_id in chosen}
-    grouped = {key: group["ms"].tolist() for key, group in samples.groupby(["run_id", "point_id"])}
+    grouped = {
+        key: [process["ms"].tolist() for _, process in group.groupby("repeat")]
+        for key, group in samples.groupby(["run_id", "point_id"])
+    }
     runs = runs[runs["id"].isin(chosen)].assign(
         env_json=[details[i]["env_json"] for i in runs["id"] if i in details],
         ceilings_json=[details[i]["ceilings_json"] for i in runs["id"] if i in details],

@@ -8,8 +8,10 @@ exponent of the intercept, R² the usual coefficient of determination of that li
 Crossover. With d(L) = log t_hyena(L) − log t_attention(L) at the measured lengths (sorted),
 the crossover is the first sign change of d from + to −, placed by linear interpolation in
 log L between the two bracketing points:  log L* = log L₁ + d₁·(log L₂ − log L₁)/(d₁ − d₂).
-Its 95% CI comes from the bootstrap: resample each point's raw samples, recompute the
-medians and L*, take the 2.5th and 97.5th percentiles of L* over the replicates.
+Its 95% CI comes from the two-level bootstrap of ``hyperf.measure.stats``: replicate every
+point's time (resample its processes, then each process's samples; widened for few
+processes), recompute L* per replicate, take the 2.5th and 97.5th percentiles of L*.
+Speedup CIs are percentiles of the ratio of the two points' independent replicates.
 If d never changes sign, the two fitted power laws are solved for a₁L^b₁ = a₂L^b₂,
 L* = (a₁/a₂)^(1/(b₂ − b₁)), and the result is marked as extrapolated.
 """
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
+from hyperf.measure.stats import centre, log_replicates
 
 HYENA_FAMILIES = ("hyena", "longconv")
 
@@ -69,28 +72,47 @@ def interpolate_crossing(seq_len, t_hyena, t_attention) -> float | None:
     return None
 
 
+Repeats = list[list[float]]  # one point's raw samples, one list per process
+
+
+def replicates(points: list[Repeats], resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(points, resamples) two-level bootstrap replicates of each point's time, in ms
+    (``stats.log_replicates``: processes, then samples, widened for few processes)."""
+    return np.exp([log_replicates(p, resamples, rng) for p in points])
+
+
 def bootstrap_crossing(
-    seq_len, samples_hyena, samples_attention, resamples: int = 500, seed: int = 0
+    seq_len,
+    samples_hyena: list[Repeats],
+    samples_attention: list[Repeats],
+    resamples: int = 1000,
+    seed: int = 0,
 ) -> tuple[float | None, float | None, float]:
-    """95% CI of the crossing from resampled raw samples, and the fraction of replicates
-    that cross at all."""
+    """95% CI of the crossing from two-level replicates of every point, and the fraction of
+    replicates that cross at all."""
     rng = np.random.default_rng(seed)
-    found = []
-    for _ in range(resamples):
-        med_h = [np.median(rng.choice(s, size=len(s))) for s in samples_hyena]
-        med_a = [np.median(rng.choice(s, size=len(s))) for s in samples_attention]
-        crossing = interpolate_crossing(seq_len, med_h, med_a)
-        if crossing is not None:
-            found.append(crossing)
+    hyena = replicates(samples_hyena, resamples, rng)
+    attention = replicates(samples_attention, resamples, rng)
+    found = [
+        c
+        for b in range(resamples)
+        if (c := interpolate_crossing(seq_len, hyena[:, b], attention[:, b])) is not None
+    ]
     if not found:
         return None, None, 0.0
     low, high = np.percentile(found, [2.5, 97.5])
     return float(low), float(high), len(found) / resamples
 
 
-def crossover(seq_len, samples_hyena, samples_attention, hyena: str, attention: str) -> Crossover:
-    medians_h = [float(np.median(s)) for s in samples_hyena]
-    medians_a = [float(np.median(s)) for s in samples_attention]
+def crossover(
+    seq_len,
+    samples_hyena: list[Repeats],
+    samples_attention: list[Repeats],
+    hyena: str,
+    attention: str,
+) -> Crossover:
+    medians_h = [centre(s) for s in samples_hyena]
+    medians_a = [centre(s) for s in samples_attention]
     measured = interpolate_crossing(seq_len, medians_h, medians_a)
     if measured is not None:
         low, high, share = bootstrap_crossing(seq_len, samples_hyena, samples_attention)
@@ -174,14 +196,26 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
     return pd.DataFrame(rows)
 
 
-def speedups(points: pd.DataFrame) -> pd.DataFrame:
-    """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with the
-    ratio's range from the two medians' CIs (slowest-vs-fastest ends)."""
+def speedups(
+    points: pd.DataFrame,
+    samples: dict[tuple[int, str], Repeats],
+    resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with its 95%
+    CI from two-level replicates of both points (the ratio of independent replicates)."""
     ok = rankable_points(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
     keys = [*PAIR_KEYS, "seq_len"]
     merged = hyena.merge(attention, on=keys, suffixes=("_h", "_a"))
+    rng = np.random.default_rng(seed)
+    bounds = []
+    for row in merged.itertuples():
+        h = replicates([samples[(row.run_id, row.point_id_h)]], resamples, rng)[0]
+        a = replicates([samples[(row.run_id, row.point_id_a)]], resamples, rng)[0]
+        bounds.append(np.percentile(a / h, [2.5, 97.5]))
+    bounds = np.reshape(bounds, (-1, 2))
     return pd.DataFrame(
         {
             **{k: merged[k] for k in keys},
@@ -189,8 +223,8 @@ def speedups(points: pd.DataFrame) -> pd.DataFrame:
             "order": merged["hyena_order_h"],
             "attention": merged["op_a"],
             "speedup": merged["median_ms_a"] / merged["median_ms_h"],
-            "speedup_low": merged["ci_low_ms_a"] / merged["ci_high_ms_h"],
-            "speedup_high": merged["ci_high_ms_a"] / merged["ci_low_ms_h"],
+            "speedup_low": bounds[:, 0],
+            "speedup_high": bounds[:, 1],
         }
     )
 

@@ -92,7 +92,7 @@ def assemble(
     database). Comparisons see rankable points only; the rest are listed as not ranked."""
     points = points if "rankable" in points.columns else mark_rankable(points)
     cross = crossovers(points, samples) if not points.empty else pd.DataFrame()
-    speed = speedups(points) if not points.empty else pd.DataFrame()
+    speed = speedups(points, samples) if not points.empty else pd.DataFrame()
     scaling = scaling_fits(points) if not points.empty else pd.DataFrame()
     not_ranked = not_ranked_points(points)
     return Report(headline(cross, speed, points), cross, speed, scaling, not_ranked, points, runs)

@@ -31,28 +31,54 @@ def test_crossing_of_two_power_laws_is_exact_in_log_log():
     assert interpolate_crossing(LENGTHS, attention, hyena) is None  # never stops being faster
 
 
+def _processes(rng, ms: float, between: float, within: float = 0.01, count: int = 3):
+    return [
+        list(ms * np.exp(rng.normal(0, between) + rng.normal(0, within, size=30)))
+        for _ in range(count)
+    ]
+
+
 def test_bootstrap_ci_brackets_the_crossing():
     rng = np.random.default_rng(3)
-    hyena = [rng.normal(0.5 * n, 0.01 * 0.5 * n, size=30) for n in LENGTHS]
-    attention = [rng.normal(1e-4 * n**2, 0.01 * 1e-4 * n**2, size=30) for n in LENGTHS]
+    hyena = [_processes(rng, 0.5 * n, 0.0) for n in LENGTHS]
+    attention = [_processes(rng, 1e-4 * n**2, 0.0) for n in LENGTHS]
     low, high, share = bootstrap_crossing(LENGTHS, hyena, attention)
     assert low < 5000 < high and share == 1.0
     result = crossover(LENGTHS, hyena, attention, "hyena:fft", "attention:naive")
     assert not result.extrapolated and result.ci_low <= result.seq_len <= result.ci_high
 
 
+def test_crossover_interval_carries_between_process_variation():
+    """Processes that disagree by 5 % widen the crossing's interval; the same within-process
+    noise alone leaves it narrow. Over fresh data the wide one covers the true L = 5000."""
+    rng = np.random.default_rng()
+    widths, covered = {}, 0
+    for between in (0.0, 0.05):
+        hyena = [_processes(rng, 0.5 * n, between) for n in LENGTHS]
+        attention = [_processes(rng, 1e-4 * n**2, between) for n in LENGTHS]
+        low, high, _ = bootstrap_crossing(LENGTHS, hyena, attention, resamples=400)
+        widths[between] = np.log(high / low)
+    assert widths[0.05] > 3 * widths[0.0]
+    for _ in range(40):
+        hyena = [_processes(rng, 0.5 * n, 0.05) for n in LENGTHS]
+        attention = [_processes(rng, 1e-4 * n**2, 0.05) for n in LENGTHS]
+        low, high, _ = bootstrap_crossing(LENGTHS, hyena, attention, resamples=300)
+        covered += low <= 5000 <= high
+    assert covered / 40 >= 0.85
+
+
 def test_no_crossing_in_range_is_extrapolated_from_the_fits():
-    hyena = [[5.0 * n] for n in LENGTHS]  # crosses 1e-4·L² only at L = 50 000
-    attention = [[1e-4 * n**2] for n in LENGTHS]
+    hyena = [[[5.0 * n]] for n in LENGTHS]  # crosses 1e-4·L² only at L = 50 000
+    attention = [[[1e-4 * n**2]] for n in LENGTHS]
     result = crossover(LENGTHS, hyena, attention, "hyena:fft", "attention:naive")
     assert result.extrapolated and result.seq_len == pytest.approx(50_000, rel=1e-6)
     assert result.ci_low is None and "extrapolated" in result.note
 
 
 def test_already_faster_and_never_meeting():
-    faster = crossover(LENGTHS, [[1.0]] * 6, [[2.0 * n] for n in LENGTHS], "h", "a")
+    faster = crossover(LENGTHS, [[[1.0]]] * 6, [[[2.0 * n]] for n in LENGTHS], "h", "a")
     assert faster.seq_len is None and "already faster" in faster.note
     parallel = crossover(
-        LENGTHS, [[2.0 * n] for n in LENGTHS], [[1.0 * n] for n in LENGTHS], "h", "a"
+        LENGTHS, [[[2.0 * n]] for n in LENGTHS], [[[1.0 * n]] for n in LENGTHS], "h", "a"
     )
     assert parallel.seq_len is None and "never meet" in parallel.note

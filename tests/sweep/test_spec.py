@@ -20,8 +20,14 @@ MALFORMED = [
     ("name: x\nops: []\n", "ops: List should have at least 1 item"),
     ("name: x\nops: [hyena:fft]\nmodes: [train]\n", "modes: unknown modes ['train']"),
     ("name: x\nops: [hyena:fft]\ndtypes: [float8]\n", "dtypes: unknown dtypes ['float8']"),
-    ("name: x\nops: [hyena:fft]\naxes: {seq_len: []}\n", "axes.seq_len: List should have at least 1 item"),
-    ("name: x\nops: [hyena:fft]\naxes: {seq_len: [0]}\n", "axes.seq_len.0: Input should be greater than or equal to 1"),
+    (
+        "name: x\nops: [hyena:fft]\naxes: {seq_len: []}\n",
+        "axes.seq_len: List should have at least 1 item",
+    ),
+    (
+        "name: x\nops: [hyena:fft]\naxes: {seq_len: [0]}\n",
+        "axes.seq_len.0: Input should be greater than or equal to 1",
+    ),
     ("name: x\nops: [hyena:fft]\naxes: {batch: [one]}\n", "axes.batch.0: Input should be a valid"),
     ("name: x\nops: [hyena:fft]\naxes: {seq_len: {log2: [9, 3]}}\n", "log2 range"),
     (
@@ -29,7 +35,10 @@ MALFORMED = [
         "budget.seconds: Input should be greater",
     ),
     ("name: x\nops: [hyena:fft]\ndevice: tpu\n", "device must be auto, cpu, cuda"),
-    ("name: x\nops: [longconv:fft]\naxes: {depth: [1]}\n", "axes: depth 1: depth applies to mixers, not longconv:fft"),
+    (
+        "name: x\nops: [longconv:fft]\naxes: {depth: [1]}\n",
+        "axes: depth 1: depth applies to mixers, not longconv:fft",
+    ),
     ("name: x\nops: [hyena:fft]\ntimed_region: {filter_generation: out}\n", "not supported"),
     ("name: x\nops: [hyena:fft]\nskip: [{op: attention:naive, seq_len_gt: 1}]\n", "not in ops"),
     ("name: x\nops: [hyena:fft]\naxes: {variant: [mine]}\n", "axes.variant.0: Input should be"),

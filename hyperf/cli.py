@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,6 +25,32 @@ DTYPES = {
 }
 
 
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def clear_errors(command: Callable) -> Callable:
+    """Bad input — a spec, a store, an output path, a plugin, a full or read-only disk — ends
+    the command with one line naming the file and what is wrong, and exit status 2; never a
+    traceback. (Store, spec, output and plugin errors are ValueErrors or PluginError.)"""
+
+    @functools.wraps(command)
+    def checked(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, registry.PluginError) as error:
+            fail(str(error))
+        except sqlite3.Error as error:
+            db = kwargs.get("db", "the store")
+            hint = " (free some space)" if "full" in str(error) else ""
+            fail(f"{db}: {error}{hint}; what is already stored is kept")
+        except OSError as error:
+            fail(f"{error.filename or ''}: {error.strerror or error}")
+
+    return checked
+
+
 @click.group()
 @click.version_option(__version__, prog_name="hyperf")
 def main() -> None:
@@ -36,6 +65,7 @@ def main() -> None:
     help="Device to check availability on (default: cuda if present, else cpu).",
 )
 @click.option("--dtype", type=click.Choice(sorted(DTYPES)), default="float32", show_default=True)
+@clear_errors
 def list_backends(device: str | None, dtype: str) -> None:
     """Print every registered operator, whether it can run here, and why not."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -60,6 +90,7 @@ def list_backends(device: str | None, dtype: str) -> None:
 
 @main.command("env")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@clear_errors
 def env_command(as_json: bool) -> None:
     """Print the environment that decides a measurement (devices, versions, commit)."""
     from hyperf.envinfo import capture
@@ -78,6 +109,7 @@ def env_command(as_json: bool) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--dtype", "dtypes", multiple=True, help="Matmul dtypes (default: per device).")
 @click.option("--budget", default=1.0, show_default=True, help="Seconds per measurement.")
+@clear_errors
 def calibrate_command(device: str, dtypes: tuple[str, ...], budget: float) -> None:
     """Measure this device's matmul rate and copy bandwidth; store them for rooflines."""
     from hyperf.measure.ceilings import calibrate, save_ceilings
@@ -111,38 +143,42 @@ def calibrate_command(device: str, dtypes: tuple[str, ...], budget: float) -> No
     flag_value="latest",
     help="Continue run RUN (or, with no value, the latest run of this spec).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --resume: measure the run's timeout and crashed points again.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan with predictions; run nothing.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster.")
 @click.option("--quiet", is_flag=True, help="Log lines instead of a progress bar.")
+@clear_errors
 def sweep_command(
     spec_path: str,
     db: str,
     device: str | None,
     resume: str | None,
+    retry_failed: bool,
     dry_run: bool,
     executor: str,
     ray_address: str | None,
     quiet: bool,
 ) -> None:
     """Run the sweep described by SPEC (a YAML file) and store every point."""
-    from hyperf.sweep.driver import run_sweep
-    from hyperf.sweep.spec import SpecError, load_spec
+    from hyperf.sweep.driver import SweepInterrupted, run_sweep
+    from hyperf.sweep.spec import load_spec
 
-    try:
-        spec, text = load_spec(spec_path)
-    except SpecError as error:
-        click.echo(str(error), err=True)
-        sys.exit(2)
+    if retry_failed and resume is None:
+        fail("--retry-failed measures a resumed run's timeout/crashed points again; add --resume")
+    if resume is not None and resume != "latest" and not resume.isdigit():
+        fail(f"--resume takes a run id (see `hyperf runs --db {db}`) or no value; got {resume!r}")
+    registry.names()  # a broken HYPERF_PLUGINS module is reported as such, not as a spec error
+    spec, text = load_spec(spec_path)
     if dry_run:
         from hyperf.sweep.dryrun import print_plan
 
         print_plan(spec, device)
         return
-    if resume is not None and resume != "latest" and not resume.isdigit():
-        raise click.BadParameter(
-            f"RUN must be a run id (see `hyperf runs`); got {resume!r}", param_hint="--resume"
-        )
     try:
         summary = run_sweep(
             spec,
@@ -152,11 +188,18 @@ def sweep_command(
             executor=executor,
             ray_address=ray_address,
             resume=True if resume == "latest" else resume,
+            retry_failed=retry_failed,
             quiet=quiet,
         )
-    except ValueError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
+    except SweepInterrupted as stop:
+        where = (
+            f"run {stop.run_id} is marked interrupted; continue it with "
+            f"`hyperf sweep {spec_path} --db {db} --resume {stop.run_id}`"
+            if stop.run_id
+            else ""
+        )
+        click.echo(f"\nstopped by {stop}; every finished repeat is stored. {where}", err=True)
+        sys.exit(128 + stop.signum)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
     click.echo(
         f"run {summary.run_id}: {summary.planned} points planned, "
@@ -168,12 +211,11 @@ def sweep_command(
 
 @main.command("runs")
 @click.option("--db", default="reports/hyperf.db", show_default=True)
+@clear_errors
 def runs_command(db: str) -> None:
     """List the runs in a store."""
     from hyperf.store import Store
 
-    if not Path(db).exists():
-        raise click.BadParameter(f"{db} does not exist", param_hint="--db")
     with Store(db) as store:
         frame = store.runs()
     table = Table(title=f"runs in {db}")
@@ -195,26 +237,32 @@ def runs_command(db: str) -> None:
     show_default=True,
 )
 @click.option("-o", "--output", default=None, help="File to write (default: stdout for csv/json).")
+@clear_errors
 def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
     """Export one run's points as CSV, Parquet or JSON."""
+    from hyperf.files import check_outputs, text, write_all
     from hyperf.store import Store
 
-    if not Path(db).exists():
-        raise click.BadParameter(f"{db} does not exist", param_hint="--db")
+    if fmt == "parquet" and output is None:
+        fail("--format parquet needs -o FILE")
+    if output is not None:
+        check_outputs([Path(output)], db)
     with Store(db) as store:
         if store.run(run_id) is None:
-            raise click.BadParameter(f"no run {run_id} in {db}", param_hint="RUN_ID")
+            fail(f"{db} has no run {run_id} (see `hyperf runs --db {db}`)")
         frame = store.points([run_id])
     if fmt == "parquet":
-        if output is None:
-            raise click.BadParameter("parquet needs --output FILE", param_hint="--output")
-        frame.to_parquet(output)
-    elif fmt == "json":
-        text = frame.to_json(orient="records", indent=1)
-        Path(output).write_text(text) if output else click.echo(text)
+        write_all({Path(output): lambda path: frame.to_parquet(path)})
+        return
+    content = (
+        frame.to_json(orient="records", indent=1) + "\n"
+        if fmt == "json"
+        else frame.to_csv(index=False)
+    )
+    if output is None:
+        click.echo(content, nl=False)
     else:
-        text = frame.to_csv(index=False)
-        Path(output).write_text(text) if output else click.echo(text, nl=False)
+        write_all({Path(output): text(content)})
 
 
 @main.command("report")
@@ -227,15 +275,12 @@ def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
     show_default=True,
     help="HTML file; NAME.md and NAME-*.csv are written beside it.",
 )
+@clear_errors
 def report_command(run_ids: tuple[int, ...], db: str, output: str) -> None:
     """Write a self-contained HTML report of RUNs (default: every run in the store)."""
     from hyperf.report.html import write_report
 
-    try:
-        report = write_report(db, list(run_ids) or None, output)
-    except ValueError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
+    report = write_report(db, list(run_ids) or None, output)
     console = Console(width=max(Console().width, 120))
     for line in report.headline:
         console.print(f"• {escape(line)}")
@@ -394,8 +439,9 @@ def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: 
     Console(width=max(Console().width, 150)).print(table)
     click.echo("mma/wgmma/LDG/...: static SASS instruction counts, not executed counts.")
     if bad:
-        raise click.ClickException(f"{bad} configuration(s) spill, overflow shared memory "
-                                   "or miss the tensor cores")
+        raise click.ClickException(
+            f"{bad} configuration(s) spill, overflow shared memory or miss the tensor cores"
+        )
 
 
 if __name__ == "__main__":

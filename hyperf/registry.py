@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -98,22 +99,86 @@ def register(
     return decorate
 
 
+class PluginError(Exception):
+    """A module named in ``HYPERF_PLUGINS`` cannot be loaded. Not a ValueError on purpose:
+    pydantic turns a ValueError raised inside a validator (the spec's ``ops:`` check calls
+    ``names()``) into a field error, which would blame the spec instead of the plugin."""
+
+
+class RegisteredTwice(ValueError):
+    """``add`` of a name that is already registered; ``first`` is the module that has it."""
+
+    def __init__(self, name: str, first: str):
+        self.name, self.first = name, first
+        super().__init__(f"registry name {name!r} is registered twice (first by {first})")
+
+
 def add(entry: Entry) -> None:
     if entry.name in _ENTRIES:
-        raise ValueError(f"registry name {entry.name!r} is registered twice")
+        raise RegisteredTwice(entry.name, _ENTRIES[entry.name].fn.__module__)
     _ENTRIES[entry.name] = entry
+
+
+def _import(module: str) -> None:
+    """Import one provider; if it fails, forget the entries it registered before failing, so
+    importing it again reports the same problem rather than 'registered twice'."""
+    before = set(_ENTRIES)
+    try:
+        importlib.import_module(module)
+    except BaseException:
+        for name in set(_ENTRIES) - before:
+            del _ENTRIES[name]
+        raise
+
+
+def _where(error: BaseException) -> str:
+    """The file and line an import failed at, if it is the user's code and not importlib's."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (at {error.filename}:{error.lineno})"
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if "<frozen" not in f.filename]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
+def _plugin_error(module: str, error: Exception) -> PluginError:
+    """What went wrong loading plugin ``module``, and what to do about it."""
+    where = f"HYPERF_PLUGINS names module {module!r}"
+    if isinstance(error, RegisteredTwice):
+        return PluginError(
+            f"{where}, which registers {error.name!r}, already registered by {error.first}; "
+            "give the plugin's entry another name"
+        )
+    if isinstance(error, ModuleNotFoundError) and f"{module}.".startswith(f"{error.name}."):
+        return PluginError(
+            f"{where}, which cannot be found; check the name, and that its directory is on "
+            "PYTHONPATH (or it is installed), or remove it from HYPERF_PLUGINS"
+        )
+    return PluginError(
+        f"{where}, which fails on import: {type(error).__name__}: {error}{_where(error)}; "
+        "fix the module or remove it from HYPERF_PLUGINS"
+    )
 
 
 def _load() -> None:
     """Import the built-in providers, then the modules named in ``HYPERF_PLUGINS``
     (comma-separated): a user's own backends, registered the same way and present in every
-    worker process a sweep starts."""
+    worker process a sweep starts. A plugin that fails raises PluginError and leaves the
+    registry unloaded, so the next lookup tries (and reports) again."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        plugins = [m.strip() for m in os.environ.get("HYPERF_PLUGINS", "").split(",")]
-        for module in (*_PROVIDERS, *filter(None, plugins)):
-            importlib.import_module(module)
+    if _loaded:
+        return
+    _loaded = True  # first: a provider's import may itself look a name up
+    plugins = [m.strip() for m in os.environ.get("HYPERF_PLUGINS", "").split(",")]
+    try:
+        for module in _PROVIDERS:
+            _import(module)
+        for module in filter(None, plugins):
+            try:
+                _import(module)
+            except Exception as error:
+                raise _plugin_error(module, error) from error
+    except BaseException:
+        _loaded = False
+        raise
 
 
 def names(family: str | None = None) -> list[str]:

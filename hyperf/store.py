@@ -3,20 +3,26 @@
 Tables: ``runs`` (spec, environment, ceilings, start/end, status), ``repeats`` (one row per
 worker process that measured a point), ``points`` (parameters as columns, status, statistics
 over the repeats, FLOPs, memory, error vs oracle; columns from ``hyperf.results``) and
-``samples`` (raw times and CPU times, keyed by repeat). ``meta`` holds the schema version;
-``migrate`` brings an older database up to date.
+``samples`` (raw times and CPU times, keyed by repeat), ``claims`` (which driver is measuring
+which repeat). ``meta`` holds the schema version; ``migrate`` brings an older database up to
+date. Readers open read-only (``Store(path)``); only a sweep creates or migrates
+(``Store(path, write=True)``).
 
 Crash safety: a repeat is one transaction (its row, its samples, and the point's row when it
 is the last), so a sweep killed at any moment leaves only whole repeats behind, and
 ``--resume`` runs exactly the missing ones.
 Two sweeps may write to one database at once: WAL lets readers and one writer proceed, and a
-writer waits (busy timeout) for the other's transaction instead of failing.
+writer waits (busy timeout) for the other's transaction instead of failing. Two drivers
+resuming one run claim each repeat before measuring it, so none is measured twice.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import shutil
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -29,7 +35,7 @@ import pandas as pd
 
 from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PARAM_COLUMNS = columns(Params)
 RESULT_COLUMNS = columns(PointRow)
 REPEAT_COLUMNS = columns(Repeat)
@@ -37,6 +43,31 @@ REPEAT_COLUMNS = columns(Repeat)
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), which with its PID names
+    it uniquely; None if there is no such process (or no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def claim_owner() -> str:
+    """This driver's name in the claims table: host, PID and process start time."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the driver that wrote a claim still runs. A driver on another host cannot be
+    checked from here and counts as alive; one killed here (kill -9) leaves a stale claim that
+    the next driver takes over."""
+    host, pid, started = owner.rsplit(":", 2)
+    if host != socket.gethostname():
+        return True
+    return _process_start(int(pid)) == started
 
 
 V1_RESULT_COLUMNS = [  # the points columns of schema 1, frozen: migrations start from them
@@ -93,20 +124,195 @@ def _schema_v2(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = {1: _schema_v1, 2: _schema_v2}  # version -> step from version − 1
+def _schema_v3(conn: sqlite3.Connection) -> None:
+    """Claims: a driver claims a repeat before measuring it, so two drivers resuming one run
+    share its missing repeats instead of both measuring them."""
+    conn.execute(
+        "CREATE TABLE claims (run_id INTEGER NOT NULL, point_id TEXT NOT NULL,"
+        " repeat INTEGER NOT NULL, owner TEXT NOT NULL, claimed_at TEXT NOT NULL,"
+        " PRIMARY KEY (run_id, point_id, repeat))"
+    )
+
+
+MIGRATIONS = {1: _schema_v1, 2: _schema_v2, 3: _schema_v3}  # version -> step from version − 1
+
+
+class StoreError(ValueError):
+    """A database path that cannot be used: the message names the file, what is wrong with
+    it and what to do."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """True if ``path`` is an existing file that starts with SQLite's header."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def _usable_path(path: str | Path) -> Path:
+    """The store's path, or StoreError if it cannot name a database file at all."""
+    if str(path).strip() == "":
+        raise StoreError("--db is empty; give the path of a hyperf store (e.g. reports/hyperf.db)")
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a directory; --db takes a database file, e.g. {path}/hyperf.db"
+        )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise StoreError(f"{path}: {parent} is a file, not a directory")
+    return path
+
+
+def _check_length(path: Path) -> None:
+    """StoreError if the file is shorter than its SQLite header says (a truncated copy, a
+    partial download): caught before anything reads or writes its pages."""
+    with open(path, "rb") as file:
+        header = file.read(100)
+    if len(header) < 100:
+        raise StoreError(f"{path} is truncated ({len(header)} bytes); restore it from a copy")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96]  # the page count is trustworthy only then
+    length = path.stat().st_size
+    if valid and pages * page_size > length:
+        raise StoreError(
+            f"{path} is truncated: its header says {pages * page_size:,} bytes, the file has "
+            f"{length:,}; restore it from a copy, or point --db at another file"
+        )
+
+
+def _space_hint(path: Path) -> str:
+    """'; the disk is full (N KiB free)' when the file system holding ``path`` is (nearly)
+    full, else ''."""
+    try:
+        free = shutil.disk_usage(path.parent if path.parent.exists() else ".").free
+    except OSError:
+        return ""
+    return f"; the disk holding it is full ({free // 1024} KiB free)" if free < 2**20 else ""
+
+
+def _damaged(path: Path, error: sqlite3.Error) -> StoreError:
+    if "not a database" in str(error):
+        return StoreError(f"{path} is not a SQLite database; --db takes a hyperf store")
+    return StoreError(
+        f"{path} cannot be read as a SQLite database ({error}); it may be truncated or damaged "
+        "— restore it from a copy, or point --db at another file"
+    )
 
 
 class Store:
-    """A connection to the results database, created and migrated on open."""
+    """A connection to the results database.
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA busy_timeout=60000")
-        self.conn.execute("PRAGMA foreign_keys=ON")
+    ``Store(path)`` opens an existing store read-only: no migration, no journal-mode change and
+    no write lock, so ``runs``, ``export`` and ``report`` work on a read-only mount or a full
+    disk, never wait for a sweep's transaction, and never alter the file. A store of an older
+    schema is copied into memory and migrated there. ``Store(path, write=True)`` — the sweep
+    only — creates the file or migrates it in place, and refuses a file that is not a hyperf
+    store. Unusable paths raise StoreError.
+    """
+
+    def __init__(self, path: str | Path, *, write: bool = False):
+        self.path = _usable_path(path)
+        self.writable = write
+        if write:
+            self._open_for_writing()
+        else:
+            self._open_for_reading()
+
+    def _open_for_reading(self) -> None:
+        if not self.path.exists():
+            raise StoreError(f"{self.path} does not exist; run `hyperf sweep` first, or give --db")
+        if not is_sqlite_file(self.path):
+            if self.path.stat().st_size == 0:
+                raise StoreError(f"{self.path} is empty: it holds no hyperf runs")
+            raise StoreError(f"{self.path} is not a SQLite database; --db takes a hyperf store")
+        _check_length(self.path)
+        uri = self.path.resolve().as_uri()
+        try:
+            self.conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+            version = self.schema_version()
+        except sqlite3.OperationalError as error:
+            # A WAL database opens read-only only if its -shm file exists or can be made; on
+            # a read-only mount or a full disk it cannot. With no -wal file left by a writer,
+            # every page is in the main file, so reading it as immutable reads it all.
+            wal = Path(f"{self.path}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreError(
+                    f"{self.path}: cannot open for reading ({error}), and its write-ahead log "
+                    f"{wal.name} holds data that only a writable directory lets SQLite read"
+                    f"{_space_hint(self.path)}"
+                ) from None
+            self.conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+            try:
+                version = self.schema_version()
+            except sqlite3.DatabaseError as again:
+                raise _damaged(self.path, again) from None
+        except sqlite3.DatabaseError as error:
+            raise _damaged(self.path, error) from None
+        if version == 0:
+            self.conn.close()
+            raise StoreError(f"{self.path} is a SQLite database but not a hyperf store")
+        self._refuse_newer(version)
+        if version < SCHEMA_VERSION:  # migrate a copy in memory; the file stays as it is
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            self.conn.backup(memory)
+            self.conn.close()
+            self.conn = memory
+            self.migrate()
+
+    def _open_for_writing(self) -> None:
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if exists and not is_sqlite_file(self.path):
+            raise StoreError(
+                f"{self.path} exists and is not a SQLite database; refusing to write to it — "
+                "give --db a new file or an existing hyperf store"
+            )
+        if exists:
+            _check_length(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"{self.path}: cannot create {self.path.parent}: {error.strerror}"
+            ) from None
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            tables = self._tables()
+            if tables and "meta" not in tables:
+                self.conn.close()
+                raise StoreError(
+                    f"{self.path} is a SQLite database of another application (tables: "
+                    f"{', '.join(sorted(tables)[:8])}); refusing to add hyperf's tables to it"
+                )
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA busy_timeout=60000")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
+                raise StoreError(
+                    f"{self.path}: cannot open for writing ({error})"
+                    f"{_space_hint(self.path) or '; is its directory read-only?'}"
+                ) from None
+            raise _damaged(self.path, error) from None
         self.migrate()
+
+    def _tables(self) -> set[str]:
+        rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return {name for (name,) in rows}
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this "
+                f"hyperf ({SCHEMA_VERSION}); upgrade hyperf"
+            )
 
     def close(self) -> None:
         self.conn.close()
@@ -136,23 +342,18 @@ class Store:
         self.conn.execute("COMMIT")
 
     def schema_version(self) -> int:
-        exists = self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        if not exists:
+        if "meta" not in self._tables():
             return 0
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     def migrate(self) -> None:
         with self.transaction() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             current = self.schema_version()
-            if current > SCHEMA_VERSION:
-                raise ValueError(
-                    f"{self.path}: schema version {current} is newer than this "
-                    f"hyperf ({SCHEMA_VERSION}); upgrade hyperf"
-                )
+            self._refuse_newer(current)
+            if current == SCHEMA_VERSION:
+                return
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[version](conn)
             conn.execute(
@@ -195,9 +396,12 @@ class Store:
         names = [d[0] for d in self.conn.execute("SELECT * FROM runs LIMIT 0").description]
         return dict(zip(names, row, strict=True))
 
-    def latest_run(self, spec_hash: str, device: str) -> int | None:
+    def latest_run(self, spec_hashes: list[str], device: str) -> int | None:
+        """The newest run on ``device`` whose spec hash is one of ``spec_hashes``."""
+        marks = ", ".join("?" for _ in spec_hashes)
         row = self.conn.execute(
-            "SELECT MAX(id) FROM runs WHERE spec_hash=? AND device=?", (spec_hash, device)
+            f"SELECT MAX(id) FROM runs WHERE spec_hash IN ({marks}) AND device=?",
+            (*spec_hashes, device),
         ).fetchone()
         return row[0]
 
@@ -215,6 +419,54 @@ class Store:
     def done_point_ids(self, run_id: int) -> set[str]:
         rows = self.conn.execute("SELECT point_id FROM points WHERE run_id=?", (run_id,))
         return {row[0] for row in rows}
+
+    def claim(self, run_id: int, point_id: str, repeat: int, owner: str) -> bool:
+        """Claim one repeat for ``owner`` (see ``claim_owner``) before measuring it. False
+        when it is already stored, or claimed by a driver that is still alive."""
+        with self.transaction() as conn:
+            stored = conn.execute(
+                "SELECT 1 FROM repeats WHERE run_id=? AND point_id=? AND repeat=?",
+                (run_id, point_id, repeat),
+            ).fetchone()
+            if stored:
+                return False
+            held = conn.execute(
+                "SELECT owner FROM claims WHERE run_id=? AND point_id=? AND repeat=?",
+                (run_id, point_id, repeat),
+            ).fetchone()
+            if held and held[0] != owner and owner_alive(held[0]):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                (run_id, point_id, repeat, owner, _now()),
+            )
+        return True
+
+    def release_claims(self, run_id: int, owner: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM claims WHERE run_id=? AND owner=?", (run_id, owner))
+
+    def other_live_owners(self, run_id: int, owner: str) -> list[str]:
+        """Drivers other than ``owner`` that still hold claims in the run and are alive."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT owner FROM claims WHERE run_id=? AND owner != ?", (run_id, owner)
+        )
+        return [other for (other,) in rows if owner_alive(other)]
+
+    def forget_failed(self, run_id: int, statuses: tuple[str, ...]) -> int:
+        """Delete the run's points with these statuses, with their repeats and samples, so a
+        resumed run measures them again. Returns how many points were forgotten."""
+        marks = ", ".join("?" for _ in statuses)
+        chosen = f"SELECT point_id FROM points WHERE run_id=? AND status IN ({marks})"
+        with self.transaction() as conn:
+            for table in ("samples", "repeats", "claims"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE run_id=? AND point_id IN ({chosen})",
+                    (run_id, run_id, *statuses),
+                )
+            return conn.execute(
+                f"DELETE FROM points WHERE run_id=? AND status IN ({marks})", (run_id, *statuses)
+            ).rowcount
 
     def stored_repeats(self, run_id: int) -> dict[str, list[tuple[Repeat, list[float]]]]:
         """Repeats of the run's unfinished points, in repeat order, with their samples."""
@@ -263,6 +515,10 @@ class Store:
             )
             if cursor.rowcount == 0:
                 return False
+            conn.execute(
+                "DELETE FROM claims WHERE run_id=? AND point_id=? AND repeat=?",
+                (run_id, point_id, index),
+            )
             conn.executemany(
                 "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?)",
                 [

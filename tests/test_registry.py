@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from click.testing import CliRunner
 
 from hyperf import registry
 from hyperf.cli import main
+from hyperf.sweep.spec import load_spec
 from hyperf.workload import Workload
 
 
@@ -57,3 +62,111 @@ def test_hyperf_list_prints_every_entry_and_reasons():
 def test_hyperf_list_rejects_unknown_device():
     result = CliRunner().invoke(main, ["list", "--device", "tpu"])
     assert result.exit_code == 2 and "tpu" in result.output
+
+
+# HYPERF_PLUGINS: a plugin that cannot be loaded is named, with what went wrong and what to
+# do, as a PluginError (exit 2 from the CLI), never a traceback or a spec error.
+
+BROKEN = """\
+from hyperf.registry import register
+
+@register("longconv:half_test")
+def half(u, k, D):
+    return u
+
+raise RuntimeError("needs a GPU build")
+"""
+
+DUPLICATE = """\
+from hyperf.registry import register
+
+@register("longconv:fft")
+def mine(u, k, D):
+    return u
+"""
+
+
+@pytest.fixture
+def plugin(monkeypatch, tmp_path):
+    """Write ``text`` as module ``name`` in tmp_path and name it in HYPERF_PLUGINS; the
+    registry reloads on the next lookup, and is left as it was afterwards."""
+    registry.names()  # the built-in providers are imported (and cached) before the test
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # a rewritten module is re-read
+    monkeypatch.setattr(registry, "_loaded", False)
+    added = []
+
+    def write(name: str, text: str | None) -> Path:
+        path = tmp_path / f"{name}.py"
+        if text is not None:
+            path.write_text(text)
+        importlib.invalidate_caches()
+        monkeypatch.setenv("HYPERF_PLUGINS", f"{name}")
+        added.append(name)
+        return path
+
+    yield write
+    for name in added:
+        sys.modules.pop(name, None)
+    registry._ENTRIES.pop("longconv:half_test", None)
+
+
+def test_plugin_that_cannot_be_found(plugin):
+    plugin("hyperf_no_such_plugin", None)
+    for _ in range(2):  # the registry is not left half-loaded: a retry says the same
+        with pytest.raises(registry.PluginError) as caught:
+            registry.names()
+        message = str(caught.value)
+        assert "HYPERF_PLUGINS" in message and "'hyperf_no_such_plugin'" in message
+        assert "cannot be found" in message and "PYTHONPATH" in message
+
+
+def test_plugin_that_fails_on_import(plugin):
+    path = plugin("broken_plugin", BROKEN)
+    for _ in range(2):  # a retry reports the module's own error again, not 'registered twice'
+        with pytest.raises(registry.PluginError) as caught:
+            registry.names()
+        message = str(caught.value)
+        assert "'broken_plugin'" in message and "RuntimeError: needs a GPU build" in message
+        assert f"{path}:7" in message and "remove it from HYPERF_PLUGINS" in message
+        assert "longconv:half_test" not in registry._ENTRIES  # rolled back with the module
+    plugin("broken_plugin", BROKEN.replace('raise RuntimeError("needs a GPU build")', ""))
+    assert "longconv:half_test" in registry.names()  # fixed: it loads
+
+
+def test_plugin_that_registers_an_existing_name(plugin):
+    plugin("duplicate_plugin", DUPLICATE)
+    with pytest.raises(registry.PluginError) as caught:
+        registry.names()
+    message = str(caught.value)
+    assert "'duplicate_plugin'" in message and "registers 'longconv:fft'" in message
+    assert "already registered by hyperf.ops.longconv.fft" in message
+    assert "another name" in message
+    assert registry._ENTRIES["longconv:fft"].fn.__module__ == "hyperf.ops.longconv.fft"
+
+
+def test_plugin_error_is_not_blamed_on_the_spec(plugin, tmp_path):
+    plugin("broken_plugin", BROKEN)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: x\nops: [hyena:fft]\ndtypes: [float32]\n")
+    with pytest.raises(registry.PluginError, match="broken_plugin"):
+        load_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("hyperf_no_such_plugin", None, "cannot be found"),
+        ("broken_plugin", BROKEN, "RuntimeError: needs a GPU build"),
+        ("duplicate_plugin", DUPLICATE, "registers 'longconv:fft'"),
+    ],
+)
+def test_cli_reports_a_bad_plugin_and_exits_2(plugin, tmp_path, name, text, says):
+    plugin(name, text)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: x\nops: [hyena:fft]\n")
+    for args in (["list", "--device", "cpu"], ["sweep", str(spec), "--dry-run"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"error: HYPERF_PLUGINS names module '{name}'" in result.output
+        assert says in result.output and "Traceback" not in result.output

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from hyperf.results import Params, PointRow, Repeat
-from hyperf.store import SCHEMA_VERSION, Store, _schema_v1
+from hyperf.store import SCHEMA_VERSION, Store, StoreError, _schema_v1, claim_owner
 
 PARAMS = Params(
     "hyena:fft",
@@ -35,25 +38,26 @@ def point(median: float = 1.0, status: str = "ok") -> tuple[dict, Params, PointR
 
 
 def test_schema_and_wal(tmp_path):
-    with Store(tmp_path / "r.db") as store:
+    with Store(tmp_path / "r.db", write=True) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with Store(tmp_path / "r.db") as store:  # reopening migrates nothing, loses nothing
+    with Store(tmp_path / "r.db", write=True) as store:  # reopening migrates nothing
         assert store.schema_version() == SCHEMA_VERSION
 
 
-def test_newer_schema_is_refused(tmp_path):
-    Store(tmp_path / "r.db").close()
+@pytest.mark.parametrize("write", [False, True])
+def test_newer_schema_is_refused(tmp_path, write):
+    Store(tmp_path / "r.db", write=True).close()
     conn = sqlite3.connect(tmp_path / "r.db")
     conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     conn.commit()
     conn.close()
-    with pytest.raises(ValueError, match="schema version 99 is newer"):
-        Store(tmp_path / "r.db")
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        Store(tmp_path / "r.db", write=write)
 
 
 def test_repeat_samples_and_point_are_one_transaction(tmp_path):
-    with Store(tmp_path / "r.db") as store:
+    with Store(tmp_path / "r.db", write=True) as store:
         run = store.create_run("t", "spec", "h", "cpu", {}, None)
         assert store.write_repeat(run, "p1", 0, Repeat("ok", median_ms=2.0), [1.0, 2.0], [1, 2])
         assert store.stored_repeats(run)["p1"][0][1] == [1.0, 2.0]  # unfinished: kept
@@ -83,16 +87,21 @@ def test_a_schema_1_database_is_migrated_without_loss(tmp_path):
     )
     conn.executemany("INSERT INTO samples VALUES (1, 'p', ?, ?)", [(0, 1.4), (1, 1.6)])
     conn.close()
-    with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION
-        points = store.points()
-        assert points["median_ms"].tolist() == [1.5] and points["processes"].tolist() == [1]
-        assert points["contended"].isna().all()
-        assert store.samples()[["repeat", "ms"]].values.tolist() == [[0, 1.4], [0, 1.6]]
+    before = path.read_bytes()
+    for write in (False, True):  # a reader migrates a copy in memory; a sweep, the file
+        with Store(path, write=write) as store:
+            assert store.schema_version() == SCHEMA_VERSION
+            points = store.points()
+            assert points["median_ms"].tolist() == [1.5] and points["processes"].tolist() == [1]
+            assert points["contended"].isna().all()
+            assert store.samples()[["repeat", "ms"]].values.tolist() == [[0, 1.4], [0, 1.6]]
+        if not write:
+            assert path.read_bytes() == before
+    assert path.read_bytes() != before
 
 
 def _writer(path: str, run: int, prefix: str, count: int) -> None:
-    with Store(path) as store:
+    with Store(path, write=True) as store:
         for i in range(count):
             name = f"{prefix}{i}"
             store.write_repeat(run, name, 0, Repeat("ok"), [float(i)] * 20, [], point())
@@ -100,7 +109,7 @@ def _writer(path: str, run: int, prefix: str, count: int) -> None:
 
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = str(tmp_path / "r.db")
-    with Store(path) as store:
+    with Store(path, write=True) as store:
         run = store.create_run("t", "spec", "h", "cpu", {}, None)
     context = multiprocessing.get_context("spawn")
     writers = [context.Process(target=_writer, args=(path, run, p, 150)) for p in "ab"]
@@ -112,3 +121,66 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     with Store(path) as store:
         assert len(store.done_point_ids(run)) == 300
         assert len(store.samples([run])) == 300 * 20
+
+
+def _store_with_a_run(path) -> int:
+    with Store(path, write=True) as store:
+        run = store.create_run("t", "spec", "h", "cpu", {}, None)
+        store.write_repeat(run, "p", 0, Repeat("ok"), [1.0], [1.0], point())
+    return run
+
+
+def test_a_reader_changes_nothing_and_does_not_wait_for_a_writer(tmp_path):
+    path = tmp_path / "r.db"
+    _store_with_a_run(path)
+    files = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing (a sweep's transaction)
+    try:
+        with Store(path) as store:
+            assert store.points()["point_id"].tolist() == ["p"]
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                store.conn.execute("DELETE FROM points")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == files
+
+
+def test_another_applications_sqlite_file_is_neither_read_nor_altered(tmp_path):
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers VALUES (1, 'Ada')")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a hyperf store"):
+        Store(path)
+    with pytest.raises(StoreError, match=r"another application \(tables: customers\)"):
+        Store(path, write=True)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]  # no -wal, no -shm
+
+
+def test_claims_share_a_run_between_drivers_and_expire_with_their_driver(tmp_path):
+    path = tmp_path / "r.db"
+    run = _store_with_a_run(path)
+    me = claim_owner()
+    with Store(path, write=True) as store:
+        assert not store.claim(run, "p", 0, me)  # already stored
+        assert store.claim(run, "q", 0, me)
+        assert store.claim(run, "q", 0, me)  # a driver may re-claim its own
+        with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as alive:
+            other = claim_owner().rsplit(":", 2)[0] + f":{alive.pid}:"
+            other += Path(f"/proc/{alive.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+            assert not store.claim(run, "q", 0, other)  # held by a live driver (me)
+            assert store.claim(run, "r", 0, other)
+            assert store.other_live_owners(run, me) == [other]
+            assert not store.claim(run, "r", 0, me)
+            alive.kill()
+        alive.wait()
+        assert store.claim(run, "r", 0, me)  # its driver died: the claim is taken over
+        store.write_repeat(run, "q", 0, Repeat("ok"), [1.0], [1.0])
+        store.release_claims(run, me)
+        assert store.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0

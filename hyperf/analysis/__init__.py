@@ -20,9 +20,8 @@ def load(
 ) -> tuple[pd.DataFrame, dict[tuple[int, str], list[list[float]]], pd.DataFrame]:
     """(points marked by ``mark_rankable``, raw samples keyed by (run_id, point_id) with one
     list per process, runs) for the given runs (all if None). Raises ValueError naming the
-    database and run when one is missing."""
-    if not Path(db).exists():
-        raise ValueError(f"{db}: no such database (run `hyperf sweep` first)")
+    database and run when one is missing; StoreError
+    (a ValueError) when the database cannot be read."""
     with Store(db) as store:
         runs = store.runs()
         missing = sorted(set(run_ids or []) - set(runs["id"]))

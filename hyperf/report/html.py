@@ -12,6 +12,7 @@ import pandas as pd
 from hyperf.analysis import load
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
+from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.report import figures
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -356,25 +357,24 @@ def predictions_section(points: pd.DataFrame) -> dict:
 
 
 def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) -> Report:
-    """Write NAME.html, NAME.md and NAME-*.csv; return the report's data."""
+    """Write NAME.html, NAME.md and NAME-*.csv; return the report's data. Every path is
+    checked before the store is read (none may be the store or another SQLite file), and the
+    files replace the old ones only once all are written."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    stem = output.with_suffix("")
+    tables = ("crossovers", "speedups", "scaling", "points")
+    csv_paths = {name: Path(f"{stem}-{name}.csv") for name in tables}
+    markdown = Path(f"{stem}.md")
+    check_outputs([output, markdown, *csv_paths.values()], db)
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise OutputError(
+            f"{output}: the report is HTML; give -o a NAME.html (NAME.md and NAME-*.csv are "
+            "written beside it)"
+        )
     report = build(db, run_ids)
     runs = ", ".join(
         f"{n} (run {i})" for i, n in zip(report.runs["id"], report.runs["name"], strict=True)
     )
-    html = render(report, f"hyperf report — {runs}")
-    tmp = output.with_suffix(".tmp")
-    tmp.write_text(html)
-    tmp.replace(output)  # never a half-written report
-    stem = output.with_suffix("")
-    for name, frame in (
-        ("crossovers", report.crossovers),
-        ("speedups", report.speedups),
-        ("scaling", report.scaling),
-        ("points", report.points),
-    ):
-        frame.to_csv(f"{stem}-{name}.csv", index=False)
     summary = [
         f"# hyperf report — {runs}",
         "",
@@ -383,5 +383,20 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
         f"{len(report.points)} points, {len(report.not_ranked)} not ranked. Tables: "
         f"{stem.name}-crossovers.csv, -speedups.csv, -scaling.csv, -points.csv.",
     ]
-    Path(f"{stem}.md").write_text("\n".join(summary) + "\n")
+    frames = {
+        "crossovers": report.crossovers,
+        "speedups": report.speedups,
+        "scaling": report.scaling,
+        "points": report.points,
+    }
+    write_all(
+        {
+            output: text(render(report, f"hyperf report — {runs}")),
+            markdown: text("\n".join(summary) + "\n"),
+            **{
+                csv_paths[name]: (lambda path, f=frame: f.to_csv(path, index=False))
+                for name, frame in frames.items()
+            },
+        }
+    )
     return report

@@ -1,11 +1,20 @@
-"""The driver: plan a spec, skip what a resumed run already holds, execute in passes, store."""
+"""The driver: plan a spec, skip what a resumed run already holds, execute in passes, store.
+
+SIGINT and SIGTERM stop it the same way: the worker is killed, the driver's claims are
+released and the run is marked ``interrupted``; ``--resume`` continues it."""
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -13,11 +22,11 @@ from hyperf.device import resolve_device
 from hyperf.envinfo import capture
 from hyperf.measure.ceilings import load_ceilings
 from hyperf.results import MEASURED, PointRow, Repeat, combine, finished
-from hyperf.store import Store
+from hyperf.store import Store, claim_owner
 from hyperf.sweep.executors import LocalExecutor, RayExecutor
 from hyperf.sweep.plan import Point, build_plan
 from hyperf.sweep.runner import point_params
-from hyperf.sweep.spec import Spec, spec_hash
+from hyperf.sweep.spec import Spec, spec_hash, text_hash
 
 
 @dataclass
@@ -27,18 +36,83 @@ class SweepSummary:
     already_done: int
     statuses: Counter = field(default_factory=Counter)
     wall_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the user should know (new run, …)
 
 
-def resolve_run(store: Store, spec_text: str, device: str, resume: int | bool | None) -> int | None:
-    """The run to continue: an explicit id, the latest run of this spec on this device, or
-    None for a new run."""
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the sweep; the run is marked interrupted, nothing is lost."""
+
+    def __init__(self, signum: int, run_id: int | None = None):
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.run_id = signum, run_id
+
+
+RETRYABLE = ("timeout", "crashed")  # point statuses --retry-failed measures again
+
+
+def resolve_run(
+    store: Store, spec: Spec, spec_text: str, device: str, resume: int | bool | None
+) -> tuple[int | None, str | None]:
+    """(the run to continue, or None for a new run; a note for the user). Continuing another
+    spec's run, or one measured on another device, is refused: its points would be merged
+    into a run whose stored spec says something else."""
     if resume in (None, False):
-        return None
+        return None, None
     if resume is True:
-        return store.latest_run(spec_hash(spec_text), device)
-    if store.run(int(resume)) is None:
-        raise ValueError(f"--resume {resume}: no such run in {store.path}")
-    return int(resume)
+        found = store.latest_run([spec_hash(spec), text_hash(spec_text)], device)
+        if found is None:
+            return (
+                None,
+                f"nothing to resume: no run of spec {spec.name!r} on {device} in "
+                f"{store.path}; starting a new run",
+            )
+        return found, None
+    run = store.run(int(resume))
+    if run is None:
+        raise ValueError(f"--resume {resume}: no such run in {store.path} (see `hyperf runs`)")
+    if run["spec_hash"] not in (spec_hash(spec), text_hash(spec_text)):
+        stored = _stored_spec_hash(run["spec_text"])
+        if stored != spec_hash(spec):
+            raise ValueError(
+                f"--resume {resume}: run {resume} was made from spec {run['name']!r} "
+                f"(hash {run['spec_hash']}), not from this spec {spec.name!r} (hash "
+                f"{spec_hash(spec)}); resuming would mix two specs' points in one run. Start "
+                "a new run (no --resume), or resume with the spec the run was made from"
+            )
+    if run["device"] != device:
+        raise ValueError(
+            f"--resume {resume}: run {resume} was measured on {run['device']}, this sweep is "
+            f"on {device}; give --device {run['device']} or start a new run"
+        )
+    return int(resume), None
+
+
+def _stored_spec_hash(text: str | None) -> str | None:
+    """The normalised hash of a stored spec's text (runs made before hashes were normalised),
+    or None if it no longer validates (e.g. a plugin operator that is not loaded)."""
+    try:
+        return spec_hash(Spec.model_validate(yaml.safe_load(text or "")))
+    except (ValueError, yaml.YAMLError):
+        return None
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Inside: SIGTERM (and SIGINT) raise SweepInterrupted, so a driver stopped either way
+    kills its worker, releases its claims and marks the run interrupted."""
+
+    def interrupt(signum: int, frame) -> None:
+        raise SweepInterrupted(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_sweep(
@@ -50,29 +124,37 @@ def run_sweep(
     executor: str = "local",
     ray_address: str | None = None,
     resume: int | bool | None = None,
+    retry_failed: bool = False,
     quiet: bool = False,
     console: Console | None = None,
 ) -> SweepSummary:
     console = console or Console()
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
-    with Store(db) as store:
-        run_id = resolve_run(store, spec_text, device_name, resume)
+    owner = claim_owner()
+    with Store(db, write=True) as store, _signals_interrupt():
+        run_id, note = resolve_run(store, spec, spec_text, device_name, resume)
+        notes = [note] if note else []
         if run_id is None:
             ceilings = load_ceilings(device_name)
             run_id = store.create_run(
                 spec.name,
                 spec_text,
-                spec_hash(spec_text),
+                spec_hash(spec),
                 device_name,
                 capture(),
                 ceilings.as_dict() if ceilings else None,
             )
         else:
+            if retry_failed:
+                forgotten = store.forget_failed(run_id, RETRYABLE)
+                notes.append(f"measuring {forgotten} {'/'.join(RETRYABLE)} point(s) again")
             store.reopen_run(run_id)
         done = store.done_point_ids(run_id)
         todo: list[Point] = [p for p in plan if p.id not in done]
-        summary = SweepSummary(run_id, len(plan), len(plan) - len(todo))
+        summary = SweepSummary(run_id, len(plan), len(plan) - len(todo), notes=notes)
+        for line in notes:
+            console.print(f"note: {line}", highlight=False, soft_wrap=True)
         runner = (
             RayExecutor(
                 ray_address, measure_memory=spec.measure_memory, count_flops=spec.count_flops
@@ -83,17 +165,35 @@ def run_sweep(
         started = time.perf_counter()
         status = "interrupted"
         try:
-            measure_passes(store, run_id, todo, runner, summary, console, quiet)
+            measure_passes(store, run_id, owner, todo, runner, summary, console, quiet)
             status = "finished"
+        except SweepInterrupted as stop:
+            stop.run_id = run_id
+            raise
         finally:
             summary.wall_s = time.perf_counter() - started
-            store.finish_run(run_id, status)
+            _close_run(store, run_id, owner, status, {p.id for p in plan})
     return summary
+
+
+def _close_run(store: Store, run_id: int, owner: str, status: str, planned: set[str]) -> None:
+    """Release this driver's claims and set the run's status: finished when it holds every
+    planned point; left running while another live driver is still measuring it."""
+    try:
+        store.release_claims(run_id, owner)
+        if status == "finished" and not planned <= store.done_point_ids(run_id):
+            status = "interrupted"
+        if status != "finished" and store.other_live_owners(run_id, owner):
+            return
+        store.finish_run(run_id, status)
+    except sqlite3.OperationalError:  # disk full or gone: the error that stopped us says so
+        pass
 
 
 def measure_passes(
     store: Store,
     run_id: int,
+    owner: str,
     todo: list[Point],
     runner: LocalExecutor | RayExecutor,
     summary: SweepSummary,
@@ -103,41 +203,47 @@ def measure_passes(
     """Measure repeat r of every unfinished point in pass r, each pass in fresh processes, so
     a point's repeats are spread over the run (drift touches every point alike) and never
     share a process. A point finishes when all its repeats ran or one ended without a time;
-    its row is written with its last repeat."""
+    its row is written with its last repeat. Each repeat is claimed just before it is
+    measured, so a second driver resuming the same run takes other repeats, not these."""
     held = store.stored_repeats(run_id)  # a resumed run keeps the repeats it has
     state = {p.id: held.get(p.id, []) for p in todo}
     wanted = {p.id: p.budget["repeats"] for p in todo}
     total = sum(wanted[p.id] - len(state[p.id]) for p in todo)
+
+    def claimed(index: int) -> Iterator[tuple[Point, int]]:
+        for p in todo:
+            if (
+                len(state[p.id]) == index
+                and not finished([r for r, _ in state[p.id]], wanted[p.id])
+                and store.claim(run_id, p.id, index, owner)
+            ):
+                yield p, index
+
     with _progress(console, quiet, total) as progress:
         for index in range(max(wanted.values(), default=0)):
-            tasks = [
-                (p, index)
-                for p in todo
-                if len(state[p.id]) == index
-                and not finished([r for r, _ in state[p.id]], wanted[p.id])
-            ]
-            for point, repeat, (row, samples, cpu_ms) in runner.run(tasks):
-                state[point.id].append((row, samples))
-                repeats = [r for r, _ in state[point.id]]
-                complete = finished(repeats, wanted[point.id])
-                result = (
-                    combine(repeats, [s for r, s in state[point.id] if r.status in MEASURED])
-                    if complete
-                    else None
-                )
-                store.write_repeat(
-                    run_id,
-                    point.id,
-                    repeat,
-                    row,
-                    samples,
-                    cpu_ms,
-                    (point.as_dict(), point_params(point), result) if result else None,
-                )
-                if result:
-                    summary.statuses[result.status] += 1
-                left = wanted[point.id] - len(repeats) if complete else 0
-                progress(point, repeat, row, result, summary.statuses, 1 + left)
+            with closing(runner.run(claimed(index))) as outcomes:
+                for point, repeat, (row, samples, cpu_ms) in outcomes:
+                    state[point.id].append((row, samples))
+                    repeats = [r for r, _ in state[point.id]]
+                    complete = finished(repeats, wanted[point.id])
+                    result = (
+                        combine(repeats, [s for r, s in state[point.id] if r.status in MEASURED])
+                        if complete
+                        else None
+                    )
+                    store.write_repeat(
+                        run_id,
+                        point.id,
+                        repeat,
+                        row,
+                        samples,
+                        cpu_ms,
+                        (point.as_dict(), point_params(point), result) if result else None,
+                    )
+                    if result:
+                        summary.statuses[result.status] += 1
+                    left = wanted[point.id] - len(repeats) if complete else 0
+                    progress(point, repeat, row, result, summary.statuses, 1 + left)
 
 
 class _progress:

@@ -1,6 +1,15 @@
-"""``hyperf sweep --dry-run``: the plan as a table, with predicted time and peak memory."""
+"""``hyperf sweep --dry-run``: the plan as a table, with predicted time and peak memory.
+
+A spec's cross product can plan far more points than anyone means to measure; the dry run is
+where that should show. So the table stops after ``MAX_ROWS`` rows (printing 100,000 rows
+takes minutes and helps nobody) while the totals still cover every point, a plan over
+``LARGE_PLAN`` points is called out, and the predicted time is given in units a reader takes
+in at a glance.
+"""
 
 from __future__ import annotations
+
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -9,68 +18,82 @@ from hyperf.device import resolve_device
 from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
 from hyperf.measure.flops import analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
-from hyperf.sweep.plan import build_plan
+from hyperf.sweep.plan import Point, build_plan
 from hyperf.sweep.spec import Spec
 
 DEFAULT_CEILINGS = {  # if uncalibrated: FLOP/s for every dtype, bytes/s
     "cpu": {"matmul_flops": {"float32": 50e9}, "copy_bytes_per_s": 10e9},
     "cuda": {"matmul_flops": {"float32": 100e12}, "copy_bytes_per_s": 1.5e12},
 }
+MAX_ROWS = 200  # rows the table shows; the totals cover every point
+LARGE_PLAN = 10_000  # more points than this: warn that measuring them takes long
+COLUMNS = ("op", "mode", "dtype", "B", "L", "D", "order", "depth", "pred. ms", "pred. peak MiB")
+
+_UNITS = (("years", 365.25 * 86400), ("days", 86400.0), ("h", 3600.0), ("min", 60.0))
 
 
-def print_plan(spec: Spec, device: str | None) -> None:
+def human_duration(seconds: float) -> str:
+    """``seconds`` in the largest unit that fits (s, min, h, days, years), so 9.46e11 s reads
+    '29,986 years' rather than '15771432774.3 min'."""
+    unit, size = next(((u, s) for u, s in _UNITS if seconds >= s), ("s", 1.0))
+    value = seconds / size
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+
+
+def _predict(point: Point, ceilings: dict) -> tuple[float | None, str, str, str]:
+    """(predicted seconds or None, ms cell, peak MiB cell, note) for one point."""
+    if point.skip_reason:
+        return None, "—", "—", point.skip_reason
+    w = point.workload
+    try:
+        seconds = roofline_bound(  # the roofline at this dtype's peak
+            analytic_flops(w, point.mode)["total"],
+            analytic_bytes(w, point.mode)["total"],
+            peak_rate(ceilings, w.dtype),
+            ceilings["copy_bytes_per_s"],
+        ).seconds
+        peak_mib = analytic_peak_bytes(w, point.mode) / 2**20
+    except ValueError as error:  # a shape the operator does not handle: it will fail
+        return None, "—", "—", f"will fail: {error}"
+    return seconds, f"{1e3 * seconds:.2f}", f"{peak_mib:.0f}", ""
+
+
+def print_plan(spec: Spec, device: str | None, max_rows: int = MAX_ROWS) -> None:
+    """Print the first ``max_rows`` points with their predictions, and the predicted time
+    of the whole sweep; warnings about the plan's size go to stderr."""
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
     calibrated = load_ceilings(device_name)
     ceilings = calibrated.as_dict() if calibrated else DEFAULT_CEILINGS[device_name.split(":")[0]]
     source = "calibrated ceilings" if calibrated else "default rates"
-    table = Table(
-        title=f"{spec.name}: {len(plan)} points on {device_name} (predictions from {source})"
-    )
-    for column in (
-        "op",
-        "mode",
-        "dtype",
-        "B",
-        "L",
-        "D",
-        "order",
-        "depth",
-        "pred. ms",
-        "pred. peak MiB",
-        "note",
-    ):
-        table.add_column(column)
-    total_s = 0.0
-    for point in plan:
-        w = point.workload
-        note, predicted_ms, peak_mib = point.skip_reason or "", "—", "—"
-        if not point.skip_reason:
-            try:
-                predicted_s = roofline_bound(  # the roofline at this dtype's peak
-                    analytic_flops(w, point.mode)["total"],
-                    analytic_bytes(w, point.mode)["total"],
-                    peak_rate(ceilings, w.dtype),
-                    ceilings["copy_bytes_per_s"],
-                ).seconds
-                predicted_ms = f"{1e3 * predicted_s:.2f}"
-                peak_mib = f"{analytic_peak_bytes(w, point.mode) / 2**20:.0f}"
-                # every repeat (its own worker process) samples for its budget at least
-                total_s += spec.budget.repeats * max(predicted_s * 20, spec.budget.budget_s)
-            except ValueError as error:  # a shape the operator does not handle: it will fail
-                note = f"will fail: {error}"
-        table.add_row(
-            w.op,
-            point.mode,
-            w.dtype,
-            str(w.batch),
-            str(w.seq_len),
-            str(w.d_model),
-            str(w.order),
-            str(w.depth),
-            predicted_ms,
-            peak_mib,
-            note,
+    rows, total_s = [], 0.0
+    for i, point in enumerate(plan):
+        seconds, predicted_ms, peak_mib, note = _predict(point, ceilings)
+        if seconds is not None:  # every repeat (its own process) samples for its budget at least
+            total_s += spec.budget.repeats * max(seconds * 20, spec.budget.budget_s)
+        if i < max_rows:
+            w = point.workload
+            cells = (w.op, point.mode, w.dtype, w.batch, w.seq_len, w.d_model, w.order, w.depth)
+            rows.append((*map(str, cells), predicted_ms, peak_mib, note))
+    duration = human_duration(total_s)
+    if len(plan) > LARGE_PLAN:
+        print(
+            f"warning: this spec plans {len(plan):,} points; measuring them all would take "
+            f"about {duration}. Narrow the axes or add skip rules.",
+            file=sys.stderr,
         )
+    if len(plan) > max_rows:
+        print(
+            f"warning: the table shows the first {max_rows:,} of {len(plan):,} points "
+            "(the totals cover all)",
+            file=sys.stderr,
+        )
+    table = Table(
+        title=f"{spec.name}: {len(plan):,} points on {device_name} (predictions from {source})"
+    )
+    for column in (*COLUMNS, "note"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
     Console(width=max(Console().width, 140)).print(table)
-    print(f"{len(plan)} points; predicted sweep time about {total_s / 60:.1f} min")
+    print(f"{len(plan):,} points; predicted sweep time about {duration}")

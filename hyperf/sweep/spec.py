@@ -11,11 +11,15 @@ combination is validated before anything runs. The budget is the timer's own opt
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
+import json
+import typing
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import annotated_types
 import yaml
 from pydantic import (
     AliasChoices,
@@ -33,6 +37,14 @@ from hyperf.measure.timing import TimingOptions
 from hyperf.workload import DTYPES, MODES, Workload
 
 SPEC_VERSION = 1
+
+# Upper bounds, generous for any real GPU experiment; they catch a typo (an extra zero, 2**40)
+# before it plans a point that cannot run. The others are on PointParams' fields (and so on
+# every axis): batch, d_model and n_heads ≤ 65536, order ≤ 16, depth ≤ 256, filter_order (the
+# filter MLP's width) ≤ 4096, emb_dim ≤ 1023.
+MAX_LOG2_SEQ_LEN = 24
+MAX_SEQ_LEN = 2**MAX_LOG2_SEQ_LEN  # 16M tokens: the longest sequence, listed or {log2: …}
+MAX_TOKENS_PER_BATCH = 2**30
 
 
 class SpecError(ValueError):
@@ -55,8 +67,10 @@ class Log2Range(Strict):
     @field_validator("log2")
     @classmethod
     def ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
-        if not 0 <= value[0] <= value[1] <= 24:
-            raise ValueError("log2 range must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 24")
+        if not 0 <= value[0] <= value[1] <= MAX_LOG2_SEQ_LEN:
+            raise ValueError(
+                f"log2 range must be [lo, hi] with 0 ≤ lo ≤ hi ≤ {MAX_LOG2_SEQ_LEN}; got {value}"
+            )
         return value
 
     def values(self) -> list[int]:
@@ -77,16 +91,20 @@ class PointParams(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     op: str
-    batch: int = Field(1, ge=1)
-    seq_len: int = Field(1024, ge=1)
-    d_model: int = Field(768, ge=1)
+    batch: int = Field(1, ge=1, le=65536)
+    seq_len: int = Field(1024, ge=1, le=MAX_SEQ_LEN)
+    d_model: int = Field(768, ge=1, le=65536)
     dtype: str = "float32"
-    n_heads: int | None = Field(None, ge=1, validation_alias=AliasChoices("n_heads", "heads"))
-    order: int = Field(2, ge=1, description="Hyena order N (≥ 2 for the safari variant)")
-    depth: int = Field(0, ge=0, description="0: the bare mixer; k: k pre-norm blocks")
+    n_heads: int | None = Field(
+        None, ge=1, le=65536, validation_alias=AliasChoices("n_heads", "heads")
+    )
+    order: int = Field(2, ge=1, le=16, description="Hyena order N (≥ 2 for the safari variant)")
+    depth: int = Field(0, ge=0, le=256, description="0: the bare mixer; k: k pre-norm blocks")
     variant: Literal["safari", "paper"] = "safari"
-    emb_dim: int = Field(3, ge=3, description="odd: t plus (emb_dim − 1)/2 sine/cosine pairs")
-    filter_order: int = Field(64, ge=1)
+    emb_dim: int = Field(
+        3, ge=3, le=1023, description="odd: t plus (emb_dim − 1)/2 sine/cosine pairs"
+    )
+    filter_order: int = Field(64, ge=1, le=4096, description="width of the implicit filter MLP")
     modulate: bool = True
 
     @field_validator("op")
@@ -212,7 +230,7 @@ class Spec(Strict):
     modes: list[str] = Field(default_factory=lambda: ["fwd"], min_length=1)
     ops: list[str] = Field(min_length=1)
     axes: Axes = Field(default_factory=Axes)
-    tokens_per_batch: int | None = Field(None, ge=1)
+    tokens_per_batch: int | None = Field(None, ge=1, le=MAX_TOKENS_PER_BATCH)
     points: list[PointEntry] = Field(default_factory=list)
     budget: Budget = Field(default_factory=Budget)
     tolerances: dict[str, float] = Field(default_factory=dict)
@@ -276,9 +294,11 @@ class Spec(Strict):
             try:
                 cases.append((PointParams.model_validate(params), list(self.modes)))
             except ValidationError as error:
+                brief = f"op={params['op']}, seq_len={params['seq_len']}"
+                if self.tokens_per_batch:
+                    brief += f", batch={params['batch']} from tokens_per_batch"
                 for e in error.errors():
-                    brief = f"op={params['op']}, seq_len={params['seq_len']}"
-                    problems.setdefault(e["msg"].removeprefix("Value error, "), brief)
+                    problems.setdefault(_problem(e, PointParams), brief)
         if problems:
             raise ValueError(
                 "axes: " + "; ".join(f"{msg} (first at {where})" for msg, where in problems.items())
@@ -290,22 +310,108 @@ class Spec(Strict):
         return cases
 
 
-def spec_hash(text: str) -> str:
+def spec_hash(spec: Spec) -> str:
+    """A hash of what the spec asks for, normalised: comments, layout, key order, aliases and
+    spelled-out defaults do not change it; the description does not count."""
+    content = json.dumps(spec.model_dump(mode="json", exclude={"description"}), sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def text_hash(text: str) -> str:
+    """The hash runs stored before specs were normalised (hyperf ≤ 0.x): of the raw text."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _location(loc: tuple) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith(("function-after", "list["))]
-    return ".".join(parts) or "(top level)"
+def _keys(model: type[BaseModel]) -> dict[str, str]:
+    """Every key ``model`` accepts in a spec file, aliases included, to its field's name."""
+    keys = {}
+    for name, field in model.model_fields.items():
+        aliases = getattr(field.validation_alias, "choices", [field.validation_alias])
+        for key in (name, field.alias, *aliases):
+            if isinstance(key, str):
+                keys[key] = name
+    return keys
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field holds: itself, or inside ``list[…]``, ``X | None``, ``Annotated``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def _walk(loc: tuple, root: type[BaseModel]) -> tuple[str, type[BaseModel], tuple | None]:
+    """Follow a pydantic error's ``loc`` from ``root`` through the nested models: the key path
+    to show (pydantic's own steps dropped), the model the path ends in, and the last field
+    passed as (model, field name, key as written)."""
+    model, field, shown = root, None, []
+    for part in loc:
+        if part == model.__name__ or str(part).startswith(("function-", "list[")):
+            continue  # the union member pydantic tried, a validator, a list type
+        shown.append(str(part))
+        name = _keys(model).get(part) if isinstance(part, str) else None
+        if name is not None:
+            field = (model, name, part)
+            model = next(iter(_models_in(model.model_fields[name].annotation)), model)
+    return ".".join(shown), model, field
+
+
+def _unknown_key(key: str, model: type[BaseModel]) -> str:
+    """Why ``key`` is refused: the closest allowed key, and every key ``model`` accepts."""
+    keys = _keys(model)
+    allowed = []
+    for name in model.model_fields:
+        aliases = [k for k, n in keys.items() if n == name and k != name]
+        allowed.append(f"{name} (or {', '.join(aliases)})" if aliases else name)
+    guess = difflib.get_close_matches(key, list(keys), n=1)
+    hint = f"did you mean {guess[0]!r}? " if guess else ""
+    return f"unknown key; {hint}allowed: {', '.join(allowed)}"
+
+
+def _range(model: type[BaseModel], name: str, key: str) -> str | None:
+    """'1 ≤ seq_len ≤ 16777216' for a field bounded on both sides, else None. An axis holds
+    values of the PointParams field of its name, with that field's bounds."""
+    model = PointParams if model is Axes else model
+    lower = upper = ""
+    for c in model.model_fields[name].metadata:
+        if isinstance(c, (annotated_types.Ge, annotated_types.Gt)):
+            lower = f"{c.ge} ≤ " if isinstance(c, annotated_types.Ge) else f"{c.gt} < "
+        if isinstance(c, (annotated_types.Le, annotated_types.Lt)):
+            upper = f" ≤ {c.le}" if isinstance(c, annotated_types.Le) else f" < {c.lt}"
+    return f"{lower}{key}{upper}" if lower and upper else None
+
+
+def _problem(error: Any, root: type[BaseModel]) -> str:
+    """One line for one pydantic error: the key path, what is wrong, and what is allowed."""
+    path, model, field = _walk(error["loc"], root)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = _unknown_key(str(error["loc"][-1]), model)
+    elif error["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        allowed = field and _range(*field)
+        if allowed:
+            message += f" (got {error['input']}; allowed: {allowed})"
+    return f"{path}: {message}" if path else message
 
 
 def load_spec(path: str | Path) -> tuple[Spec, str]:
     """Read and validate a spec file; raise SpecError listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as error:
         raise SpecError(str(path), [f"cannot read: {error.strerror}"]) from None
+    try:  # newlines translated as read_text() does, so text_hash of old runs still matches
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise SpecError(
+            str(path),
+            [
+                f"not UTF-8 text: byte 0x{raw[error.start]:02x} at offset {error.start} "
+                f"(line {line}); save the file as UTF-8"
+            ],
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -315,10 +421,5 @@ def load_spec(path: str | Path) -> tuple[Spec, str]:
     try:
         return Spec.model_validate(data), text
     except ValidationError as error:
-        problems = [
-            f"{_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}".removeprefix(
-                "(top level): "
-            )
-            for e in error.errors()
-        ]
+        problems = [_problem(e, Spec) for e in error.errors()]
         raise SpecError(str(path), problems) from None

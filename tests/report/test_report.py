@@ -72,7 +72,7 @@ def test_report_files_and_sections(real_run):
 def test_degenerate_runs_render_with_an_explanation(tmp_path, case):
     db = tmp_path / "r.db"
     if case == "empty":
-        with Store(db) as store:
+        with Store(db, write=True) as store:
             run = store.create_run("empty", "", "h", "cpu", {}, None)
         expected = "holds no points"
     elif case == "all_failed":

@@ -15,7 +15,7 @@ axes: {seq_len: [64]}
 """
 
 MALFORMED = [
-    ("name: x\nops: [hyena:fft]\nsurprise: 1\n", "surprise: Extra inputs are not permitted"),
+    ("name: x\nops: [hyena:fft]\nsurprise: 1\n", "surprise: unknown key; allowed: name,"),
     ("name: x\nops: [hyena:nope]\n", "ops: unknown ops ['hyena:nope']; allowed"),
     ("name: x\nops: []\n", "ops: List should have at least 1 item"),
     ("name: x\nops: [hyena:fft]\nmodes: [train]\n", "modes: unknown modes ['train']"),

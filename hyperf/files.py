@@ -1,0 +1,73 @@
+"""Output files written so that a careless path loses nothing.
+
+``check_outputs`` refuses, before anything is written, a path that is the store itself or any
+other SQLite database, a directory, or a path under a file; it creates missing parent
+directories. ``write_all`` writes every file to a temporary name beside it and renames them
+into place only when all are written, so an error leaves the old files, not half-written ones
+or ``.tmp`` leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from hyperf.store import is_sqlite_file
+
+Writer = Callable[[Path], None]  # writes the file's content to the path it is given
+
+
+class OutputError(ValueError):
+    """An output path that would lose data or cannot be written; the message says which."""
+
+
+def check_outputs(paths: list[Path], store: str | Path | None = None) -> None:
+    """Raise OutputError unless every path can be written without destroying a database."""
+    for path in paths:
+        if str(path).strip() in ("", "."):
+            raise OutputError("-o is empty; give a file name")
+        if path.is_dir():
+            raise OutputError(f"{path} is a directory; give a file name, e.g. {path}/report.html")
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise OutputError(f"{path}: {parent} is a file, not a directory")
+        if store is not None and path.resolve() == Path(store).resolve():
+            raise OutputError(f"{path} is the store (--db {store}); refusing to overwrite it")
+        if is_sqlite_file(path):
+            raise OutputError(f"{path} is a SQLite database; refusing to overwrite it")
+    for path in paths:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{path}: cannot create {path.parent}: {error.strerror}") from None
+
+
+def write_all(outputs: dict[Path, Writer]) -> None:
+    """Write each path with its writer, all-or-nothing: temporary files first, then renames."""
+    written: dict[Path, Path] = {}
+    try:
+        for path, write in outputs.items():
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(handle)
+            written[path] = Path(name)
+            write(Path(name))
+        for path, temporary in written.items():
+            os.chmod(temporary, 0o666 & ~_umask())  # as open() would have made it
+            temporary.replace(path)
+    except OSError as error:
+        raise OutputError(f"{error.filename or path}: cannot write: {error.strerror}") from None
+    finally:
+        for temporary in written.values():
+            temporary.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def text(content: str) -> Writer:
+    return lambda path: path.write_text(content, encoding="utf-8")

@@ -4,7 +4,11 @@ its own, so the repeats of a point never share a process.
 
 - ``LocalExecutor``: a worker subprocess started for the call and kept for its tasks; a task
   that kills it is ``crashed`` (with its stderr tail), one that overruns its timeout is
-  ``timeout`` (the worker is killed); either way a fresh worker takes the next task.
+  ``timeout`` (the worker is killed); either way a fresh worker takes the next task. A task's
+  timeout starts once its worker is ready (torch and the registry loaded, which takes
+  seconds), so a short ``timeout_s`` times the point, not the start-up; a worker that dies
+  or hangs while starting makes the task ``crashed``. Workers die with the driver, even when
+  it is killed with SIGKILL (Linux).
 - ``RayExecutor``: each task is a Ray task in a fresh worker process (``max_calls=1``; one
   GPU on CUDA, ``cpus_per_point`` CPUs otherwise) on a local or remote cluster; Ray retries
   tasks whose node was lost. Results stream back to the driver, which alone writes the store.
@@ -25,10 +29,14 @@ from collections.abc import Iterator
 from hyperf.results import Repeat
 from hyperf.sweep.plan import Point
 from hyperf.sweep.runner import Outcome
+from hyperf.sweep.worker import READY, warm_up_backward
 
 Task = tuple[Point, int]  # a point and the repeat to measure
 Done = tuple[Point, int, Outcome]
 STDERR_TAIL = 2000  # characters of a crashed worker's stderr kept with the point
+# How long a worker may take to import torch and load the registry before it is given up
+# as hung; generous, since a cold disk or a busy machine can make this slow.
+STARTUP_TIMEOUT_S = 300.0
 
 
 class LocalExecutor:
@@ -37,18 +45,34 @@ class LocalExecutor:
         self.process: subprocess.Popen | None = None
         self.stderr = None
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self) -> str | None:
+        """Start a worker and wait until it is ready; None, or why it could not start."""
         self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in _stop)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hyperf.sweep.worker"],
+            [sys.executable, "-m", "hyperf.sweep.worker", "--parent", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
             text=True,
             env=env,
         )
-        return self.process
+        line = self._read_line(STARTUP_TIMEOUT_S)
+        if line is None:
+            why = f"not ready within {STARTUP_TIMEOUT_S:g} s"
+        elif not line:
+            why = f"it exited with code {self.process.wait()}"
+        elif line.strip() != READY:
+            why = f"it said {line.strip()!r}"
+        else:
+            return None
+        return f"worker failed to start: {why}\n{self._stop()}"
+
+    def _read_line(self, timeout: float) -> str | None:
+        """The worker's next protocol line ('' if it exited), or None after ``timeout`` s. The
+        protocol is one line per request, so nothing is ever left in the pipe's buffer."""
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        return self.process.stdout.readline() if ready else None
 
     def _stop(self) -> str:
         """Kill the worker; return the tail of what it wrote to stderr."""
@@ -72,19 +96,24 @@ class LocalExecutor:
             self._stop()
 
     def _run_one(self, point: Point, repeat: int) -> Outcome:
-        process = self.process if self.process and self.process.poll() is None else self._start()
+        if self.process is None or self.process.poll() is not None:
+            self._stop()  # a worker that died between tasks: collect it
+            error = self._start()
+            if error is not None:
+                return failure("crashed", error)
+        process = self.process
         request = json.dumps({"point": point.as_dict(), "repeat": repeat, **self.options})
         try:
             process.stdin.write(request + "\n")
             process.stdin.flush()
         except BrokenPipeError:
-            return failure("crashed", "worker died on start:\n" + self._stop())
-        timeout = point.budget["timeout_s"]
-        ready, _, _ = select.select([process.stdout], [], [], timeout)
-        if not ready:
+            code = process.wait()
+            return failure("crashed", f"worker exited with code {code}\n{self._stop()}")
+        timeout = point.budget["timeout_s"]  # from here: the worker is ready
+        line = self._read_line(timeout)
+        if line is None:
             self._stop()
             return failure("timeout", f"no result within {timeout:g} s; the worker was killed")
-        line = process.stdout.readline()
         if not line:
             code = process.wait()
             return failure("crashed", f"worker exited with code {code}\n{self._stop()}")
@@ -99,6 +128,7 @@ def failure(status: str, error: str) -> Outcome:
 def _ray_task(point_dict: dict, repeat: int, measure_memory: bool, count_flops: bool):
     from hyperf.sweep.runner import run_point
 
+    warm_up_backward()  # as a local worker does, so first_call_ms means the same on both
     return run_point(Point.from_dict(point_dict), repeat, measure_memory, count_flops)
 
 

@@ -3,9 +3,10 @@
 Runs in a worker process (local subprocess or Ray task); returns plain data only. Anything
 that can fail without killing the process is turned into a status here: unavailable →
 ``skipped`` (with the registry's reason), predicted not to fit in memory → ``skipped`` (with
-the numbers), CUDA out of memory → ``oom``, output off the oracle → ``wrong``, no independent
-oracle → ``unchecked`` (both still timed, never ranked). Crashes and time-outs are the
-executor's to record: the process is gone.
+the numbers), an allocation that fails (CUDA or CPU) → ``oom``, output off the oracle →
+``wrong``, no independent oracle → ``unchecked`` (both still timed, never ranked). Crashes
+(the kernel's OOM killer's included) and time-outs are the executor's to record: the process
+is gone.
 """
 
 from __future__ import annotations
@@ -73,6 +74,19 @@ def runs_interpreted(op: str, device: torch.device) -> bool:
     return bool(check(device)) if check else device.type != "cuda"
 
 
+# What torch's CPU allocator raises (a RuntimeError) when an allocation fails.
+CPU_OOM = "DefaultCPUAllocator: can't allocate memory"
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation that failed: CUDA's OutOfMemoryError, torch's CPU
+    allocator refusing (a RuntimeError), or Python's MemoryError. The point needs more memory
+    than there is, a fact about the point, not a crash of the backend."""
+    return isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)) or (
+        isinstance(error, RuntimeError) and CPU_OOM in str(error)
+    )
+
+
 Outcome = tuple[Repeat, list[float], list[float]]  # the repeat, its samples, their CPU ms
 RETRY_PAUSE_S = 1.0  # before re-measuring a contended repeat, times the attempt number
 
@@ -121,9 +135,9 @@ def run_point(
             time.sleep(RETRY_PAUSE_S * attempts)
             timing = time_workload(w, point.mode, device, options, interpreted=interpreted)
             attempts += 1
-    except torch.cuda.OutOfMemoryError as oom:
-        return Repeat("oom", str(oom).splitlines()[0]), [], []
     except Exception as failure:  # a bug in one backend must not end the sweep
+        if out_of_memory(failure):
+            return Repeat("oom", (str(failure) or type(failure).__name__).splitlines()[0]), [], []
         tail = traceback.format_exc().strip().splitlines()[-6:]
         return Repeat("crashed", f"{type(failure).__name__}: {failure}\n" + "\n".join(tail)), [], []
     stats = timing.stats

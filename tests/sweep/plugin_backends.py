@@ -3,6 +3,8 @@
 import os
 import time
 
+import torch
+
 from hyperf.ops.longconv.fft import fft_conv
 from hyperf.registry import register
 
@@ -37,4 +39,22 @@ def mine_conv(u, k, D):
 
 @register("longconv:self_test", oracle="longconv:self_test", summary="its own oracle (tests)")
 def self_checked_conv(u, k, D):
+    return fft_conv(u, k, D)
+
+
+HOG_BYTES = 2**40  # 1 TiB: more than any test machine has, refused at once by overcommit
+
+
+@register("longconv:hog_test", summary="allocates 1 TiB on the CPU: oom (tests only)")
+def hog_conv(u, k, D):
+    torch.empty(HOG_BYTES, dtype=torch.uint8, device=u.device)
+    return fft_conv(u, k, D)
+
+
+@register("longconv:hang_test", summary="marks $HYPERF_TEST_HANG_MARK, hangs (tests only)")
+def hang_conv(u, k, D):
+    """Creates the file named by HYPERF_TEST_HANG_MARK, so a test knows the worker is inside
+    a point, then hangs for 10 minutes."""
+    open(os.environ["HYPERF_TEST_HANG_MARK"], "w").close()
+    time.sleep(600)
     return fft_conv(u, k, D)

@@ -1,0 +1,252 @@
+"""Try the CLI with bad input as a careless user would, and count the answers.
+
+Each case runs ``python -m hyperf.cli`` in a fresh process against real files in a scratch
+directory (a real store made by a small sweep, text files, another application's SQLite file,
+…). A case passes when the exit status is the expected one (2 for refused input), the output
+has no traceback, and every file that existed before is byte-identical afterwards (a refused
+command loses nothing). Usage: ``python scripts/bad_inputs.py [--jobs 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+SPEC = """
+name: tiny
+device: cpu
+ops: [hyena:fft, attention:sdpa-math]
+axes: {seq_len: [32, 64], d_model: [16], heads: [2]}
+budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, repeats: 1, retries: 0}
+measure_memory: false
+count_flops: false
+"""
+
+
+@dataclass
+class Case:
+    name: str
+    args: list[str]
+    expect: int = 2
+    files: dict[str, bytes | str] | None = None  # extra files to create first
+    env: dict[str, str] | None = None
+
+
+def spec_with(change: str) -> str:
+    return textwrap.dedent(SPEC) + change
+
+
+def cases() -> list[Case]:
+    out: list[Case] = []
+    truncated = "CUT"  # replaced by the first third of the store's bytes
+    bad_dbs = {
+        "text file": ("notes.txt", {"notes.txt": "my notes\n"}),
+        "truncated db": ("cut.db", {"cut.db": truncated}),
+        "directory": ("folder", {"folder/keep": ""}),
+        "empty string": ("", None),
+        "under a file": ("notes.txt/x.db", {"notes.txt": "my notes\n"}),
+        "another app's SQLite": ("app.sqlite", {"app.sqlite": "APP"}),
+        "newer schema": ("newer.db", {"newer.db": "NEWER"}),
+        "empty file": ("zero.db", {"zero.db": ""}),
+        "missing": ("missing.db", None),
+    }
+    commands = {
+        "runs": ["runs"],
+        "export": ["export", "1"],
+        "report": ["report", "-o", "out/r.html"],
+        "sweep": ["sweep", "tiny.yaml", "--quiet"],
+    }
+    for label, (db, files) in bad_dbs.items():
+        for command, args in commands.items():
+            expect = 0 if (command == "sweep" and label in ("missing", "empty file")) else 2
+            out.append(Case(f"--db {label} / {command}", [*args, "--db", db], expect, files))
+    outputs = {
+        "the store": ("v.db", None),
+        "another SQLite file": ("app.sqlite", {"app.sqlite": "APP"}),
+        "a directory": ("folder", {"folder/keep": ""}),
+        "under a file": ("notes.txt/x", {"notes.txt": "my notes\n"}),
+        "empty string": ("", None),
+    }
+    writers = {
+        "report": lambda o: ["report", "--db", "v.db", "-o", o + (".html" if o else "")],
+        "export csv": lambda o: ["export", "1", "--db", "v.db", "-o", o],
+        "export json": lambda o: ["export", "1", "--db", "v.db", "--format", "json", "-o", o],
+        "export parquet": lambda o: ["export", "1", "--db", "v.db", "--format", "parquet", "-o", o],
+    }
+    for label, (target, files) in outputs.items():
+        for command, make in writers.items():
+            args = make(target)
+            if label in ("the store", "another SQLite file") and command == "report":
+                args = ["report", "--db", "v.db", "-o", target]
+            out.append(Case(f"-o {label} / {command}", args, 2, files))
+    for command, make in writers.items():
+        out.append(Case(f"-o missing directory / {command}", make("new/dir/x"), 0))
+    out.append(Case("report -o out.md", ["report", "--db", "v.db", "-o", "out.md"], 2))
+    out.append(Case("parquet without -o", ["export", "1", "--db", "v.db", "--format", "parquet"]))
+    out.append(Case("export unknown run", ["export", "9", "--db", "v.db"]))
+    out.append(Case("report unknown run", ["report", "9", "--db", "v.db", "-o", "x.html"]))
+    specs = {
+        "non-UTF-8 bytes": b"name: caf\xe9\nops: [hyena:fft]\n",
+        "invalid YAML": "name: [x\n",
+        "not a mapping": "- a\n- b\n",
+        "empty spec": "",
+        "unknown top key": spec_with("opps: [hyena:fft]\n"),
+        "unknown budget key": SPEC.replace("seconds:", "secondz:"),
+        "unknown axis": SPEC.replace("d_model: [16]", "d_modle: [16]"),
+        "unknown op": SPEC.replace("hyena:fft", "hyena:fastest"),
+        "unknown dtype": spec_with("dtypes: [float8]\n"),
+        "unknown mode": spec_with("modes: [sideways]\n"),
+        "huge seq_len list": SPEC.replace("[32, 64]", "[1099511627776]"),
+        "seq_len 0": SPEC.replace("[32, 64]", "[0]"),
+        "log2 out of range": SPEC.replace("[32, 64]", "{log2: [3, 40]}"),
+        "negative batch": SPEC.replace("d_model: [16]", "d_model: [16], batch: [-1]"),
+        "string for int": SPEC.replace("[32, 64]", "[lots]"),
+        "even emb_dim": SPEC.replace("d_model: [16]", "d_model: [16], emb_dim: [4]"),
+        "heads not dividing": SPEC.replace("heads: [2]", "heads: [3]"),
+        "depth for longconv": SPEC.replace("hyena:fft,", "longconv:fft,").replace(
+            "d_model: [16]", "d_model: [16], depth: [1]"
+        ),
+        "tokens_per_batch too small": spec_with("tokens_per_batch: 16\n"),
+        "skip rule unknown op": spec_with("skip: [{op: nope:x, seq_len_gt: 1}]\n"),
+        "bogus device": SPEC.replace("device: cpu", "device: tpu"),
+        "negative seconds": SPEC.replace("seconds: 0.02", "seconds: -1"),
+        "timeout 0": SPEC.replace("retries: 0}", "retries: 0, timeout_s: 0}"),
+        "repeats 0": SPEC.replace("repeats: 1", "repeats: 0"),
+        "bad name": SPEC.replace("name: tiny", "name: 'my sweep!'"),
+    }
+    for label, text in specs.items():
+        for flag in ([], ["--dry-run"]):
+            out.append(
+                Case(
+                    f"spec {label}{' (dry run)' if flag else ''}",
+                    ["sweep", "bad.yaml", "--db", "s.db", "--quiet", *flag],
+                    2,
+                    {"bad.yaml": text},
+                )
+            )
+    out.append(Case("spec missing", ["sweep", "nope.yaml", "--db", "s.db"]))
+    out.append(
+        Case("spec is a directory", ["sweep", "folder", "--db", "s.db"], 2, {"folder/k": ""})
+    )
+    plugins = {
+        "missing plugin": ("no_such_plugin", None),
+        "broken plugin": ("broken_plugin", {"broken_plugin.py": "raise RuntimeError('no GPU')\n"}),
+        "duplicate plugin": (
+            "dup_plugin",
+            {
+                "dup_plugin.py": "from hyperf.registry import register\n"
+                "@register('longconv:fft')\ndef f(u, k, D):\n    return u\n"
+            },
+        ),
+    }
+    for label, (module, files) in plugins.items():
+        env = {"HYPERF_PLUGINS": module}
+        out.append(Case(f"{label} / list", ["list"], 2, files, env))
+        out.append(Case(f"{label} / sweep", ["sweep", "tiny.yaml", "--dry-run"], 2, files, env))
+    other = SPEC.replace("name: tiny", "name: other")
+    out.append(
+        Case(
+            "resume another spec",
+            ["sweep", "o.yaml", "--db", "v.db", "--resume", "1"],
+            2,
+            {"o.yaml": other},
+        )
+    )
+    out.append(Case("resume unknown run", ["sweep", "tiny.yaml", "--db", "v.db", "--resume", "9"]))
+    out.append(Case("resume not a number", ["sweep", "tiny.yaml", "--db", "v.db", "--resume=x"]))
+    out.append(Case("retry-failed alone", ["sweep", "tiny.yaml", "--db", "v.db", "--retry-failed"]))
+    out.append(Case("predict unknown GPU", ["predict", "--device", "Z80"]))
+    out.append(Case("calibrate bogus device", ["calibrate", "--device", "tpu"]))
+    return out
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def run_case(case: Case, store: Path, spec: Path) -> tuple[Case, int, bool, bool, str]:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        shutil.copy(store, folder / "v.db")
+        shutil.copy(spec, folder / "tiny.yaml")
+        for name, content in (case.files or {}).items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if content == "CUT":
+                path.write_bytes(store.read_bytes()[: store.stat().st_size // 3])
+            elif content in ("APP", "NEWER"):
+                shutil.copy(store, path) if content == "NEWER" else None
+                conn = sqlite3.connect(path)
+                if content == "APP":
+                    conn.execute("CREATE TABLE orders (id INTEGER)")
+                else:
+                    conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+                conn.commit()
+                conn.close()
+            elif isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        before = digest(folder)
+        env = {**os.environ, "PYTHONPATH": str(folder), **(case.env or {})}
+        result = subprocess.run(
+            [sys.executable, "-m", "hyperf.cli", *case.args],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        after = digest(folder)
+        kept = all(after.get(name) == value for name, value in before.items())
+        output = result.stdout + result.stderr
+        line = next((x for x in output.splitlines() if x.startswith("error")), output[-200:])
+        return case, result.returncode, "Traceback" in output, kept, line.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    options = parser.parse_args()
+    from hyperf.sweep.driver import run_sweep
+    from hyperf.sweep.spec import load_spec
+
+    with tempfile.TemporaryDirectory() as scratch:
+        spec_path = Path(scratch) / "tiny.yaml"
+        spec_path.write_text(textwrap.dedent(SPEC))
+        spec, text = load_spec(spec_path)
+        run_sweep(spec, text, str(Path(scratch) / "v.db"), quiet=True)
+        store = Path(scratch) / "v.db"
+        all_cases = cases()
+        with ThreadPoolExecutor(options.jobs) as pool:
+            results = list(pool.map(lambda c: run_case(c, store, spec_path), all_cases))
+    good = 0
+    for case, code, traceback, kept, line in results:
+        ok = code == case.expect and not traceback and kept
+        good += ok
+        mark = "ok  " if ok else "FAIL"
+        print(f"{mark} exit {code} (want {case.expect}) {case.name}: {line[:150]}")
+    refused = sum(case.expect == 2 for case, *_ in results)
+    print(
+        f"\n{good}/{len(results)} cases as expected; {refused} bad inputs should exit 2, "
+        f"{sum(c == 2 and not t and k for (case, c, t, k, _) in results)} did, with no "
+        "traceback and no file changed"
+    )
+
+
+if __name__ == "__main__":
+    main()

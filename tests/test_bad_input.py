@@ -123,6 +123,8 @@ def test_output_into_a_directory_or_under_a_file(store, tmp_path, command):
     _no_leftovers(tmp_path, {"v.db", "out"})
     name = "x.html" if command == "report" else "x.csv"
     refused(hyperf(*args, "-o", store / name), str(store), "is a file, not a directory")
+    refused(hyperf(*args, "-o", ""), "-o is empty")
+    _no_leftovers(tmp_path, {"v.db", "out"})
     assert points_of(store)
 
 

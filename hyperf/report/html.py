@@ -360,6 +360,7 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
     """Write NAME.html, NAME.md and NAME-*.csv; return the report's data. Every path is
     checked before the store is read (none may be the store or another SQLite file), and the
     files replace the old ones only once all are written."""
+    check_outputs([Path(output)], db)  # before deriving the others' names from it
     output = Path(output)
     stem = output.with_suffix("")
     tables = ("crossovers", "speedups", "scaling", "points")

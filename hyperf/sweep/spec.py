@@ -421,5 +421,21 @@ def load_spec(path: str | Path) -> tuple[Spec, str]:
     try:
         return Spec.model_validate(data), text
     except ValidationError as error:
-        problems = [_problem(e, Spec) for e in error.errors()]
+        errors = error.errors()
+        problems = [_problem(e, Spec) for e in errors if not _other_branch(e, errors)]
         raise SpecError(str(path), problems) from None
+
+
+def _other_branch(error: dict, errors: list[dict]) -> bool:
+    """True for a union member's type mismatch (``seq_len`` is not a list) when another
+    member of the same union matched the type and says what is wrong inside it (the
+    ``log2`` range is out of bounds): only that is worth reading."""
+    if not error["type"].endswith("_type") or len(error["loc"]) < 2:
+        return False
+    union = error["loc"][:-1]
+    return any(
+        other is not error
+        and other["loc"][: len(union)] == union
+        and len(other["loc"]) > len(error["loc"])
+        for other in errors
+    )

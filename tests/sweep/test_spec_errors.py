@@ -176,3 +176,13 @@ def test_dry_run_totals_cover_every_point_however_few_rows_are_shown(write_spec,
     assert sum("│ hyena:fft" in line for line in cut.out.splitlines()) == 2
     assert "the table shows the first 2 of 6 points (the totals cover all)" in cut.err
     assert "warning" not in whole.err
+
+
+def test_a_bad_log2_range_is_not_also_called_a_bad_list(write_spec):
+    """``seq_len`` is a list or a log2 range: a wrong range is reported as such, without the
+    list alternative's 'should be a valid list' beside it."""
+    with pytest.raises(SpecError) as caught:
+        load_spec(write_spec(HEAD + "axes: {seq_len: {log2: [3, 40]}}\n"))
+    assert caught.value.problems == [
+        "axes.seq_len.log2: log2 range must be [lo, hi] with 0 ≤ lo ≤ hi ≤ 24; got (3, 40)"
+    ]

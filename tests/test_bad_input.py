@@ -270,3 +270,31 @@ def test_a_full_disk_stops_the_sweep_with_a_message_and_keeps_the_store(made, tm
     assert "full" in out and "v.db" in out
     assert "runs 0" in out
     assert points_of(tmp_path / "after.db") == points_of(made[0])
+
+
+def test_a_disk_that_fills_during_a_sweep_keeps_every_finished_repeat(made, tmp_path):
+    """80 KiB free: the run starts, then a repeat's transaction cannot be written."""
+    result = in_namespace(
+        f"""
+        mount -t tmpfs -o size=1m tmpfs $M && cp {made[0]} $M/v.db
+        free=$(df --output=avail -B1 $M | tail -1)
+        dd if=/dev/zero of=$M/fill bs=1k count=$(( (free - 80 * 1024) / 1024 )) 2>/dev/null
+        sed 's/seq_len: \\[32, 64\\]/seq_len: [32, 64, 128, 256, 512, 1024]/' {made[1]} > s.yaml
+        $H sweep s.yaml --db $M/v.db --quiet > {tmp_path}/sweep.out 2>&1; echo "sweep $?"
+        rm $M/fill
+        $H runs --db $M/v.db 2>&1; echo "runs $?"
+        cp $M/v.db* {tmp_path}/
+        """,
+        tmp_path,
+    )
+    out, sweep_out = result.stdout, (tmp_path / "sweep.out").read_text()
+    assert "sweep 2" in out, out + result.stderr + sweep_out
+    assert "database or disk is full" in sweep_out and "Traceback" not in sweep_out, sweep_out
+    assert "runs 0" in out and "interrupted" in out, out  # run 2, stopped by the full disk
+    conn = sqlite3.connect(tmp_path / "v.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = conn.execute(
+        "SELECT point_id, median_ms FROM points WHERE run_id = 1 ORDER BY point_id"
+    ).fetchall()
+    conn.close()
+    assert kept == points_of(made[0])  # run 1 untouched

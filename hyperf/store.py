@@ -4,9 +4,9 @@ Tables: ``runs`` (spec, environment, ceilings, start/end, status), ``repeats`` (
 worker process that measured a point), ``points`` (parameters as columns, status, statistics
 over the repeats, FLOPs, memory, error vs oracle; columns from ``hyperf.results``) and
 ``samples`` (raw times and CPU times, keyed by repeat), ``claims`` (which driver is measuring
-which repeat). ``meta`` holds the schema version; ``migrate`` brings an older database up to
-date. Readers open read-only (``Store(path)``); only a sweep creates or migrates
-(``Store(path, write=True)``).
+which repeat), ``breakdowns`` (a profiled point's time per category). ``meta`` holds the
+schema version; ``migrate`` brings an older database up to date. Readers open read-only
+(``Store(path)``); only a sweep creates or migrates (``Store(path, write=True)``).
 
 Crash safety: a repeat is one transaction (its row, its samples, and the point's row when it
 is the last), so a sweep killed at any moment leaves only whole repeats behind, and
@@ -35,7 +35,7 @@ import pandas as pd
 
 from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PARAM_COLUMNS = columns(Params)
 RESULT_COLUMNS = columns(PointRow)
 REPEAT_COLUMNS = columns(Repeat)
@@ -134,7 +134,22 @@ def _schema_v3(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = {1: _schema_v1, 2: _schema_v2, 3: _schema_v3}  # version -> step from version − 1
+def _schema_v4(conn: sqlite3.Connection) -> None:
+    """Profiles: the time per category (``hyperf/ops/regions.py``) of a profiled point, and
+    the folder holding its trace."""
+    conn.execute(
+        "CREATE TABLE breakdowns (run_id INTEGER NOT NULL, point_id TEXT NOT NULL,"
+        " category TEXT NOT NULL, cpu_ms REAL, device_ms REAL, share REAL, profile_dir TEXT,"
+        " PRIMARY KEY (run_id, point_id, category))"
+    )
+
+
+MIGRATIONS = {
+    1: _schema_v1,
+    2: _schema_v2,
+    3: _schema_v3,
+    4: _schema_v4,
+}  # version -> step from version − 1
 
 
 class StoreError(ValueError):
@@ -500,9 +515,11 @@ class Store:
         samples: list[float],
         cpu_ms: list[float],
         point: tuple[dict, Params, PointRow] | None = None,
+        breakdown: list[dict] | None = None,
     ) -> bool:
         """Store one repeat and its samples — and, when it completes the point, the point's
-        row (params dict, ``Params``, ``PointRow``) — in one transaction. False if the
+        row (params dict, ``Params``, ``PointRow``); and a profiled repeat's breakdown rows
+        (category, cpu_ms, device_ms, share, profile_dir) — in one transaction. False if the
         repeat was already stored."""
         if repeat.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}; got {repeat.status!r}")
@@ -526,6 +543,21 @@ class Store:
                     for i, (ms, cpu) in enumerate(
                         itertools.zip_longest(samples, cpu_ms[: len(samples)])
                     )
+                ],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO breakdowns VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        point_id,
+                        r["category"],
+                        r["cpu_ms"],
+                        r.get("device_ms"),
+                        r.get("share"),
+                        r.get("profile_dir"),
+                    )
+                    for r in breakdown or []
                 ],
             )
             if point is not None:
@@ -559,3 +591,6 @@ class Store:
 
     def repeats(self, run_ids: list[int] | None = None) -> pd.DataFrame:
         return self._select("repeats", "run_id, point_id, repeat", run_ids)
+
+    def breakdowns(self, run_ids: list[int] | None = None) -> pd.DataFrame:
+        return self._select("breakdowns", "run_id, point_id, category", run_ids)

@@ -170,3 +170,32 @@ def speedup_heatmaps(speedups: pd.DataFrame, axis: str) -> str | None:
         f"speedup (attention time / Hyena time), {mode}, {fixed} {data[fixed].min()}", fontsize=9
     )
     return to_png(fig)
+
+
+def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
+    """Time per category vs L as stacked bars, one panel per operator and mode; ``table``
+    from ``hyperf.analysis.breakdown.breakdown_table``, categories stacked in ``order``."""
+    if table.empty:
+        return None
+    panels = table.groupby(["op", "mode"], sort=True)
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
+    present = [c for c in order if c in set(table["category"])]
+    colours = dict(zip(present, sns.color_palette("tab20", n_colors=len(present)), strict=True))
+    for ax, ((op, mode), group) in zip(axes.flat, panels, strict=False):
+        wide = group.pivot_table(index="seq_len", columns="category", values="ms", aggfunc="mean")
+        wide = wide[[c for c in present if c in wide.columns]].fillna(0)
+        bottom = pd.Series(0.0, index=wide.index)
+        labels = [str(n) for n in wide.index]
+        for category in wide.columns:
+            ax.bar(labels, wide[category], bottom=bottom, color=colours[category], label=category)
+            bottom += wide[category]
+        ax.set(title=f"{op}, {mode}", xlabel="sequence length L", ylabel="ms per step (profiled)")
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[c]) for c in present]
+    fig.legend(handles, present, loc="lower center", ncol=min(6, len(present)), fontsize=7)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return to_png(fig)

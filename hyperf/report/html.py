@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from hyperf.analysis import load
+from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.files import OutputError, check_outputs, text, write_all
+from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,6 +30,7 @@ class Report:
     not_ranked: pd.DataFrame  # failures, interpreted, contended, wrong, unchecked: shown only
     points: pd.DataFrame  # every point, marked rankable or not
     runs: pd.DataFrame
+    breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # profiled, rankable
 
 
 def fmt_length(value) -> str:
@@ -83,11 +87,15 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
 
 
 def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
-    return assemble(*load(db, run_ids))
+    points, samples, runs = load(db, run_ids)
+    return assemble(points, samples, runs, load_breakdowns(db, runs["id"].tolist()))
 
 
 def assemble(
-    points: pd.DataFrame, samples: dict[tuple[int, str], list[float]], runs: pd.DataFrame
+    points: pd.DataFrame,
+    samples: dict[tuple[int, str], list[float]],
+    runs: pd.DataFrame,
+    breakdowns: pd.DataFrame | None = None,
 ) -> Report:
     """The report's data from what ``load`` returns (a pure function: testable without a
     database). Comparisons see rankable points only; the rest are listed as not ranked."""
@@ -96,7 +104,10 @@ def assemble(
     speed = speedups(points, samples) if not points.empty else pd.DataFrame()
     scaling = scaling_fits(points) if not points.empty else pd.DataFrame()
     not_ranked = not_ranked_points(points)
-    return Report(headline(cross, speed, points), cross, speed, scaling, not_ranked, points, runs)
+    table = breakdown_table(points, breakdowns if breakdowns is not None else pd.DataFrame())
+    return Report(
+        headline(cross, speed, points), cross, speed, scaling, not_ranked, points, runs, table
+    )
 
 
 def _table(frame: pd.DataFrame, columns: list[str], floats: str = "{:.3g}") -> str:
@@ -108,7 +119,9 @@ def _table(frame: pd.DataFrame, columns: list[str], floats: str = "{:.3g}") -> s
     )
 
 
-def render(report: Report, title: str) -> str:
+def render(report: Report, title: str, base: Path | None = None) -> str:
+    """The report as HTML; links to profile traces are relative to ``base`` (the report's
+    folder) when given."""
     points = report.points
     colours = figures.palette(points["op"].unique().tolist()) if not points.empty else {}
     env = [json.loads(e) if e else {} for e in report.runs["env_json"]]
@@ -149,6 +162,7 @@ def render(report: Report, title: str) -> str:
             "order": figures.speedup_heatmaps(report.speedups, "order"),
             "depth": figures.speedup_heatmaps(report.speedups, "depth"),
             "memory": figures.memory_vs_length(ranked, colours),
+            "breakdown": figures.breakdown_bars(report.breakdowns, BREAKDOWN_ORDER),
         }
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape()
@@ -225,10 +239,31 @@ def render(report: Report, title: str) -> str:
         ),
         n_points=len(points),
         n_ranked=len(ranked),
+        profiles=profile_links(report.breakdowns, base),
         overlay_note=overlay_note,
         **predictions_section(points),
         **costs_section(points, ceilings_by_run),
     )
+
+
+BREAKDOWN_ORDER = [*CATEGORIES, "backward", "other"]
+
+
+def profile_links(table: pd.DataFrame, base: Path | None) -> list[dict]:
+    """One row per profiled point: its parameters, the categories' shares, and a link to its
+    trace (relative to the report when ``base`` is given)."""
+    rows = []
+    if table.empty:
+        return rows
+    for (op, mode, seq_len, d_model, folder), group in table.groupby(
+        ["op", "mode", "seq_len", "d_model", "profile_dir"], dropna=False
+    ):
+        shares = group.set_index("category")["share"].dropna()
+        top = ", ".join(f"{c} {v:.0%}" for c, v in shares.sort_values(ascending=False)[:3].items())
+        trace = Path(str(folder)) / "trace.json.gz"
+        href = os.path.relpath(trace, base) if base is not None else trace.as_uri()
+        rows.append({"op": op, "mode": mode, "L": seq_len, "D": d_model, "top": top, "trace": href})
+    return rows
 
 
 def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
@@ -392,7 +427,7 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
     }
     write_all(
         {
-            output: text(render(report, f"hyperf report — {runs}")),
+            output: text(render(report, f"hyperf report — {runs}", output.resolve().parent)),
             markdown: text("\n".join(summary) + "\n"),
             **{
                 csv_paths[name]: (lambda path, f=frame: f.to_csv(path, index=False))

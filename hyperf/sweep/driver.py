@@ -5,6 +5,7 @@ released and the run is marked ``interrupted``; ``--resume`` continues it."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import threading
@@ -12,7 +13,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import yaml
 from rich.console import Console
@@ -24,7 +26,7 @@ from hyperf.measure.ceilings import load_ceilings
 from hyperf.results import MEASURED, PointRow, Repeat, combine, finished
 from hyperf.store import Store, claim_owner
 from hyperf.sweep.executors import LocalExecutor, RayExecutor
-from hyperf.sweep.plan import Point, build_plan
+from hyperf.sweep.plan import Point, build_plan, point_filter
 from hyperf.sweep.runner import point_params
 from hyperf.sweep.spec import Spec, spec_hash, text_hash
 
@@ -125,12 +127,17 @@ def run_sweep(
     ray_address: str | None = None,
     resume: int | bool | None = None,
     retry_failed: bool = False,
+    profile: str | None = None,
     quiet: bool = False,
     console: Console | None = None,
 ) -> SweepSummary:
+    """Measure the spec's plan into ``db``. ``profile``: None, or a point filter ('' for every
+    point, see ``plan.point_filter``) choosing the points whose first repeat is also profiled
+    into ``DB-profiles/run-N/POINT/`` with its breakdown stored."""
     console = console or Console()
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
+    profiled = point_filter(profile) if profile is not None else None
     owner = claim_owner()
     with Store(db, write=True) as store, _signals_interrupt():
         run_id, note = resolve_run(store, spec, spec_text, device_name, resume)
@@ -152,6 +159,12 @@ def run_sweep(
             store.reopen_run(run_id)
         done = store.done_point_ids(run_id)
         todo: list[Point] = [p for p in plan if p.id not in done]
+        if profiled is not None:
+            folder = Path(db).resolve().with_name(f"{Path(db).stem}-profiles")
+            todo = [
+                replace(p, profile_dir=str(folder / f"run-{run_id}" / p.id)) if profiled(p) else p
+                for p in todo
+            ]
         summary = SweepSummary(run_id, len(plan), len(plan) - len(todo), notes=notes)
         for line in notes:
             console.print(f"note: {line}", highlight=False, soft_wrap=True)
@@ -239,11 +252,17 @@ def measure_passes(
                         samples,
                         cpu_ms,
                         (point.as_dict(), point_params(point), result) if result else None,
+                        _breakdown(row),
                     )
                     if result:
                         summary.statuses[result.status] += 1
                     left = wanted[point.id] - len(repeats) if complete else 0
                     progress(point, repeat, row, result, summary.statuses, 1 + left)
+
+
+def _breakdown(row: Repeat) -> list[dict]:
+    """The breakdown rows a profiled repeat carries in its detail (none for others)."""
+    return json.loads(row.detail_json or "{}").get("profile", {}).get("breakdown", [])
 
 
 class _progress:

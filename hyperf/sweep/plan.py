@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from hyperf import registry
@@ -31,6 +32,7 @@ class Point:
     tolerance: float | None
     skip_reason: str | None = None
     timed_region: str = "filter generation in"
+    profile_dir: str | None = None  # repeat 0 also writes a profile here (``sweep --profile``)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "workload": self.workload.as_dict()}
@@ -94,3 +96,54 @@ def build_plan(spec: Spec, device: str) -> list[Point]:
                     _skip_reason(spec, workload),
                 )
     return list(plan.values())
+
+
+FILTER_OPERATORS = (">=", "<=", "!=", "=", ">", "<")  # longest first: '>=' before '>'
+
+
+def point_filter(text: str) -> Callable[[Point], bool]:
+    """A predicate from ``key=value`` conditions joined by commas, all of which must hold:
+    e.g. ``op=hyena:fft,seq_len>=4096``. Keys are a workload's fields and ``mode``; numbers
+    compare as numbers. Raises ValueError naming a bad condition and the allowed keys."""
+    keys = [*Workload.__dataclass_fields__, "mode"]
+    conditions = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        operator = next((o for o in FILTER_OPERATORS if o in part), None)
+        key, _, value = part.partition(operator) if operator else (part, "", "")
+        key, value = key.strip(), value.strip()
+        if operator is None or key not in keys or not value:
+            raise ValueError(
+                f"--profile-filter: {part!r} is not KEY{'|'.join(FILTER_OPERATORS)}VALUE with "
+                f"KEY one of {', '.join(keys)}"
+            )
+        conditions.append((key, operator, value))
+
+    def matches(point: Point) -> bool:
+        for key, operator, value in conditions:
+            have = point.mode if key == "mode" else getattr(point.workload, key)
+            numeric = isinstance(have, (int, float)) and not isinstance(have, bool)
+            if numeric and _is_number(value):
+                have, want = float(have), float(value)
+            else:
+                have, want = str(have), value
+            if not _compare(have, operator, want):
+                return False
+        return True
+
+    return matches
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _compare(have: float | str, operator: str, want: float | str) -> bool:
+    if operator in ("=", "!="):
+        return (have == want) == (operator == "=")
+    if isinstance(have, str):  # ordering a text value: never matches
+        return False
+    return {">=": have >= want, "<=": have <= want, ">": have > want, "<": have < want}[operator]

@@ -15,6 +15,7 @@ import json
 import os
 import time
 import traceback
+from pathlib import Path
 
 import torch
 
@@ -140,6 +141,8 @@ def run_point(
             return Repeat("oom", (str(failure) or type(failure).__name__).splitlines()[0]), [], []
         tail = traceback.format_exc().strip().splitlines()[-6:]
         return Repeat("crashed", f"{type(failure).__name__}: {failure}\n" + "\n".join(tail)), [], []
+    if repeat == 0 and point.profile_dir:
+        detail["profile"] = _profile(point, device)
     stats = timing.stats
     readings = timing.contention
     detail.update(
@@ -209,3 +212,21 @@ def _first_repeat_facts(
         detail["saved_bytes_model"] = analytic_activation_bytes(w)
     detail.update(max_rel_error=check.max_rel_error, tolerance=tolerance, oracle=check.oracle)
     return status, error, detail
+
+
+def _profile(point: Point, device: torch.device) -> dict:
+    """Profile the point after it was timed (so the profiler never touches its times): the
+    breakdown rows for the store, or the reason there are none."""
+    from hyperf.profile import profile_workload
+
+    try:
+        profile = profile_workload(point.workload, point.mode, device, Path(point.profile_dir))
+    except Exception as failure:  # a profile that fails leaves the measurement intact
+        return {"error": f"{type(failure).__name__}: {failure}"}
+    rows = profile.breakdown.to_dict("records")
+    return {
+        "dir": point.profile_dir,
+        "step_ms": profile.step_ms,
+        "notes": profile.notes,
+        "breakdown": [{**row, "profile_dir": point.profile_dir} for row in rows],
+    }

@@ -2,7 +2,8 @@
 # Install hyperf with its test extras into .venv and run the whole test suite.
 # CPU machines get the CPU wheel of torch via constraints/cpu.txt; on a CUDA machine run
 #   HYPERF_CONSTRAINTS= bash scripts/test.sh
-# to let pip pick a CUDA build instead.
+# to let pip pick a CUDA build instead. The tb and hta extras let the profile tests start a real
+# TensorBoard and (on a GPU) run Holistic Trace Analysis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 constraints="${HYPERF_CONSTRAINTS-constraints/cpu.txt}"
@@ -15,7 +16,7 @@ fi
 python3 -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
-python -m pip install --quiet ${constraints:+-c "$constraints"} -e '.[test,triton]'
+python -m pip install --quiet ${constraints:+-c "$constraints"} -e '.[test,triton,tb,hta]'
 ruff check .
 set +e
 python -m pytest "$@"

@@ -7,6 +7,8 @@ attention core, so a timing difference between them is the core's:
   flash, efficient, cudnn);
 - ``flash_attn``: the flash-attn package (CUDA only);
 - ``naive``: softmax(QKᵀ/√d + mask)·V in eager PyTorch, materialising the L×L scores.
+
+Profiler regions (``hyperf.ops.regions``): the projections, and the core as "attention core".
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hyperf import registry
+from hyperf.ops.regions import region
 
 SDPA_BACKENDS = {
     "math": SDPBackend.MATH,
@@ -88,9 +91,12 @@ class CausalSelfAttention(nn.Module):
         batch, seq_len, _ = u.shape
         if seq_len > self.l_max:
             raise ValueError(f"sequence length {seq_len} exceeds l_max={self.l_max}")
-        qkv = self.Wqkv(u).view(batch, seq_len, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
-        y = self.core(qkv[0], qkv[1], qkv[2])  # (B, H, L, d)
-        return self.out_proj(y.transpose(1, 2).reshape(batch, seq_len, self.d_model))
+        with region("projections"):
+            qkv = self.Wqkv(u).view(batch, seq_len, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        with region("attention core"):
+            y = self.core(qkv[0], qkv[1], qkv[2])  # (B, H, L, d)
+        with region("projections"):
+            return self.out_proj(y.transpose(1, 2).reshape(batch, seq_len, self.d_model))
 
 
 @functools.cache

@@ -8,7 +8,9 @@ Two variants, recorded with every result:
   ``v ← conv(v ⊙ x_i)`` for x_i in reversed(x[1:]), then ``y = v ⊙ x[0]``.
 - ``paper`` — Algorithm 3: z¹ = v, zⁿ⁺¹ = xⁿ ⊙ (hⁿ ∗ zⁿ + Dⁿ·zⁿ), N long convolutions.
 
-The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend.
+The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend. Each
+stage runs in a profiler region (``hyperf.ops.regions``) named as in the paper: projections,
+short conv, filter generation, then the long convolution's own regions and the gates.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 
 from hyperf import registry
 from hyperf.ops.longconv import long_conv
+from hyperf.ops.regions import region
 
 VARIANTS = ("safari", "paper")
 
@@ -181,11 +184,13 @@ class HyenaOperator(nn.Module):
         batch, seq_len, _ = u.shape
         # One GEMM over all batch rows: (C, D) @ (D, B·L) → (C, B, L) → (B, C, L), each row of
         # L contiguous (fully contiguous for B = 1); the bias is added by the short conv.
-        projected = torch.mm(self.in_proj.weight, u.reshape(-1, self.d_model).T)
-        projected = projected.view(-1, batch, seq_len).transpose(0, 1)
-        return causal_depthwise_conv(
-            projected, self.short_filter.weight, self.short_filter.bias, self.in_proj.bias
-        )
+        with region("projections"):
+            projected = torch.mm(self.in_proj.weight, u.reshape(-1, self.d_model).T)
+            projected = projected.view(-1, batch, seq_len).transpose(0, 1)
+        with region("short conv"):
+            return causal_depthwise_conv(
+                projected, self.short_filter.weight, self.short_filter.bias, self.in_proj.bias
+            )
 
     @property
     def num_long_convs(self) -> int:
@@ -204,17 +209,21 @@ class HyenaOperator(nn.Module):
         streams = self.project(u)  # (B, (N+1)·D, L)
         *x, v = streams.split(self.d_model, dim=1)
         # Filters (Algorithm 3, line 3): (L, n·D) → (n, D, L); skip terms D → (n, D).
-        h = self.filter_fn.filter(seq_len).transpose(0, 1).reshape(-1, self.d_model, seq_len)
-        skip = self.filter_fn.bias.reshape(-1, self.d_model)
+        with region("filter generation"):
+            h = self.filter_fn.filter(seq_len).transpose(0, 1).reshape(-1, self.d_model, seq_len)
+            skip = self.filter_fn.bias.reshape(-1, self.d_model)
+        # long_conv marks its own regions (its stages, and the gates as "pointwise/gating").
         if self.variant == "safari":
             for i, x_i in enumerate(reversed(x[1:])):
                 v = long_conv(v, h[i], skip[i], self.longconv, pre=x_i)
-            y = v * x[0]
+            with region("pointwise/gating"):
+                y = v * x[0]
         else:  # Algorithm 3, line 4: z ← xⁿ ⊙ (hⁿ ∗ z + Dⁿ·z)
             y = v
             for n, x_n in enumerate(x):
                 y = long_conv(y, h[n], skip[n], self.longconv, post=x_n)
-        return self.out_proj(y.transpose(1, 2))
+        with region("projections"):
+            return self.out_proj(y.transpose(1, 2))
 
 
 class CausalDepthwiseConv(torch.autograd.Function):

@@ -1,4 +1,7 @@
-"""Depth stacks: ``depth`` pre-norm residual blocks of (mixer, MLP), for the depth axis."""
+"""Depth stacks: ``depth`` pre-norm residual blocks of (mixer, MLP), for the depth axis.
+
+Profiler regions (``hyperf.ops.regions``): "norm" and "mlp"; the residual adds are in none.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import torch
 from torch import nn
 
 from hyperf import registry
+from hyperf.ops.regions import region
 
 
 class Block(nn.Module):
@@ -23,8 +27,14 @@ class Block(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.mixer(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        with region("norm"):
+            h = self.norm1(x)
+        x = x + self.mixer(h)  # the mixer marks its own regions
+        with region("norm"):
+            h = self.norm2(x)
+        with region("mlp"):
+            h = self.mlp(h)
+        return x + h
 
 
 class Stack(nn.Module):
@@ -38,7 +48,8 @@ class Stack(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        return self.norm(x)
+        with region("norm"):
+            return self.norm(x)
 
 
 def build_mixer(mixer: str, d_model: int, l_max: int, **hparams) -> nn.Module:

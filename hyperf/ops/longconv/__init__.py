@@ -10,6 +10,10 @@ as ``longconv:<name>`` in ``hyperf.registry``.
 Hyena's recurrence gates each convolution: ``post ⊙ conv(pre ⊙ u)``. ``long_conv`` takes the
 gates too; a backend that fuses them into its kernel says so by giving its function a
 ``gated(u, k, D, pre, post)`` attribute, and the others get the two products done in torch.
+
+Profiler regions (``hyperf.ops.regions``): each backend marks its own work, "long conv" for
+one that does not separate its stages, the FFT stages for ``fft``; the gates done here are
+"pointwise/gating". Callers add no region around ``long_conv``, so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from hyperf import registry
+from hyperf.ops.regions import region
 
 
 def check_inputs(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> None:
@@ -62,8 +67,14 @@ def long_conv(
         return fn(u, k, D)
     if hasattr(fn, "gated"):
         return fn.gated(u, k, D, pre, post)
-    y = fn(u if pre is None else pre * u, k, D)
-    return y if post is None else post * y
+    if pre is not None:
+        with region("pointwise/gating"):
+            u = pre * u
+    y = fn(u, k, D)  # the backend marks its own regions
+    if post is not None:
+        with region("pointwise/gating"):
+            y = post * y
+    return y
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from hyperf.ops.longconv import compute_dtype
+from hyperf.ops.regions import region
 from hyperf.registry import register
 
 Complex = tuple[torch.Tensor, torch.Tensor | None]  # (real, imag); imag None means zero
@@ -151,14 +152,18 @@ def matmul_dtype(u: torch.Tensor) -> torch.dtype:
     oracle="longconv:reference",
 )
 def blocked_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
-    """Pad to a power of two n ≥ L + Lk − 1, multiply spectra, transform back, add D·u."""
+    """Pad to a power of two n ≥ L + Lk − 1, multiply spectra, transform back, add D·u.
+
+    One "long conv" region: the stages interleave in matmuls and are not timed apart.
+    """
     seq_len, filter_len = u.shape[-1], k.shape[-1]
     n = fft_size(seq_len, filter_len)
     factors = monarch_factors(n)
     dtype = matmul_dtype(u)
-    k_f = monarch_fft((F.pad(k.to(dtype), (0, n - filter_len)) / n, None), factors)
-    u_f = monarch_fft((F.pad(u.to(dtype), (0, n - seq_len)), None), factors)
-    y = monarch_ifft_real(_times(u_f, k_f), factors)[..., :seq_len]
-    if D is not None:
-        y = y + u.to(dtype) * D.to(dtype).unsqueeze(-1)
-    return y.to(u.dtype)
+    with region("long conv"):
+        k_f = monarch_fft((F.pad(k.to(dtype), (0, n - filter_len)) / n, None), factors)
+        u_f = monarch_fft((F.pad(u.to(dtype), (0, n - seq_len)), None), factors)
+        y = monarch_ifft_real(_times(u_f, k_f), factors)[..., :seq_len]
+        if D is not None:
+            y = y + u.to(dtype) * D.to(dtype).unsqueeze(-1)
+        return y.to(u.dtype)

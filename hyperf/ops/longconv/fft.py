@@ -9,6 +9,10 @@ the adjoints of a convolution are correlations, which need only real FFTs:
     du = irfft(G·conj(K))[:L] + D·g        dk = Σ_b irfft(G·conj(U))[:Lk]        dD = Σ g·u
 
 with U, K, G the n-point rffts of u, k and the incoming gradient g.
+
+The forward marks its stages as regions (``hyperf.ops.regions``): "fft forward", the
+spectral product and D·u as "pointwise/gating", "fft inverse"; so this backend is never
+wrapped in "long conv" as well. The backward is left to the profiler's autograd view.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from hyperf.ops.longconv import compute_dtype
+from hyperf.ops.regions import region
 from hyperf.registry import register
 
 
@@ -25,15 +30,21 @@ class FFTConv(torch.autograd.Function):
         seq_len = u.shape[-1]
         n = 2 * seq_len
         dtype = compute_dtype(u.dtype)
-        u_c = u.to(dtype)
-        k_f = torch.fft.rfft(k.to(dtype), n=n)
-        u_f = torch.fft.rfft(u_c, n=n)
-        y = torch.fft.irfft(u_f * k_f, n=n)[..., :seq_len]
-        if D is not None:
-            y = torch.addcmul(y, u_c, D.to(dtype).unsqueeze(-1))
+        with region("fft forward"):
+            u_c = u.to(dtype)
+            k_f = torch.fft.rfft(k.to(dtype), n=n)
+            u_f = torch.fft.rfft(u_c, n=n)
+        with region("pointwise/gating"):
+            y_f = u_f * k_f
+        with region("fft inverse"):
+            y = torch.fft.irfft(y_f, n=n)[..., :seq_len]
+        with region("pointwise/gating"):
+            if D is not None:
+                y = torch.addcmul(y, u_c, D.to(dtype).unsqueeze(-1))
+            y = y.to(u.dtype)
         ctx.save_for_backward(u, u_f, k_f, D)
         ctx.filter_len, ctx.k_dtype = k.shape[-1], k.dtype
-        return y.to(u.dtype)
+        return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable

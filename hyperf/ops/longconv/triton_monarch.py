@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import torch
 
 from hyperf.ops.longconv.blocked import _dft, _twiddle
+from hyperf.ops.regions import region
 from hyperf.registry import register
 
 try:
@@ -415,7 +416,8 @@ def gated_long_conv(
     ok, reason = _available(u.device, u.dtype)
     if not ok:
         raise RuntimeError(f"longconv:triton cannot run on {u.device} {u.dtype}: {reason}")
-    return MonarchConv.apply(u, k, D, pre, post)
+    with region("long conv"):  # the gates are fused into the kernel, so they are counted here
+        return MonarchConv.apply(u, k, D, pre, post)
 
 
 @register(

@@ -11,6 +11,9 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet ${constraints:+-c "$constraints"} -e .
 hyperf list
-hyperf sweep sweeps/quick.yaml --db reports/hyperf.db "$@"
+# Profile the training step of order-2, depth-1 points too (after timing them): the report's
+# "Where the time goes" section draws their stages.
+hyperf sweep sweeps/quick.yaml --db reports/hyperf.db \
+  --profile-filter 'depth=1,order=2,mode=fwd_bwd,op!=attention:naive' "$@"
 hyperf runs --db reports/hyperf.db
 hyperf report --db reports/hyperf.db -o reports/quick.html

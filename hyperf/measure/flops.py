@@ -286,16 +286,18 @@ CATEGORIES = {
 }
 
 
-def counted_flops(workload: Workload, mode: str) -> Terms:
+def counted_flops(workload: Workload, mode: str, device: str | torch.device = "cpu") -> Terms:
     """FLOPs counted by ``FlopCounterMode`` (with FFT formulas registered), by category.
 
     The counter sees matmuls, convolutions, SDPA and (with our formulas) FFTs; it does not see
-    elementwise ops, and it counts attention without the causal halving.
+    elementwise ops, and it counts attention without the causal halving. It runs the workload
+    once on ``device``: a sweep passes the point's own device, since a CUDA point run on the
+    CPU (fp16 GEMMs, the Triton interpreter) takes minutes where the GPU takes milliseconds.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     needs_grad = mode in ("bwd", "fwd_bwd")
-    module, u = workload.instantiate("cpu", requires_grad=needs_grad)
+    module, u = workload.instantiate(device, requires_grad=needs_grad)
     with torch.set_grad_enabled(mode != "infer"):
         out = module(u) if mode == "bwd" else None
         with FlopCounterMode(display=False, custom_mapping=FFT_FORMULAS) as counter:

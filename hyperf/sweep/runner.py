@@ -15,6 +15,8 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -126,27 +128,33 @@ def run_point(
     )
     interpreted = runs_interpreted(w.op, device)
     detail: dict = {}
+    stage_s: dict[str, float] = {}  # where the repeat's wall-clock time went, s
     try:
         status, error = "ok", None
         if repeat == 0:
-            status, error, detail = _first_repeat_facts(point, device, measure_memory, count_flops)
-        timing = time_workload(w, point.mode, device, options, interpreted=interpreted)
-        attempts = 1
-        while timing.contended and attempts <= budget.retries:
-            time.sleep(RETRY_PAUSE_S * attempts)
+            status, error, detail = _first_repeat_facts(
+                point, device, measure_memory, count_flops, stage_s
+            )
+        with _stage(stage_s, "timing"):
             timing = time_workload(w, point.mode, device, options, interpreted=interpreted)
-            attempts += 1
+            attempts = 1
+            while timing.contended and attempts <= budget.retries:
+                time.sleep(RETRY_PAUSE_S * attempts)
+                timing = time_workload(w, point.mode, device, options, interpreted=interpreted)
+                attempts += 1
     except Exception as failure:  # a bug in one backend must not end the sweep
         if out_of_memory(failure):
             return Repeat("oom", (str(failure) or type(failure).__name__).splitlines()[0]), [], []
         tail = traceback.format_exc().strip().splitlines()[-6:]
         return Repeat("crashed", f"{type(failure).__name__}: {failure}\n" + "\n".join(tail)), [], []
     if repeat == 0 and point.profile_dir:
-        detail["profile"] = _profile(point, device)
+        with _stage(stage_s, "profile"):
+            detail["profile"] = _profile(point, device)
     stats = timing.stats
     readings = timing.contention
     detail.update(
         {
+            "stage_s": stage_s,
             "notes": timing.notes,
             "contention": readings,
             "contended_because": timing.contended_because,
@@ -177,14 +185,29 @@ def run_point(
     )
 
 
+@contextmanager
+def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall-clock time of the block to ``seconds[name]`` (s)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+
+
 def _first_repeat_facts(
-    point: Point, device: torch.device, measure_memory: bool, count_flops: bool
+    point: Point,
+    device: torch.device,
+    measure_memory: bool,
+    count_flops: bool,
+    stage_s: dict[str, float],
 ) -> tuple[str, str | None, dict]:
     """(status, error, detail) from what does not vary between processes: the correctness
     check against an independent oracle, FLOPs and bytes, memory."""
     w = point.workload
     started = time.perf_counter()
-    check = check_workload(w, device)
+    with _stage(stage_s, "check"):
+        check = check_workload(w, device)
     tolerance = point.tolerance or TOLERANCES[w.dtype]
     if not check.independent:
         status, error = "unchecked", check.note
@@ -202,12 +225,14 @@ def _first_repeat_facts(
     except NoModelError as missing:  # a plugin backend: its FLOPs stay empty, not a crash
         detail["flops_note"] = str(missing)
     if count_flops:
-        detail["flops_counted"] = counted_flops(w, point.mode)["total"]
+        with _stage(stage_s, "flops"):
+            detail["flops_counted"] = counted_flops(w, point.mode, device)["total"]
     if measure_memory:
-        memory = peak_memory(w, point.mode, device)
-        detail.update(peak_bytes=memory.peak_bytes, memory_method=memory.method)
-        if point.mode != "infer":
-            detail["saved_bytes"] = saved_activation_bytes(w, device)
+        with _stage(stage_s, "memory"):
+            memory = peak_memory(w, point.mode, device)
+            detail.update(peak_bytes=memory.peak_bytes, memory_method=memory.method)
+            if point.mode != "infer":
+                detail["saved_bytes"] = saved_activation_bytes(w, device)
     if point.mode != "infer":
         detail["saved_bytes_model"] = analytic_activation_bytes(w)
     detail.update(max_rel_error=check.max_rel_error, tolerance=tolerance, oracle=check.oracle)

@@ -34,6 +34,10 @@ smoke)
   ;;
 sweep)
   spec="${2:?a spec file}"
+  if [ -n "${PYTEST_PATHS:-}" ]; then
+    timeout "${PYTEST_S:-120}" python3 -m pytest -q -x -p no:cacheprovider --tb=short \
+      -o addopts="-ra --benchmark-disable" $PYTEST_PATHS > "$OUT/pytest.log" 2>&1
+  fi
   {
     step env; hyperf env
     step sweep; timeout "${SWEEP_S:-420}" python3 -m hyperf.cli sweep "$spec" --device cuda \

@@ -4,6 +4,7 @@ are checked against their family's oracle, and every spec setting is honoured or
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -36,8 +37,9 @@ def sweep(path, db):
 
 @pytest.fixture
 def cpu_hog():
-    """Two processes spinning on this 2-core machine for the length of the test."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    """A process spinning on each core this test may use, for the length of the test."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
     yield [h.pid for h in hogs]
     for hog in hogs:
         hog.kill()

@@ -27,6 +27,8 @@ import torch
 
 Availability = tuple[bool, str]
 AvailableFn = Callable[[torch.device, torch.dtype], Availability]
+MaxSeqLenFn = Callable[[torch.device, torch.dtype], int]
+NO_LIMIT = 2**62  # what a MaxSeqLenFn returns where the backend has no limit
 
 FAMILIES = ("longconv", "hyena", "attention")
 # Each family's float64 oracle: the entry every other entry of the family is checked against
@@ -48,6 +50,7 @@ class Entry:
     available: AvailableFn
     summary: str
     oracle: str | None = None  # the entry this one is checked against; None: it is the oracle
+    max_seq_len: MaxSeqLenFn | None = None  # the longest L it handles there; None: no limit
 
     @property
     def family(self) -> str:
@@ -82,6 +85,7 @@ def register(
     available: AvailableFn = always_available,
     summary: str = "",
     oracle: str | None = None,
+    max_seq_len: MaxSeqLenFn | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``fn`` under ``name`` (``family:impl``). Without ``oracle`` it is
     checked against its family's (``FAMILY_ORACLES``); naming itself leaves it unchecked."""
@@ -93,7 +97,7 @@ def register(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         first_doc_line = (fn.__doc__ or "").strip().split("\n")[0]
-        add(Entry(name, fn, available, summary or first_doc_line, oracle))
+        add(Entry(name, fn, available, summary or first_doc_line, oracle, max_seq_len))
         return fn
 
     return decorate
@@ -194,10 +198,19 @@ def get(name: str) -> Entry:
         raise ValueError(f"unknown operator {name!r}; registered: {', '.join(names())}") from None
 
 
-def check_available(name: str, device: str | torch.device, dtype: torch.dtype) -> Availability:
-    """``(ok, reason)`` for running ``name`` on ``device`` in ``dtype``; never raises for a
-    registered name."""
+def check_available(
+    name: str, device: str | torch.device, dtype: torch.dtype, seq_len: int | None = None
+) -> Availability:
+    """``(ok, reason)`` for running ``name`` on ``device`` in ``dtype`` (and at ``seq_len``,
+    when given: a backend with a length limit is unavailable beyond it, not a crash); never
+    raises for a registered name."""
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         return False, "CUDA is not available on this machine"
-    return get(name).available(device, dtype)
+    entry = get(name)
+    ok, reason = entry.available(device, dtype)
+    if ok and seq_len is not None and entry.max_seq_len is not None:
+        limit = entry.max_seq_len(device, dtype)
+        if seq_len > limit:
+            return False, f"{name} handles L ≤ {limit} on {device.type} in {dtype}; got L={seq_len}"
+    return ok, reason

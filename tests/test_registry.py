@@ -170,3 +170,19 @@ def test_cli_reports_a_bad_plugin_and_exits_2(plugin, tmp_path, name, text, says
         assert result.exit_code == 2, (args, result.output)
         assert f"error: HYPERF_PLUGINS names module '{name}'" in result.output
         assert says in result.output and "Traceback" not in result.output
+
+
+def test_a_length_beyond_a_backends_limit_is_skipped_with_the_limit_not_crashed():
+    """The Triton kernel handles L ≤ 8192; an H100 sweep recorded L=16K as a crash (a
+    ValueError from inside the kernel's wrapper). A sweep point beyond it is skipped."""
+    from hyperf.sweep.plan import Point
+    from hyperf.sweep.runner import run_point
+    from hyperf.workload import Workload
+
+    ok, reason = registry.check_available("hyena:triton", "cpu", torch.float32, 16384)
+    assert not ok and "L ≤ 8192" in reason and "16384" in reason
+    assert registry.check_available("hyena:triton", "cpu", torch.float32, 8192)[0]
+    assert registry.check_available("hyena:fft", "cpu", torch.float32, 2**20)[0]
+    point = Point("p", Workload("hyena:triton", seq_len=16384, d_model=8), "fwd", "cpu", {}, None)
+    row, samples, _ = run_point(point)
+    assert row.status == "skipped" and "L ≤ 8192" in row.error and samples == []

@@ -290,6 +290,14 @@ def _longconv_available(backend: str) -> registry.AvailableFn:
     return available
 
 
+def _longconv_limit(backend: str) -> registry.MaxSeqLenFn:
+    def max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
+        limit = registry.get(f"longconv:{backend}").max_seq_len
+        return limit(device, dtype) if limit else registry.NO_LIMIT
+
+    return max_seq_len
+
+
 def _register_hyena(backend: str) -> None:
     def build(d_model: int, l_max: int, **hparams) -> HyenaOperator:
         return HyenaOperator(d_model, l_max, longconv=backend, **hparams)
@@ -301,6 +309,7 @@ def _register_hyena(backend: str) -> None:
             _longconv_available(backend),
             f"Hyena operator with the {backend!r} long convolution",
             oracle=None if backend == "reference" else "hyena:reference",
+            max_seq_len=_longconv_limit(backend),
         )
     )
 

@@ -420,9 +420,14 @@ def gated_long_conv(
         return MonarchConv.apply(u, k, D, pre, post)
 
 
+def _max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
+    return max_fft(device_arch(device), dtype) // 2
+
+
 @register(
     "longconv:triton",
     available=_available,
+    max_seq_len=_max_seq_len,
     summary="fused Monarch FFT convolution in Triton (tl.dot DFTs, L ≤ 8192)",
     oracle="longconv:reference",
 )

@@ -13,7 +13,11 @@ point's time (resample its processes, then each process's samples; widened for f
 processes), recompute L* per replicate, take the 2.5th and 97.5th percentiles of L*.
 Speedup CIs are percentiles of the ratio of the two points' independent replicates.
 If d never changes sign, the two fitted power laws are solved for a₁L^b₁ = a₂L^b₂,
-L* = (a₁/a₂)^(1/(b₂ − b₁)), and the result is marked as extrapolated.
+L* = (a₁/a₂)^(1/(b₂ − b₁)), and the result is marked as extrapolated — only where the fits
+can carry it: each through at least ``MIN_FIT_POINTS`` lengths with R² ≥ ``MIN_FIT_R2``, and
+L* at most ``MAX_EXTRAPOLATION``× the longest measured length. Launch-bound times (flat in L,
+as small GPU problems are) fit a power law badly, and an exponent difference near zero puts
+L* anywhere (an H100 run gave 5·10²⁴): such an estimate is noise, and is not shown.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from hyperf.analysis.rank import rankable_points
 from hyperf.measure.stats import centre, log_replicates
 
 HYENA_FAMILIES = ("hyena", "longconv")
+MIN_FIT_POINTS = 3  # a power law through two points fits anything
+MIN_FIT_R2 = 0.9  # on (log L, log t)
+MAX_EXTRAPOLATION = 8.0  # three doublings beyond the longest measured length
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,19 @@ def crossover(
         )
         return Crossover(hyena, attention, extrapolated=True, note=never)
     estimate = (fit_h.a / fit_a.a) ** (1 / (fit_a.b - fit_h.b))
+    beyond = f"no crossing measured up to L={seq_len[-1]}"
+    if min(fit_h.n, fit_a.n) < MIN_FIT_POINTS or min(fit_h.r2, fit_a.r2) < MIN_FIT_R2:
+        loose = (
+            f"{beyond}; the power-law fits (R² {fit_h.r2:.2f} and {fit_a.r2:.2f} over "
+            f"{min(fit_h.n, fit_a.n)} lengths) are too loose to extrapolate"
+        )
+        return Crossover(hyena, attention, note=loose)
+    if estimate > MAX_EXTRAPOLATION * seq_len[-1]:
+        far = (
+            f"{beyond}; the fits meet only more than {MAX_EXTRAPOLATION:g}× beyond it, "
+            "further than they can be trusted"
+        )
+        return Crossover(hyena, attention, note=far)
     return Crossover(
         hyena,
         attention,

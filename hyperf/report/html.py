@@ -70,7 +70,8 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
             )
     if not speed.empty:
         fixed = [n for n in (8192, 65536) if n in set(speed["seq_len"])]
-        for seq_len in [*fixed, speed["seq_len"].max()][: len(fixed) + 1]:
+        longest = speed["seq_len"].max()
+        for seq_len in dict.fromkeys([*fixed, longest]):  # each length once
             at = speed[speed["seq_len"] == seq_len]
             best = at.loc[at["speedup"].idxmax()]
             lines.append(

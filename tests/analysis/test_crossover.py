@@ -75,6 +75,21 @@ def test_no_crossing_in_range_is_extrapolated_from_the_fits():
     assert result.ci_low is None and "extrapolated" in result.note
 
 
+def test_fits_that_cannot_carry_an_extrapolation_give_no_number():
+    """Launch-bound times (flat in L, noisy) against a slowly growing attention: the fits'
+    exponents differ by almost nothing, so where they meet is noise; and well-fitted lines
+    that meet far beyond the data are not extrapolated that far either."""
+    rng = np.random.default_rng()
+    flat = [[[2.0 + 0.1 * rng.standard_normal()]] for _ in LENGTHS]
+    slow = [[[0.5 * n**0.1]] for n in LENGTHS]  # slower growth than the noise's slope error
+    loose = crossover(LENGTHS, flat, slow, "hyena:triton", "attention:sdpa-flash")
+    assert loose.seq_len is None and "too loose" in loose.note
+    hyena = [[[50.0 * n]] for n in LENGTHS]  # meets 1e-4·L² at L = 500 000, 61× beyond 8192
+    attention = [[[1e-4 * n**2]] for n in LENGTHS]
+    far = crossover(LENGTHS, hyena, attention, "hyena:fft", "attention:naive")
+    assert far.seq_len is None and "beyond" in far.note and not far.extrapolated
+
+
 def test_already_faster_and_never_meeting():
     faster = crossover(LENGTHS, [[[1.0]]] * 6, [[[2.0 * n]] for n in LENGTHS], "h", "a")
     assert faster.seq_len is None and "already faster" in faster.note

@@ -165,21 +165,20 @@ def monarch_conv(
 ) -> torch.Tensor:
     """The convolution with every DFT a matmul in ``dtype``.
 
-    The 1/n of the inverse DFT is split as 1/√n on the filter's spectrum (computed in fp32,
-    then cast) and 1/√n on the output (in fp32). Folding all of 1/n into the half-precision
-    filter, as before, pushed it below fp16's normal range at long L (|k|/n ≈ 6e-8 at L=64K):
-    measured on an H100, the max relative error grew with L to 0.067 at L=64K. With the split
-    neither the filter's spectrum underflows nor the unnormalised output (≈ √n·|y|) overflows.
+    The filter's spectrum, with the inverse DFT's 1/n folded in, is computed in fp32 and only
+    then cast. Dividing the half-precision filter taps by n first, as before, pushed them
+    below fp16's normal range at long L (|k|/n ≈ 6e-8 at L=64K). The magnitudes the
+    half-precision matmuls see are unchanged: splitting 1/n as 1/√n on each side instead
+    overflowed fp16 on an H100 at L ≥ 32K.
     """
     seq_len, filter_len = u.shape[-1], k.shape[-1]
     n = fft_size(seq_len, filter_len)
     factors = monarch_factors(n)
-    root_n = math.sqrt(n)
     wide = compute_dtype(k.dtype)
-    kr, ki = monarch_fft((F.pad(k.to(wide), (0, n - filter_len)) / root_n, None), factors)
+    kr, ki = monarch_fft((F.pad(k.to(wide), (0, n - filter_len)) / n, None), factors)
     k_f = (kr.to(dtype), None if ki is None else ki.to(dtype))
     u_f = monarch_fft((F.pad(u.to(dtype), (0, n - seq_len)), None), factors)
-    y = monarch_ifft_real(_times(u_f, k_f), factors)[..., :seq_len].to(wide) / root_n
+    y = monarch_ifft_real(_times(u_f, k_f), factors)[..., :seq_len]
     if D is not None:
-        y = y + u.to(wide) * D.to(wide).unsqueeze(-1)
+        y = y + u.to(dtype) * D.to(dtype).unsqueeze(-1)
     return y.to(u.dtype)

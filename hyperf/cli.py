@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -16,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hyperf import __version__, registry
+from hyperf.bench.cli import bench
+from hyperf.errors import clear_errors, fail
 
 DTYPES = {
     "float32": torch.float32,
@@ -25,36 +24,13 @@ DTYPES = {
 }
 
 
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-def clear_errors(command: Callable) -> Callable:
-    """Bad input — a spec, a store, an output path, a plugin, a full or read-only disk — ends
-    the command with one line naming the file and what is wrong, and exit status 2; never a
-    traceback. (Store, spec, output and plugin errors are ValueErrors or PluginError.)"""
-
-    @functools.wraps(command)
-    def checked(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except (ValueError, registry.PluginError) as error:
-            fail(str(error))
-        except sqlite3.Error as error:
-            db = kwargs.get("db", "the store")
-            hint = " (free some space)" if "full" in str(error) else ""
-            fail(f"{db}: {error}{hint}; what is already stored is kept")
-        except OSError as error:
-            fail(f"{error.filename or ''}: {error.strerror or error}")
-
-    return checked
-
-
 @click.group()
 @click.version_option(__version__, prog_name="hyperf")
 def main() -> None:
     """hyperf: where does Hyena beat attention, by how much, at what memory cost?"""
+
+
+main.add_command(bench)
 
 
 @main.command("list")

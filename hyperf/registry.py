@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from hyperf.errors import PluginError
+
 Availability = tuple[bool, str]
 AvailableFn = Callable[[torch.device, torch.dtype], Availability]
 MaxSeqLenFn = Callable[[torch.device, torch.dtype], int]
@@ -101,12 +103,6 @@ def register(
         return fn
 
     return decorate
-
-
-class PluginError(Exception):
-    """A module named in ``HYPERF_PLUGINS`` cannot be loaded. Not a ValueError on purpose:
-    pydantic turns a ValueError raised inside a validator (the spec's ``ops:`` check calls
-    ``names()``) into a field error, which would blame the spec instead of the plugin."""
 
 
 class RegisteredTwice(ValueError):

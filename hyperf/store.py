@@ -4,9 +4,12 @@ Tables: ``runs`` (spec, environment, ceilings, start/end, status), ``repeats`` (
 worker process that measured a point), ``points`` (parameters as columns, status, statistics
 over the repeats, FLOPs, memory, error vs oracle; columns from ``hyperf.results``) and
 ``samples`` (raw times and CPU times, keyed by repeat), ``claims`` (which driver is measuring
-which repeat), ``breakdowns`` (a profiled point's time per category). ``meta`` holds the
+which repeat), ``breakdowns`` (a profiled point's time per category), and the imported
+pytest-benchmark history: ``bench_results`` (one row per imported run) and ``bench_entries``
+(one row per benchmark of a run, with its raw samples). ``meta`` holds the
 schema version; ``migrate`` brings an older database up to date. Readers open read-only
-(``Store(path)``); only a sweep creates or migrates (``Store(path, write=True)``).
+(``Store(path)``); only a sweep or ``hyperf bench import`` creates or migrates
+(``Store(path, write=True)``).
 
 Crash safety: a repeat is one transaction (its row, its samples, and the point's row when it
 is the last), so a sweep killed at any moment leaves only whole repeats behind, and
@@ -35,7 +38,7 @@ import pandas as pd
 
 from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PARAM_COLUMNS = columns(Params)
 RESULT_COLUMNS = columns(PointRow)
 REPEAT_COLUMNS = columns(Repeat)
@@ -144,11 +147,31 @@ def _schema_v4(conn: sqlite3.Connection) -> None:
     )
 
 
+def _schema_v5(conn: sqlite3.Connection) -> None:
+    """Benchmark history: pytest-benchmark runs imported by ``hyperf bench import``. A run is
+    known by ``run_key`` (its commit and its own timestamp), a benchmark within it by its
+    full name: importing a file again adds nothing."""
+    conn.execute(
+        "CREATE TABLE bench_results (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " run_key TEXT NOT NULL UNIQUE, source TEXT, imported_at TEXT NOT NULL, commit_id TEXT,"
+        " commit_time TEXT, branch TEXT, dirty INTEGER, project TEXT, machine_json TEXT,"
+        " datetime TEXT, version TEXT)"
+    )
+    conn.execute(
+        "CREATE TABLE bench_entries (result_id INTEGER NOT NULL REFERENCES bench_results(id),"
+        " fullname TEXT NOT NULL, name TEXT NOT NULL, bench_group TEXT, params_json TEXT,"
+        " median_s REAL NOT NULL, q1_s REAL, q3_s REAL, mean_s REAL, min_s REAL, max_s REAL,"
+        " stddev_s REAL, rounds INTEGER, iterations INTEGER, extra_info_json TEXT,"
+        " options_json TEXT, data_json TEXT, PRIMARY KEY (result_id, fullname))"
+    )
+
+
 MIGRATIONS = {
     1: _schema_v1,
     2: _schema_v2,
     3: _schema_v3,
     4: _schema_v4,
+    5: _schema_v5,
 }  # version -> step from version − 1
 
 
@@ -229,8 +252,8 @@ class Store:
     no write lock, so ``runs``, ``export`` and ``report`` work on a read-only mount or a full
     disk, never wait for a sweep's transaction, and never alter the file. A store of an older
     schema is copied into memory and migrated there. ``Store(path, write=True)`` — the sweep
-    only — creates the file or migrates it in place, and refuses a file that is not a hyperf
-    store. Unusable paths raise StoreError.
+    and ``hyperf bench import`` only — creates the file or migrates it in place, and refuses a
+    file that is not a hyperf store. Unusable paths raise StoreError.
     """
 
     def __init__(self, path: str | Path, *, write: bool = False):
@@ -243,7 +266,10 @@ class Store:
 
     def _open_for_reading(self) -> None:
         if not self.path.exists():
-            raise StoreError(f"{self.path} does not exist; run `hyperf sweep` first, or give --db")
+            raise StoreError(
+                f"{self.path} does not exist; run `hyperf sweep` (or `hyperf bench import`) "
+                "first, or give --db"
+            )
         if not is_sqlite_file(self.path):
             if self.path.stat().st_size == 0:
                 raise StoreError(f"{self.path} is empty: it holds no hyperf runs")
@@ -594,3 +620,77 @@ class Store:
 
     def breakdowns(self, run_ids: list[int] | None = None) -> pd.DataFrame:
         return self._select("breakdowns", "run_id, point_id, category", run_ids)
+
+    # --- benchmark history (pytest-benchmark results) ------------------------------------------
+
+    def import_benchmarks(self, parsed: dict) -> tuple[int, int]:
+        """Store one parsed pytest-benchmark file (``hyperf.bench.history.parse_file``):
+        ``parsed["run"]`` holds the columns of ``bench_results`` (``run_key`` identifies the
+        run), ``parsed["benchmarks"]`` one dict per benchmark with the columns of
+        ``bench_entries`` (``data`` the raw samples in seconds, or None). One transaction.
+        Returns (imported, skipped): a benchmark of a run already stored is skipped."""
+        run = parsed["run"]
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO bench_results (run_key, source, imported_at, commit_id,"
+                " commit_time, branch, dirty, project, machine_json, datetime, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run["run_key"],
+                    parsed["source"],
+                    _now(),
+                    run["commit_id"],
+                    run["commit_time"],
+                    run["branch"],
+                    run["dirty"],
+                    run["project"],
+                    json.dumps(run["machine"]),
+                    run["datetime"],
+                    run["version"],
+                ),
+            )
+            (result_id,) = conn.execute(
+                "SELECT id FROM bench_results WHERE run_key=?", (run["run_key"],)
+            ).fetchone()
+            imported = 0
+            for entry in parsed["benchmarks"]:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO bench_entries VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        result_id,
+                        entry["fullname"],
+                        entry["name"],
+                        entry["group"],
+                        json.dumps(entry["params"]),
+                        entry["median_s"],
+                        entry["q1_s"],
+                        entry["q3_s"],
+                        entry["mean_s"],
+                        entry["min_s"],
+                        entry["max_s"],
+                        entry["stddev_s"],
+                        entry["rounds"],
+                        entry["iterations"],
+                        json.dumps(entry["extra_info"]),
+                        json.dumps(entry["options"]),
+                        None if entry["data"] is None else json.dumps(entry["data"]),
+                    ),
+                )
+                imported += cursor.rowcount
+        return imported, len(parsed["benchmarks"]) - imported
+
+    def benchmark_history(self, name: str | None = None) -> pd.DataFrame:
+        """Every imported benchmark result joined with its run, oldest first (by commit time,
+        else by the run's own time); only benchmark ``name`` (its name or full name) if given.
+        ``data_json`` holds the raw samples (seconds) or is null."""
+        where = " WHERE e.name = ? OR e.fullname = ?" if name is not None else ""
+        return pd.read_sql_query(
+            "SELECT r.id AS result_id, r.source, r.commit_id, r.commit_time, r.branch, r.dirty,"
+            " r.datetime, r.machine_json, e.fullname, e.name, e.bench_group, e.params_json,"
+            " e.median_s, e.q1_s, e.q3_s, e.rounds, e.extra_info_json, e.data_json"
+            f" FROM bench_entries e JOIN bench_results r ON r.id = e.result_id{where}"
+            " ORDER BY COALESCE(r.commit_time, r.datetime), r.datetime, r.id, e.fullname",
+            self.conn,
+            params=[name, name] if name is not None else [],
+        )

@@ -29,12 +29,14 @@ smoke)
     [ -n "${SKIP_MONARCH:-}" ] || { step triton_monarch; timeout 90 python3 benchmarks/triton_monarch.py; }
   } > "$OUT/smoke.log" 2>&1
   step pytest > "$OUT/pytest.log"
+  # shellcheck disable=SC2086 # PYTEST_PATHS holds several paths
   timeout "${PYTEST_S:-240}" python3 -m pytest -q -p no:cacheprovider --timeout 120 \
     -o addopts="-ra --benchmark-disable" ${PYTEST_PATHS:-tests} >> "$OUT/pytest.log" 2>&1
   ;;
 sweep)
   spec="${2:?a spec file}"
   if [ -n "${PYTEST_PATHS:-}" ]; then
+    # shellcheck disable=SC2086 # PYTEST_PATHS holds several paths
     timeout "${PYTEST_S:-120}" python3 -m pytest -q -x -p no:cacheprovider --tb=short \
       -o addopts="-ra --benchmark-disable" $PYTEST_PATHS > "$OUT/pytest.log" 2>&1
   fi

@@ -26,4 +26,19 @@ if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests" >&2
   exit 1
 fi
-exit "$status"
+if [ "$status" -ne 0 ] || [ "$#" -gt 0 ]; then
+  exit "$status" # a run of chosen tests stops here
+fi
+# The benchmark suite's CPU part, timed (one process, short budget: about a minute), and the
+# regression gate on its own output, so neither rots. Comparing a file with itself must
+# find every benchmark unchanged and exit 0.
+HYPERF_BENCH_PROCESSES=1 bash scripts/bench.sh .benchmarks/ci.json -q --benchmark-max-time=0.5
+hyperf bench compare .benchmarks/ci.json .benchmarks/ci.json --json >.benchmarks/ci-gate.json
+python - <<'PY'
+import json
+
+report = json.load(open(".benchmarks/ci-gate.json"))
+verdicts = {b["verdict"] for b in report["benchmarks"]}
+assert report["benchmarks"] and verdicts == {"unchanged"}, verdicts
+print(f"gate on its own output: {len(report['benchmarks'])} benchmarks unchanged")
+PY

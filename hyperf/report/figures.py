@@ -12,8 +12,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
+
+from hyperf.analysis.steps import time_unit
 
 
 def palette(ops: list[str]) -> dict[str, tuple]:
@@ -199,3 +202,58 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
     fig.legend(handles, present, loc="lower center", ncol=min(6, len(present)), fontsize=7)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return to_png(fig)
+
+
+def benchmark_history(
+    series: pd.DataFrame, steps: pd.DataFrame, cap: int
+) -> tuple[str | None, list[str]]:
+    """Each benchmark's time commit by commit (``hyperf.analysis.steps.commit_series``): the
+    median with its 95% CI as error bars, the fitted levels as a grey line and each step as
+    a red (slower) or green (faster) dashed line with its change. At most ``cap`` panels,
+    benchmarks with the largest steps first; returns (PNG, the benchmarks drawn)."""
+    if series.empty:
+        return None, []
+    largest = steps.assign(size=steps["change"].abs()).groupby("fullname")["size"].max()
+    names = sorted(series["fullname"].unique(), key=lambda n: (-largest.get(n, 0.0), n))[:cap]
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.4 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        points = series[series["fullname"] == name].sort_values("position")
+        found = steps[steps["fullname"] == name].sort_values("position")
+        factor, unit = time_unit(float(points["median_s"].median()))
+        x = points["position"].to_numpy()
+        y = points["median_s"].to_numpy() * factor
+        low = (points["median_s"] - points["ci_low_s"]).to_numpy() * factor
+        high = (points["ci_high_s"] - points["median_s"]).to_numpy() * factor
+        ax.errorbar(x, y, yerr=[low, high], fmt="o", ms=3, capsize=2, color="C0")
+        bottom, top = ax.get_ylim()  # at least ±10 % around the median: noise looks like noise
+        middle = float(np.median(y))
+        ax.set_ylim(min(bottom, 0.9 * middle), max(top, 1.1 * middle))
+        if not found.empty:  # the levels: before the first step, then after each
+            edges = [x[0] - 0.5, *(found["position"] - 0.5), x[-1] + 0.5]
+            levels = [found["before_s"].iloc[0], *found["after_s"]]
+            for left, right, level in zip(edges, edges[1:], levels, strict=False):
+                ax.hlines(level * factor, left, right, color="grey", lw=1)
+        for step in found.itertuples():
+            colour = "tab:red" if step.change > 0 else "tab:green"
+            ax.axvline(step.position - 0.5, color=colour, ls="--", lw=1)
+            ax.annotate(
+                f"{step.change:+.1%}",
+                (step.position - 0.5, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -10),
+                textcoords="offset points",
+                color=colour,
+                fontsize=8,
+            )
+        every = max(1, len(x) // 8)
+        ax.set_xticks(x[::every], points["label"].str[:7].iloc[::every], rotation=45, fontsize=7)
+        title = points["name"].iloc[0]
+        ax.set(title=title if len(title) <= 48 else title[:45] + "…", ylabel=f"time ({unit})")
+        ax.title.set_fontsize(9)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return to_png(fig), names

@@ -14,9 +14,11 @@ from hyperf.analysis import load
 from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
+from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, commit_series, history_steps, time_unit
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures
+from hyperf.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -31,6 +33,8 @@ class Report:
     points: pd.DataFrame  # every point, marked rankable or not
     runs: pd.DataFrame
     breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # profiled, rankable
+    bench_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.steps
+    bench_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def fmt_length(value) -> str:
@@ -88,8 +92,12 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
 
 
 def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
+    """The report's data: the runs ``run_ids`` (all if None), and the store's whole
+    benchmark history (``hyperf bench import``), which belongs to no run."""
     points, samples, runs = load(db, run_ids)
-    return assemble(points, samples, runs, load_breakdowns(db, runs["id"].tolist()))
+    with Store(db) as store:
+        history = store.benchmark_history()
+    return assemble(points, samples, runs, load_breakdowns(db, runs["id"].tolist()), history)
 
 
 def assemble(
@@ -97,17 +105,39 @@ def assemble(
     samples: dict[tuple[int, str], list[float]],
     runs: pd.DataFrame,
     breakdowns: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
 ) -> Report:
-    """The report's data from what ``load`` returns (a pure function: testable without a
-    database). Comparisons see rankable points only; the rest are listed as not ranked."""
+    """The report's data from what ``load`` (and ``Store.benchmark_history``) return (a pure
+    function: testable without a database). Comparisons see rankable points only; the rest
+    are listed as not ranked."""
     points = points if "rankable" in points.columns else mark_rankable(points)
     cross = crossovers(points, samples) if not points.empty else pd.DataFrame()
     speed = speedups(points, samples) if not points.empty else pd.DataFrame()
     scaling = scaling_fits(points) if not points.empty else pd.DataFrame()
     not_ranked = not_ranked_points(points)
     table = breakdown_table(points, breakdowns if breakdowns is not None else pd.DataFrame())
-    return Report(
-        headline(cross, speed, points), cross, speed, scaling, not_ranked, points, runs, table
+    series = commit_series(history if history is not None else pd.DataFrame())
+    steps = history_steps(series)
+    lines = headline(cross, speed, points)
+    if not series.empty:
+        if runs.empty:
+            lines = ["This store holds no sweep runs, only benchmark history (below)."]
+        lines.append(history_headline(series, steps))
+    return Report(lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps)
+
+
+def history_headline(series: pd.DataFrame, steps: pd.DataFrame) -> str:
+    """One sentence on the benchmark history: its size and its largest step, if any."""
+    size = (
+        f"Benchmark history: {series['fullname'].nunique()} benchmarks over "
+        f"{series['commit'].nunique()} commits"
+    )
+    if steps.empty:
+        return f"{size}; no step in time of {MIN_CHANGE:.0%} or more."
+    largest = steps.loc[steps["change"].abs().idxmax()]
+    return (
+        f"{size}; {len(steps)} step(s) in time, the largest {largest['change']:+.1%} for "
+        f"{largest['name']} at commit {largest['label']}."
     )
 
 
@@ -244,7 +274,62 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
         overlay_note=overlay_note,
         **predictions_section(points),
         **costs_section(points, ceilings_by_run),
+        bench=history_section(report.bench_series, report.bench_steps),
     )
+
+
+MAX_HISTORY_PANELS = 12  # benchmarks drawn in the history figure; the tables list them all
+
+
+def history_section(series: pd.DataFrame, steps: pd.DataFrame) -> dict | None:
+    """The benchmark history's figure (at most ``MAX_HISTORY_PANELS`` benchmarks, those with
+    the largest steps first), its steps and one row per benchmark; None without history,
+    so that a report of sweeps alone has no such section."""
+    if series.empty:
+        return None
+    figure, drawn = figures.benchmark_history(series, steps, MAX_HISTORY_PANELS)
+    total = series["fullname"].nunique()
+
+    def shown(seconds: float) -> str:
+        factor, unit = time_unit(seconds)
+        return f"{seconds * factor:.4g} {unit}"
+
+    step_rows = pd.DataFrame(
+        {
+            "benchmark": steps["name"],
+            "group": steps["group"],
+            "commit": steps["label"],
+            "date (UTC)": steps["time"].str[:16].str.replace("T", " "),
+            "before": steps["before_s"].map(shown),
+            "after": steps["after_s"].map(shown),
+            "change": steps["change"].map("{:+.1%}".format),
+        }
+    )
+    latest = series.sort_values(["fullname", "position"]).groupby("fullname").tail(1)
+    counts = steps.groupby("fullname").size()
+    summary = pd.DataFrame(
+        {
+            "benchmark": latest["fullname"],
+            "group": latest["group"],
+            "commits": series.groupby("fullname", sort=True).size().to_numpy(),
+            "latest commit": latest["label"],
+            "latest median": latest["median_s"].map(shown),
+            "95% CI": [
+                "—" if pd.isna(low) else f"{shown(low)} – {shown(high)}"
+                for low, high in zip(latest["ci_low_s"], latest["ci_high_s"], strict=True)
+            ],
+            "steps": latest["fullname"].map(counts).fillna(0).astype(int),
+        }
+    )
+    return {
+        "figure": figure,
+        "drawn": len(drawn),
+        "total": total,
+        "min_change": f"{MIN_CHANGE:.0%}",
+        "min_length": MIN_LENGTH,
+        "steps": _table(step_rows, list(step_rows.columns)),
+        "summary": _table(summary, list(summary.columns)),
+    }
 
 
 BREAKDOWN_ORDER = [*CATEGORIES, "backward", "other"]
@@ -412,6 +497,7 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
     runs = ", ".join(
         f"{n} (run {i})" for i, n in zip(report.runs["id"], report.runs["name"], strict=True)
     )
+    runs = runs or "benchmark history"
     summary = [
         f"# hyperf report — {runs}",
         "",

@@ -1,0 +1,204 @@
+"""``hyperf bench``: pytest-benchmark results as a regression gate.
+
+This module imports neither torch nor hyperf.cli (which imports torch), so the group loads
+fast and hyperf.cli can import it at its top. Subcommands from other modules join the group
+at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hyperf.errors import clear_errors
+
+if TYPE_CHECKING:
+    from hyperf.bench.compare import Comparison, Report
+
+VERDICT_STYLE = {
+    "regression": "bold red",
+    "improvement": "green",
+    "unchanged": "",
+    "inconclusive": "yellow",
+    "too few samples": "dim",
+}
+
+
+@click.group()
+def bench() -> None:
+    """pytest-benchmark results: the regression gate, and their history across commits."""
+
+
+@bench.command("compare", short_help="Compare two pytest-benchmark runs; exit 1 on a regression.")
+@click.argument("base", metavar="BASE.json")
+@click.argument("new", metavar="NEW.json")
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    default=None,
+    metavar="FILE",
+    help="TOML or YAML file: default = 0.10, alpha = 0.01, [groups] pattern = threshold "
+    "[default: [tool.hyperf.bench] in ./pyproject.toml, else built-in].",
+)
+@click.option(
+    "--alpha", type=float, default=None, help="Significance level of the test [default: 0.01]."
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Relative threshold for benchmarks no [groups] pattern matches [default: 0.10].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout instead of a table.")
+@clear_errors
+def compare_command(
+    base: str,
+    new: str,
+    thresholds_path: str | None,
+    alpha: float | None,
+    threshold: float | None,
+    as_json: bool,
+) -> None:
+    """Compare two pytest-benchmark JSON files (written with --benchmark-save-data).
+
+    Per benchmark: the ratio of medians NEW/BASE with a bootstrap CI, a Mann-Whitney test and
+    a verdict (regression, improvement, unchanged, inconclusive, too few samples). Exit 1 if
+    any benchmark regressed, 2 on bad input, 0 otherwise."""
+    from hyperf.bench.compare import compare_files, load_thresholds
+
+    settings = load_thresholds(thresholds_path, Path.cwd(), alpha=alpha, default=threshold)
+    report = compare_files(base, new, settings)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_report(report)
+    if report.regressed:
+        sys.exit(1)
+
+
+@bench.command("merge", short_help="Merge runs of the suite in separate processes into one file.")
+@click.argument("output", metavar="OUT.json")
+@click.argument("runs", metavar="RUN.json...", nargs=-1, required=True)
+@clear_errors
+def merge_command(output: str, runs: tuple[str, ...]) -> None:
+    """Merge pytest-benchmark JSON files of one commit, each from its own process, into OUT.json.
+
+    Each benchmark keeps every sample and which process took it, so `hyperf bench compare`
+    can treat processes as the independent units: on a shared CPU whole processes drift by
+    more than a single run's CI shows. OUT.json is written whole or not at all."""
+    from hyperf.bench.compare import merge_runs, read_json
+    from hyperf.files import check_outputs, text, write_all
+
+    merged = merge_runs([(path, read_json(path)) for path in runs])
+    out = Path(output)
+    check_outputs([out])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_all({out: text(json.dumps(merged, indent=1))})
+    counts = {len(b["extra_info"]["hyperf_process_rounds"]) for b in merged["benchmarks"]}
+    click.echo(
+        f"merged {len(runs)} runs: {len(merged['benchmarks'])} benchmarks, "
+        f"{'/'.join(map(str, sorted(counts)))} processes each, into {output}"
+    )
+
+
+def print_report(report: Report) -> None:
+    """The comparison as a table, then missing and new benchmarks, warnings and a summary."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 140))
+    table = Table(
+        title=f"{escape(report.new_file)} vs {escape(report.base_file)} "
+        f"(NEW / BASE; {100 * report.confidence:.12g}% CI)"
+    )
+    table.add_column("benchmark")
+    table.add_column("group")
+    table.add_column("params")
+    for name in ("base median", "new median", "change [CI]", "p", "threshold"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for c in report.comparisons:
+        style = VERDICT_STYLE[c.verdict]
+        table.add_row(
+            escape(c.name),
+            escape(c.group or ""),
+            escape(format_params(c.params)),
+            format_seconds(c.base_median_s) + f" ({c.base_rounds})",
+            format_seconds(c.new_median_s) + f" ({c.new_rounds})",
+            format_change(c),
+            format_p(c.p_value),
+            f"{c.threshold:.0%}"
+            + (f" ({escape(c.threshold_pattern)})" if c.threshold_pattern else ""),
+            f"[{style}]{c.verdict}[/]" if style else c.verdict,
+        )
+    console.print(table)
+    for title, keys in (("missing from NEW", report.missing), ("new in NEW", report.new)):
+        if keys:
+            console.print(f"{title} ({len(keys)}):")
+            for key in keys:
+                console.print(f"  {escape(key)}", soft_wrap=True, highlight=False)
+    for line in report.machine_warnings:
+        console.print(
+            f"[yellow]warning:[/] the machines differ: {escape(line)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    counts = report.counts()
+    single = sum(min(c.base_processes, c.new_processes) < 2 for c in report.comparisons)
+    if single:
+        console.print(
+            f"note: {single} benchmark(s) have one process on a side: their test sees only "
+            "within-run noise, and whole runs drift by more on a shared machine (the threshold "
+            "must absorb it); scripts/bench.sh runs several processes and merges them.",
+            soft_wrap=True,
+        )
+    if counts.get("inconclusive"):
+        console.print(
+            "note: inconclusive: the change may pass the threshold but the samples do not show "
+            "it; more rounds (pytest --benchmark-min-rounds) narrow the CI.",
+            soft_wrap=True,
+        )
+    verdicts = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+    console.print(
+        f"{len(report.comparisons)} compared: {verdicts or 'nothing'}; {len(report.missing)} "
+        f"missing, {len(report.new)} new; alpha {report.alpha:g}, thresholds from "
+        f"{escape(report.thresholds_from)} — "
+        + ("[bold red]REGRESSION[/]" if report.regressed else "no regression"),
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def format_seconds(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_p(p_value: float | None) -> str:
+    if p_value is None:
+        return ""
+    return f"{p_value:.2g}" if p_value > 0 else "<1e-300"  # 0: below what a float holds
+
+
+def format_change(c: Comparison) -> str:
+    change = f"{c.ratio - 1:+.1%}"
+    if c.ci_low is None or c.ci_high is None:
+        return change
+    return f"{change} [{c.ci_low - 1:+.1%}, {c.ci_high - 1:+.1%}]"
+
+
+def format_params(params: dict[str, Any] | None) -> str:
+    return ", ".join(f"{key}={value}" for key, value in (params or {}).items())
+
+
+from hyperf.bench.history import history_command, import_command  # noqa: E402
+
+bench.add_command(import_command)
+bench.add_command(history_command)

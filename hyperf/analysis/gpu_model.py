@@ -1,0 +1,476 @@
+"""GPU time model parts calibrated on published measurements, each checked on held-out points.
+
+The roofline of ``hyperf.analysis.predict`` uses datasheet peaks and fixed efficiencies; on
+hyperf's own H100 runs it is 5× optimistic. This module fits three small parts to other
+people's published timings (``hyperf/data/published``, see its README for sources) and reports
+how well each predicts points it was not fitted on:
+
+1. GEMM (H100, bf16, XLA's table):       t = 2·b·M·N·K / (P·e(s)) + t0,
+   e(s) = e_max · s / (s + s_half),  s = 3 / (1/(b·M) + 1/N + 1/K)  (harmonic mean of the sizes).
+   Small or thin problems fill few tiles and are dominated by operand traffic; the harmonic
+   mean is what that traffic depends on (2·MNK·(1/M + 1/N + 1/K) = 2·(NK + MK + MN)).
+2. Attention core (A100, fp16, FA2 paper): t = F_FA / (P·e) + t0,
+   e = e_impl · h_impl^[d=128] · c_impl^[causal] · L / (L + L_half[causal]),
+   F_FA = 3.5 · 4·B·H·L²·d (halved when causal): FlashAttention's convention.
+   The per-implementation factors are scale, head-dim and causal factors; the L-shape
+   (L_half for causal and non-causal) and the floor t0 are shared.
+3. PyTorch FFT convolution (H100, FlashFFTConv's baseline): t = B·H·n·β(n) / W(n) + t0,
+   β(n) = β_elem + β_fft · log2(n)/λ   (bytes per element; λ = butterfly levels per memory pass),
+   W(n) = W_max · n / (n + n_half).
+   β_elem = 44 B and β_fft = 32 B are counted, not fitted (see ``FFT_BYTES_*``).
+
+Every fit is least squares on log time (relative errors weigh the same at 1 µs and 1 s).
+Parameters are fitted in log space so they stay positive. Nothing here is fitted on hyperf's
+own measurements: ``h100_attention_check`` uses them only as an independent check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+H100_BF16_PEAK = 989.4e12  # FLOP/s, dense, NVIDIA H100 SXM5 datasheet
+A100_FP16_PEAK = 312e12  # FLOP/s, dense, NVIDIA A100 datasheet
+H100_BANDWIDTH = 3.35e12  # bytes/s, H100 SXM5 datasheet (reference for the fitted W_max)
+# FlashAttention-3 (Shah et al., arXiv:2407.08608), abstract: FA2 reaches only 35 % of the H100's
+# peak. Used as the H100 value of e_FA2 (an assumption about how FA2 carries over from the A100).
+FA2_H100_UTILIZATION = 0.35
+
+# Bytes per element of B·H·n, PyTorch gated FFT convolution (an assumption from the baseline's
+# description): pre-gate u·g (read 2+2, write 2), u.float() (2+4), spectral product (8+8),
+# .real and cast to fp16 (8+2), post-gate (2+2+2): 44 B; each fft/ifft memory pass reads and
+# writes complex fp32 (8+8), two transforms: 32 B per pass.
+FFT_BYTES_ELEMENTWISE = 44.0
+FFT_BYTES_PER_PASS = 32.0
+FFT_BATCH, FFT_CHANNELS = 64, 768
+
+IMPLEMENTATIONS = ("FA2", "FA1", "FA-triton", "xformers", "pytorch")
+Params = dict[str, float]
+
+
+# ---------------------------------------------------------------- data
+
+
+@cache
+def _published(name: str) -> pd.DataFrame:
+    text = resources.files("hyperf.data").joinpath("published", name).read_text()
+    return pd.read_csv(StringIO(text), comment="#")
+
+
+def load_gemm() -> pd.DataFrame:
+    """XLA's H100 bf16 matmul table with the implied time (s) of each shape."""
+    g = _published("gemm_h100_bf16_xla.csv").copy()
+    g["seconds"] = gemm_flops(g.b, g.m, g.n, g.k) / (g.bf16_tflops * 1e12)
+    return g
+
+
+def load_attention() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(mapped rows with time in s, unmapped rows with the reason)."""
+    a = _published("attention_a100_fa2_benchmark.csv").copy()
+    oom = a.tflops.astype(str) == "OOM"
+    unmapped = a[oom].assign(reason="out of memory in the published run: no time")
+    mapped = a[~oom].copy()
+    mapped["tflops"] = mapped.tflops.astype(float)
+    mapped["causal"] = mapped["mask"] == "causal"
+    flops = attention_flops(mapped.batch, mapped.nheads, mapped.seqlen, mapped.headdim)
+    mapped["seconds"] = flops / np.where(mapped.causal, 2.0, 1.0) / (mapped.tflops * 1e12)
+    return mapped.reset_index(drop=True), unmapped.reset_index(drop=True)
+
+
+def load_fft() -> pd.DataFrame:
+    """FlashFFTConv's Table 3; the PyTorch column is the one modelled here (time in s)."""
+    f = _published("flashfftconv_h100.csv").copy()
+    f["seconds"] = f.pytorch_ms / 1e3
+    return f
+
+
+# ---------------------------------------------------------------- part 1: GEMM
+
+
+def _positive(name: str, *values) -> None:
+    for v in values:
+        if np.any(np.asarray(v, dtype=float) <= 0):
+            raise ValueError(f"{name} must be positive, got {v!r}")
+
+
+def gemm_flops(b, m, n, k):
+    return 2.0 * b * m * n * k
+
+
+def gemm_time(params: Params, m, n, k, b=1, peak: float = H100_BF16_PEAK):
+    """t = 2bMNK / (P · e_max · s/(s + s_half)) + t0, s = harmonic mean of (bM, N, K)."""
+    _positive("m, n, k and b", m, n, k, b)
+    s = 3.0 / (1.0 / (np.asarray(b) * m) + 1.0 / np.asarray(n) + 1.0 / np.asarray(k))
+    eff = params["e_max"] * s / (s + params["s_half"])
+    return gemm_flops(b, m, n, k) / (peak * eff) + params["t0"]
+
+
+GEMM_NAMES = ("e_max", "s_half", "t0")
+GEMM_START = (0.8, 300.0, 5e-6)
+
+
+def fit_gemm(data: pd.DataFrame) -> Params:
+    return _fit(
+        GEMM_NAMES,
+        GEMM_START,
+        lambda p: gemm_time(p, data.m.values, data.n.values, data.k.values, data.b.values),
+        data.seconds.values,
+    )
+
+
+def _fit(names, start, model: Callable[[Params], np.ndarray], seconds: np.ndarray) -> Params:
+    """Least squares in log time over log-parameters (keeps every parameter positive)."""
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return np.log(model(dict(zip(names, np.exp(x), strict=True)))) - np.log(seconds)
+
+    x = least_squares(residual, np.log(start), method="trf").x
+    return dict(zip(names, np.exp(x).tolist(), strict=True))
+
+
+def gemm_folds(data: pd.DataFrame, folds: int = 5) -> np.ndarray:
+    """Fold of each row: shapes (m, n, k) dealt round-robin; a shape's batches stay together."""
+    shapes = data[["m", "n", "k"]].apply(tuple, axis=1)
+    order = {s: i for i, s in enumerate(sorted(set(shapes)))}
+    return np.array([order[s] % folds for s in shapes])
+
+
+# ---------------------------------------------------------------- part 2: attention core
+
+
+def attention_flops(b, h, seq_len, head_dim, causal=False):
+    """FlashAttention's count, forward + backward: 3.5 · 4·B·H·L²·d, halved when causal."""
+    return (
+        3.5
+        * 4.0
+        * b
+        * h
+        * np.asarray(seq_len, dtype=float) ** 2
+        * head_dim
+        / (np.where(causal, 2.0, 1.0))
+    )
+
+
+def attention_time(params: Params, impl: str, b, h, seq_len, head_dim, causal, peak=A100_FP16_PEAK):
+    """t = F_FA / (P · e_impl · h_impl^[d=128] · c_impl^[causal] · L/(L + L_half)) + t0."""
+    if impl not in IMPLEMENTATIONS:
+        raise ValueError(f"impl: unknown implementation {impl!r}; known: {IMPLEMENTATIONS}")
+    _positive("b, h, seq_len and head_dim", b, h, seq_len, head_dim)
+    seq = np.asarray(seq_len, dtype=float)
+    causal = np.asarray(causal, dtype=bool)
+    half = np.where(causal, params["L_half_causal"], params["L_half"])
+    eff = (
+        params[f"e_{impl}"]
+        * np.where(np.asarray(head_dim) >= 128, params[f"hd128_{impl}"], 1.0)
+        * np.where(causal, params[f"causal_{impl}"], 1.0)
+        * seq
+        / (seq + half)
+    )
+    return attention_flops(b, h, seq, head_dim, causal) / (peak * eff) + params["t0"]
+
+
+SHARED_ATTENTION = {"L_half": 300.0, "L_half_causal": 800.0, "t0": 50e-6}
+
+
+def _impl_start(impls) -> dict[str, float]:
+    start = {}
+    for i in impls:
+        start |= {f"e_{i}": 0.4, f"hd128_{i}": 1.0, f"causal_{i}": 0.8}
+    return start
+
+
+def _attention_model(data: pd.DataFrame, fixed: Params) -> Callable[[Params], np.ndarray]:
+    def model(p: Params) -> np.ndarray:
+        p = fixed | p
+        out = np.empty(len(data))
+        for impl, rows in data.groupby("impl").groups.items():
+            r = data.loc[rows]
+            out[data.index.get_indexer(rows)] = attention_time(
+                p,
+                impl,
+                r.batch.values,
+                r.nheads.values,
+                r.seqlen.values,
+                r.headdim.values,
+                r.causal.values,
+            )
+        return out
+
+    return model
+
+
+def fit_attention(data: pd.DataFrame, fixed: Params | None = None) -> Params:
+    """All parameters not in ``fixed``, fitted on ``data`` (every implementation it holds)."""
+    fixed = fixed or {}
+    start = SHARED_ATTENTION | _impl_start(data.impl.unique())
+    start = {k: v for k, v in start.items() if k not in fixed}
+    fitted = _fit(
+        tuple(start), tuple(start.values()), _attention_model(data, fixed), data.seconds.values
+    )
+    return fixed | fitted
+
+
+# ---------------------------------------------------------------- part 3: FFT convolution
+
+
+def fft_bytes(n, batch: int = FFT_BATCH, channels: int = FFT_CHANNELS, levels: float = 12.0):
+    """B·H·n·(44 + 32·log2(n)/λ): elementwise passes plus fft/ifft passes over memory."""
+    _positive("n", n)
+    n = np.asarray(n, dtype=float)
+    return batch * channels * n * (FFT_BYTES_ELEMENTWISE + FFT_BYTES_PER_PASS * np.log2(n) / levels)
+
+
+def achieved_bandwidth(params: Params, n):
+    """W(n) = W_max · n/(n + n_half): short rows leave the memory system idle between launches."""
+    n = np.asarray(n, dtype=float)
+    return params["W_max"] * n / (n + params["n_half"])
+
+
+def fft_conv_time(params: Params, n, batch: int = FFT_BATCH, channels: int = FFT_CHANNELS):
+    """t = bytes(n) / W(n) + t0; ∝ n·log n once W has saturated."""
+    moved = fft_bytes(n, batch, channels, params["levels"])
+    return moved / achieved_bandwidth(params, n) + params["t0"]
+
+
+FFT_NAMES = ("W_max", "n_half", "levels", "t0")
+FFT_START = (2e12, 64.0, 12.0, 20e-6)
+
+
+def fft_split(data: pd.DataFrame) -> np.ndarray:
+    """Held out: every other length (1K, 8K, 32K, 2M); fitted on 256, 4K, 16K, 1M, 4M."""
+    return np.arange(len(data)) % 2 == 1
+
+
+def fit_fft(data: pd.DataFrame) -> Params:
+    return _fit(FFT_NAMES, FFT_START, lambda p: fft_conv_time(p, data.seqlen.values), data.seconds)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _rows(source, config, published_s, predicted_s, held_out, scheme) -> pd.DataFrame:
+    published_ms, predicted_ms = np.asarray(published_s) * 1e3, np.asarray(predicted_s) * 1e3
+    return pd.DataFrame(
+        {
+            "source": source,
+            "configuration": list(config),
+            "published_ms": published_ms,
+            "predicted_ms": predicted_ms,
+            "error_pct": (predicted_ms / published_ms - 1) * 100,
+            "held_out": held_out,
+            "scheme": scheme,
+        }
+    )
+
+
+def _gemm_rows() -> list[pd.DataFrame]:
+    g = load_gemm()
+    config = [f"b{b} {m}x{n}x{k}" for b, m, n, k in zip(g.b, g.m, g.n, g.k, strict=True)]
+
+    def predict(p: Params, rows: pd.DataFrame) -> np.ndarray:
+        return gemm_time(p, rows.m.values, rows.n.values, rows.k.values, rows.b.values)
+
+    everything = predict(fit_gemm(g), g)
+    held = np.empty(len(g))
+    folds = gemm_folds(g)
+    for fold in np.unique(folds):
+        test = folds == fold
+        held[test] = predict(fit_gemm(g[~test]), g[test])
+    return [
+        _rows("gemm_h100_bf16_xla", config, g.seconds, everything, False, "in-sample"),
+        _rows("gemm_h100_bf16_xla", config, g.seconds, held, True, "5-fold by shape"),
+    ]
+
+
+def _attention_config(a: pd.DataFrame) -> list[str]:
+    return [
+        f"{i} {m} hd{d} L{L}"
+        for i, m, d, L in zip(a.impl, a["mask"], a.headdim, a.seqlen, strict=True)
+    ]
+
+
+ATTENTION_LONG = 8192  # the L hold-out: fit on L ≤ 4K, predict 8K and 16K
+ATTENTION_REFERENCE_L = 2048  # the implementation hold-out: its factors from this length only
+
+
+def _attention_rows() -> list[pd.DataFrame]:
+    a, _ = load_attention()
+    source = "attention_a100_fa2"
+    model_all = _attention_model(a, {})
+    rows = [
+        _rows(
+            source, _attention_config(a), a.seconds, model_all(fit_attention(a)), False, "in-sample"
+        )
+    ]
+    long = a.seqlen >= ATTENTION_LONG
+    short_fit = fit_attention(a[~long].reset_index(drop=True))
+    test = a[long].reset_index(drop=True)
+    rows.append(
+        _rows(
+            source,
+            _attention_config(test),
+            test.seconds,
+            _attention_model(test, {})(short_fit),
+            True,
+            "L<=4K -> 8K-16K",
+        )
+    )
+    for impl in IMPLEMENTATIONS:
+        others = a[a.impl != impl].reset_index(drop=True)
+        shared = {k: v for k, v in fit_attention(others).items() if k in SHARED_ATTENTION}
+        mine = a[a.impl == impl].reset_index(drop=True)
+        ref = mine.seqlen == ATTENTION_REFERENCE_L
+        p = fit_attention(mine[ref].reset_index(drop=True), fixed=shared)
+        test = mine[~ref].reset_index(drop=True)
+        rows.append(
+            _rows(
+                source,
+                _attention_config(test),
+                test.seconds,
+                _attention_model(test, {})(p),
+                True,
+                "impl held out",
+            )
+        )
+    return rows
+
+
+def _fft_rows() -> list[pd.DataFrame]:
+    f = load_fft()
+    held = fft_split(f)
+    config = [f"pytorch B64 H768 n{n}" for n in f.seqlen]
+    fitted = fit_fft(f[~held])
+    predicted = fft_conv_time(fitted, f.seqlen.values)
+    return [
+        _rows(
+            "flashfftconv_h100",
+            config,
+            f.seconds,
+            fft_conv_time(fit_fft(f), f.seqlen.values),
+            False,
+            "in-sample",
+        ),
+        _rows("flashfftconv_h100", config, f.seconds, predicted, held, "every other n held out"),
+    ]
+
+
+@cache
+def _validation() -> pd.DataFrame:
+    return pd.concat(_gemm_rows() + _attention_rows() + _fft_rows(), ignore_index=True)
+
+
+def validation_table() -> pd.DataFrame:
+    """Every published point, predicted in-sample and, where held out, by a fit without it.
+
+    A point appears once per scheme: ``in-sample`` (fit on everything) and each hold-out scheme
+    it is held out in (``held_out`` True); the FFT split's fitted half is listed with
+    ``held_out`` False under its scheme.
+    """
+    return _validation().copy()
+
+
+def summary(table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Median, p90 and worst |error| % per source and scheme, held-out and in-sample apart."""
+    table = validation_table() if table is None else table
+    err = table.assign(abs_error_pct=table.error_pct.abs())
+    return (
+        err.groupby(["source", "scheme", "held_out"])
+        .abs_error_pct.agg(
+            n="count",
+            median="median",
+            p90=lambda x: float(np.percentile(x, 90)),
+            worst="max",
+        )
+        .reset_index()
+    )
+
+
+@cache
+def _fitted() -> dict[str, Params]:
+    return {
+        "gemm": fit_gemm(load_gemm()),
+        "attention": fit_attention(load_attention()[0]),
+        "fft": fit_fft(load_fft()),
+    }
+
+
+def fitted_parameters() -> dict[str, Params]:
+    """Each part fitted on all of its published points."""
+    return {part: dict(params) for part, params in _fitted().items()}
+
+
+# ---------------------------------------------------------------- independent H100 check
+
+
+# hyperf's own H100 measurements (never fitted on), in a source checkout; absent when installed.
+H100_MEASURED = (
+    Path(__file__).resolve().parents[2] / "reports" / "h100-80gb-hbm3" / "measured_vs_predicted.csv"
+)
+
+
+def h100_attention_time(seq_len, d_model: int = 768, heads: int = 12, batch: int = 1) -> np.ndarray:
+    """attention:sdpa-flash fwd_bwd on an H100: FA2 core, causal, plus its four projections.
+
+    Core: the A100 FA2 fit with e_FA2 replaced by ``FA2_H100_UTILIZATION`` (an assumption: the
+    L-shape, head-dim and causal factors carry over; FA2 runs the same sm_80 kernels on sm_90)
+    and the H100 peak. Projections (wqkv D→3D, out D→D; forward, input grad, weight grad):
+    the GEMM part. Elementwise kernels and launch overheads are not modelled.
+    """
+    fitted = fitted_parameters()
+    params = fitted["attention"] | {"e_FA2": FA2_H100_UTILIZATION}
+    seq = np.asarray(seq_len, dtype=float)
+    core = attention_time(params, "FA2", batch, heads, seq, d_model // heads, True, H100_BF16_PEAK)
+    g = fitted["gemm"]
+    rows = batch * seq
+    proj = 0.0
+    for out in (3 * d_model, d_model):
+        proj = proj + gemm_time(g, rows, out, d_model)  # forward
+        proj = proj + gemm_time(g, rows, d_model, out)  # grad of the input
+        proj = proj + gemm_time(g, d_model, out, rows)  # grad of the weight
+    return core + proj
+
+
+def h100_attention_check(path: str | Path = H100_MEASURED) -> pd.DataFrame:
+    """hyperf's own H100 sdpa-flash fwd_bwd times (B=1) against ``h100_attention_time``."""
+    m = pd.read_csv(path)
+    m = m[(m.op == "attention:sdpa-flash") & (m["mode"] == "fwd_bwd") & (m.batch == 1)]
+    m = m.drop_duplicates(["seq_len"]).sort_values("seq_len")
+    predicted = h100_attention_time(m.seq_len.values) * 1e3
+    return pd.DataFrame(
+        {
+            "seq_len": m.seq_len.values,
+            "measured_ms": m.measured_ms.values,
+            "calibrated_ms": predicted,
+            "roofline_ms": m.predicted_ms.values,
+            "measured_over_calibrated": m.measured_ms.values / predicted,
+            "measured_over_roofline": m.measured_over_predicted.values,
+        }
+    )
+
+
+def _report() -> None:
+    pd.set_option("display.width", 120)
+    for part, params in fitted_parameters().items():
+        print(f"{part}: " + ", ".join(f"{k}={v:.4g}" for k, v in params.items()))
+    print()
+    print(summary().to_string(index=False, float_format=lambda x: f"{x:.1f}"))
+    try:
+        check = h100_attention_check()
+    except FileNotFoundError:
+        return
+    print("\nH100 sdpa-flash fwd_bwd, B=1, D=768 (hyperf's measurements; not fitted on):")
+    print(check.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    ratio = check.measured_over_calibrated
+    print(f"geometric mean measured/calibrated: {math.exp(np.log(ratio).mean()):.2f}")
+
+
+if __name__ == "__main__":
+    _report()

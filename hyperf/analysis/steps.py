@@ -289,12 +289,3 @@ def history_steps(series: pd.DataFrame, **options) -> pd.DataFrame:
             )
     columns = ["fullname", "name", "group", "position", "commit", "label", "time"]
     return pd.DataFrame(rows, columns=[*columns, "before_s", "after_s", "change"])
-
-
-def time_unit(seconds: float) -> tuple[float, str]:
-    """(factor, unit) that shows ``seconds`` as a number between 1 and 1000 (s, ms, µs, ns):
-    one unit per benchmark, shared by the table and the figure."""
-    for factor, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
-        if seconds * factor >= 1:
-            return factor, unit
-    return 1e9, "ns"

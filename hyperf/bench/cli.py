@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hyperf.errors import clear_errors
+from hyperf.units import format_seconds
 
 if TYPE_CHECKING:
     from hyperf.bench.compare import Comparison, Report
@@ -172,13 +173,6 @@ def print_report(report: Report) -> None:
         soft_wrap=True,
         highlight=False,
     )
-
-
-def format_seconds(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def format_p(p_value: float | None) -> str:

@@ -239,7 +239,8 @@ def print_history(series: pd.DataFrame, steps: pd.DataFrame) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, time_unit
+    from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH
+    from hyperf.units import time_unit
 
     console = Console(width=max(Console().width, 110))
     for fullname, points in series.groupby("fullname", sort=True):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from hyperf.analysis.steps import time_unit
+from hyperf.units import time_unit
 
 
 def palette(ops: list[str]) -> dict[str, tuple]:

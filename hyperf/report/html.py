@@ -14,11 +14,12 @@ from hyperf.analysis import load
 from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
-from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, commit_series, history_steps, time_unit
+from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, commit_series, history_steps
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures
 from hyperf.store import Store
+from hyperf.units import time_unit
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -277,97 +277,263 @@ def report_command(run_ids: tuple[int, ...], db: str, output: str) -> None:
     click.echo(f"report written to {Path(output).resolve()}")
 
 
+DEFAULT_PREDICT_OPS = (
+    "hyena:fft",
+    "hyena:blocked",
+    "hyena:triton",
+    "attention:flash_attn",
+    "attention:sdpa-math",
+)
+
+
+def _lengths(text: str) -> list[int]:
+    try:
+        lengths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        lengths = []
+    if not lengths or min(lengths) < 1:
+        raise click.BadParameter(
+            f"{text!r}: give positive integers separated by commas, e.g. 1024,2048,4096",
+            param_hint="--seq-len",
+        )
+    return lengths
+
+
+def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        click.echo("warning: `predict --device` is deprecated; use --gpu", err=True)
+        ctx.meta["predict_gpu"] = value
+
+
 @main.command("predict")
 @click.option(
-    "--device",
-    "gpu",
+    "--gpu",
     default="A100-80GB",
     show_default=True,
-    help="A GPU from the device table (hyperf/data/devices.yaml).",
+    help="A GPU from the device table: A100-40GB, A100-80GB, H100-SXM, H100-PCIe, H200, L40S.",
 )
-@click.option("--batch", default=1, show_default=True)
-@click.option("--d-model", default=768, show_default=True)
-@click.option("--mode", type=click.Choice(["fwd", "fwd_bwd"]), default="fwd_bwd", show_default=True)
+@click.option(
+    "--device",
+    default=None,
+    hidden=True,
+    expose_value=False,
+    callback=_deprecated_device,
+    help="Deprecated spelling of --gpu.",
+)
+@click.option(
+    "--op",
+    "ops",
+    multiple=True,
+    help=f"Operator to predict (repeatable; default {', '.join(DEFAULT_PREDICT_OPS)}).",
+)
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--d-model", default=768, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--heads", default=None, type=click.IntRange(min=1), help="Attention heads [default: D/64]."
+)
+@click.option(
+    "--seq-len",
+    "seq_lens",
+    default="1024,2048,4096,8192,16384,32768,65536",
+    show_default=True,
+    help="Sequence lengths, comma-separated.",
+)
+@click.option(
+    "--mode", type=click.Choice(["fwd", "bwd", "fwd_bwd"]), default="fwd_bwd", show_default=True
+)
+@click.option(
+    "--causal/--no-causal", default=True, show_default=True, help="Attention mask (attention ops)."
+)
+@click.option(
+    "--region",
+    type=click.Choice(["core", "mixer"]),
+    default="mixer",
+    show_default=True,
+    help="core: the attention core (or the Hyena core) alone, as attention benchmarks time it; "
+    "mixer: with the projections.",
+)
 @click.option(
     "--dtype",
-    type=click.Choice(["float16", "bfloat16", "float32"]),
+    type=click.Choice(["float16", "bfloat16", "float32", "float64"]),
     default="float16",
     show_default=True,
 )
+@click.option("--depth", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--order", default=2, show_default=True, type=click.IntRange(min=2))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option(
     "--validate/--no-validate",
-    default=True,
+    default=False,
     show_default=True,
-    help="Also compare the model with the paper's Figure 4.3.",
+    help="Instead: the model against every published point (median, p90, worst per source) "
+    "and the paper's Figure 4.3 under each reading.",
 )
+@click.pass_context
+@clear_errors
 def predict_command(
-    gpu: str, batch: int, d_model: int, mode: str, dtype: str, validate: bool
+    ctx: click.Context,
+    gpu: str,
+    ops: tuple[str, ...],
+    batch: int,
+    d_model: int,
+    heads: int | None,
+    seq_lens: str,
+    mode: str,
+    causal: bool,
+    region: str,
+    dtype: str,
+    depth: int,
+    order: int,
+    as_json: bool,
+    validate: bool,
 ) -> None:
-    """PREDICTED GPU times (a roofline model, not measurements) and crossovers."""
+    """PREDICTED GPU times (a model fitted on published timings, not measurements)."""
     from hyperf.analysis.predict import (
+        PredictError,
         compare_flashfftconv,
-        devices,
-        predict,
+        device,
         predicted_crossover,
-        validate_fig4_3,
+        prediction_row,
     )
     from hyperf.workload import Workload
 
-    if gpu not in devices():
-        raise click.BadParameter(
-            f"unknown device {gpu!r}; known: {', '.join(devices())}", param_hint="--device"
-        )
-    ops = [
-        "hyena:fft",
-        "hyena:blocked",
-        "hyena:triton",
-        "attention:flash_attn",
-        "attention:sdpa-math",
-    ]
-    table = Table(
-        title=f"PREDICTED ms on {gpu}, {mode}, B={batch}, D={d_model}, {dtype} "
-        f"({devices()[gpu]['source']})"
-    )
-    table.add_column("L", justify="right")
-    for op in ops:
-        table.add_column(op, justify="right")
-    heads = max(1, d_model // 64)
-    for exponent in range(10, 17):
-        seq_len = 2**exponent
-        cells = []
-        for op in ops:
-            w = Workload(op, batch, seq_len, d_model, dtype, n_heads=heads)
-            try:
-                cells.append(f"{1e3 * predict(w, mode, gpu).seconds:.3g}")
-            except ValueError:  # a length this backend does not handle
-                cells.append("—")
-        table.add_row(str(seq_len), *cells)
-    console = Console(width=max(Console().width, 120))
-    console.print(table)
-    for attention in ("attention:flash_attn", "attention:sdpa-math"):
-        crossing = predicted_crossover("hyena:fft", attention, gpu, mode, batch, d_model, dtype)
-        where = f"L ≈ {crossing:,.0f}" if crossing else "no crossing up to 1M"
-        console.print(f"predicted crossover hyena:fft vs {attention}: {where}")
-    flash_fft = compare_flashfftconv(gpu)
-    console.print(
-        f"\nLong convolution alone, forward, B=64, H=768, fp16: PREDICTED on {gpu} vs "
-        "FlashFFTConv's published H100-SXM ms"
-    )
-    console.print(escape(flash_fft.round(3).to_string(index=False)))
+    gpu = ctx.meta.get("predict_gpu", gpu)
     if validate:
-        points, summary = validate_fig4_3(gpu)
-        console.print("\nModel vs the paper's Figure 4.3 (published ms), per candidate setting:")
-        console.print(escape(summary.to_string(index=False)))
-        best = summary.iloc[0]
-        chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]
-        console.print(f"\nBest fit: batch {best['batch']}, {best['mode']} — error per point (%):")
-        console.print(
-            escape(
-                chosen.pivot_table(index="seq_len", columns="series", values="error_pct")
-                .round(0)
-                .to_string()
+        _print_validation(as_json)
+        return
+    spec = device(gpu)  # unknown GPU: a clear error
+    lengths = _lengths(seq_lens)
+    ops = ops or DEFAULT_PREDICT_OPS
+    for op in ops:
+        registry.get(op)  # unknown op: a clear error naming the known ones
+    heads = heads or max(1, d_model // 64)
+    if d_model % heads:
+        raise click.BadParameter(f"{heads} must divide --d-model {d_model}", param_hint="--heads")
+    rows = []
+    for op in ops:
+        family = registry.get(op).family
+        for seq_len in lengths:
+            w = Workload(
+                op,
+                batch,
+                seq_len,
+                d_model,
+                dtype,
+                depth=depth if family != "longconv" else 0,
+                order=order,
+                n_heads=heads if family == "attention" else None,
+                causal=causal if family == "attention" else True,
             )
+            try:
+                rows.append(prediction_row(w, mode, gpu, region))
+            except PredictError:  # the request itself is wrong: exit 2
+                raise
+            except ValueError as error:  # a length this backend does not handle
+                rows.append({"op": op, "seq_len": seq_len, "error": str(error)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    console = Console(width=max(Console().width, 120))
+    table = Table(
+        title=f"PREDICTED ms on {gpu} ({spec['source']}): {mode}, region {region}, B={batch}, "
+        f"D={d_model}, {heads} heads, {dtype}, {'causal' if causal else 'non-causal'} attention"
+        " — a model, not a measurement"
+    )
+    for column in ("op", "L", "total", "GEMM", "attn core", "FFT", "elementwise", "launch"):
+        table.add_column(column, justify="left" if column == "op" else "right")
+    for row in rows:
+        if "error" in row:
+            table.add_row(row["op"], str(row["seq_len"]), "—", *[""] * 5)
+            continue
+        terms = [row[f"{t}_ms"] for t in ("gemm", "attention_core", "fft", "elementwise")]
+        table.add_row(
+            row["op"],
+            str(row["seq_len"]),
+            f"{row['predicted_ms']:.3g}",
+            *[f"{v:.3g}" if v else "" for v in terms],
+            f"{row['launch_ms']:.3g}" if row["launch_ms"] else "",
         )
+    console.print(table)
+    notes = sorted({row["notes"] for row in rows if row.get("notes")})
+    notes += sorted({f"{row['op']}: {row['error']}" for row in rows if "error" in row})
+    for note in notes:
+        console.print(f"note: {escape(note)}")
+    hyenas = [op for op in ops if op.startswith("hyena:")]
+    attentions = [op for op in ops if op.startswith("attention:")]
+    for hyena in hyenas[:1]:
+        for attention in attentions:
+            try:
+                crossing = predicted_crossover(hyena, attention, gpu, mode, batch, d_model, dtype)
+            except ValueError:
+                continue
+            where = f"L ≈ {crossing:,.0f}" if crossing else "no crossing for L in 256…1M"
+            console.print(f"predicted crossover {hyena} vs {attention}: {where}")
+    if gpu == "H100-SXM" and any(op.startswith(("hyena:", "longconv:")) for op in ops):
+        console.print(
+            "\nLong convolution alone, forward, B=64, H=768, fp16: PREDICTED H100-SXM ms vs "
+            "FlashFFTConv's published H100-SXM ms"
+        )
+        console.print(escape(compare_flashfftconv().round(3).to_string(index=False)))
+
+
+def _print_validation(as_json: bool) -> None:
+    from hyperf.analysis.predict import validate_fig4_3
+    from hyperf.analysis.validation import validation, validation_summary
+
+    table = validation()
+    if as_json:
+        click.echo(table.to_json(orient="records", indent=1))
+        return
+    console = Console(width=max(Console().width, 160))
+    console.print(
+        "Model vs published GPU timings (|error| %, predicted vs published). 'part, held out': "
+        "a fitted part on points it was not fitted on; 'whole model': hyperf predict on points "
+        "no part saw; 'in-sample': the plumbing, not accuracy."
+    )
+    summary_table = Table(show_lines=False)
+    summary = validation_summary(table)
+    for column in (
+        "source",
+        "kind",
+        "reading",
+        "gpu",
+        "n",
+        "median %",
+        "p90 %",
+        "worst %",
+        "worst",
+    ):
+        summary_table.add_column(column, justify="right" if column[0] in "nmpw" else "left")
+    for r in summary.itertuples(index=False):
+        summary_table.add_row(
+            r.source,
+            r.kind,
+            r.reading,
+            r.gpu,
+            str(r.n),
+            f"{r.median_abs_error_pct:.1f}",
+            f"{r.p90_abs_error_pct:.1f}",
+            f"{r.worst_abs_error_pct:.1f}",
+            escape(r.worst_point),
+        )
+    console.print(summary_table)
+    points, summary = validate_fig4_3()
+    best = summary.iloc[0]
+    console.print(
+        f"\nHyena paper Figure 4.3 on A100-80GB, best reading: batch {best['batch']}, "
+        f"{best['mode']} — error per point (%):"
+    )
+    chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]
+    pivot = chosen.pivot_table(index="seq_len", columns="series", values="error_pct").round(0)
+    console.print(escape(pivot.to_string()))
+    for batch in (1, 64):
+        row = summary[summary["batch"] == batch].iloc[0]
+        console.print(
+            f"batch {batch} (best mode {row['mode']}): median |error| "
+            f"{row['median_abs_error_pct']:.0f} %, worst {row['worst_abs_error_pct']:.0f} %, "
+            f"{row['within_35_pct']} of {row['points']} points within ±35 %"
+        )
+    console.print(f"\nEvery point: hyperf predict --validate --json ({len(table)} rows)")
 
 
 @main.command("kernels")

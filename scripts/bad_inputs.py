@@ -165,7 +165,12 @@ def cases() -> list[Case]:
     out.append(Case("resume unknown run", ["sweep", "tiny.yaml", "--db", "v.db", "--resume", "9"]))
     out.append(Case("resume not a number", ["sweep", "tiny.yaml", "--db", "v.db", "--resume=x"]))
     out.append(Case("retry-failed alone", ["sweep", "tiny.yaml", "--db", "v.db", "--retry-failed"]))
-    out.append(Case("predict unknown GPU", ["predict", "--device", "Z80"]))
+    out.append(Case("predict unknown GPU (old spelling)", ["predict", "--device", "Z80"]))
+    out.append(Case("predict unknown GPU", ["predict", "--gpu", "Z80"]))
+    out.append(Case("predict op without a model", ["predict", "--op", "longconv:reference"]))
+    out.append(Case("predict dtype the GPU lacks", ["predict", "--gpu", "L40S", "--dtype=float64"]))
+    out.append(Case("predict FA3 off Hopper", ["predict", "--op", "attention:flash_attn3"]))
+    out.append(Case("predict bad lengths", ["predict", "--seq-len", "1k"]))
     out.append(Case("calibrate bogus device", ["calibrate", "--device", "tpu"]))
     return out
 

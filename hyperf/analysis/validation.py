@@ -1,0 +1,249 @@
+"""Every published GPU point beside the model's prediction, and the errors per source.
+
+Three kinds of rows, never mixed in one summary line:
+
+- ``part, held out``: each fitted part of ``gpu_model`` predicting published points it was not
+  fitted on (GEMM: 5 folds by shape; attention: L ≤ 4K → 8K–16K, and each implementation from
+  its 2K points only; FFT: every other length);
+- ``whole model``: ``predict`` — every part together, as a user calls it — on points none of
+  its parts saw: the Hyena paper's Figure 4.3 under each reading (batch 1 or 64 × fwd, bwd or
+  fwd_bwd; its GPU is taken to be the A100 80GB the paper trained on) and, in a source checkout,
+  hyperf's own H100 measurements;
+- ``whole model, in-sample``: ``predict`` on the FlashAttention-2 grid rows that map to a
+  hyperf backend — the attention part was fitted on them, so these show the plumbing, not
+  accuracy.
+
+``published_mapping`` says for each published row which hyperf workload it is, or why none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hyperf.analysis import gpu_model as parts
+from hyperf.analysis.predict import (
+    FIG4_3_OPS,
+    predict,
+    published,
+    validate_fig4_3,
+)
+from hyperf.workload import Workload
+
+FIG4_3_GPU = "A100-80GB"
+FIG4_3_SOURCE = "hyena_paper_fig4_3"
+H100_SOURCE = "hyperf_h100_measured"
+FA2_GRID_OPS = {
+    "FA2": "attention:flash_attn",
+    "xformers": "attention:sdpa-efficient",
+    "pytorch": "attention:sdpa-math",
+}
+UNMAPPED_IMPL = {
+    "FA1": "FlashAttention 1.x: not a hyperf backend (modelled only as a published implementation)",
+    "FA-triton": "the Triton tutorial's attention kernel: not a hyperf backend",
+}
+
+
+def _attention_workload(row) -> Workload:
+    return Workload(
+        FA2_GRID_OPS[row.impl],
+        batch=int(row.batch),
+        seq_len=int(row.seqlen),
+        d_model=int(row.nheads * row.headdim),
+        dtype="float16",
+        n_heads=int(row.nheads),
+        causal=row["mask"] == "causal",
+    )
+
+
+def published_mapping() -> pd.DataFrame:
+    """One row per published row: source, configuration, the hyperf workload (op, mode,
+    region) it is, or the reason it maps to none."""
+    rows = []
+    raw = parts._published("attention_a100_fa2_benchmark.csv")
+    for row in raw.itertuples(index=False):
+        config = f"{row.impl} {row.mask} hd{row.headdim} B{row.batch} H{row.nheads} L{row.seqlen}"
+        reason = ""
+        if str(row.tflops) == "OOM":
+            reason = "out of memory in the published run: no time"
+        elif row.impl in UNMAPPED_IMPL:
+            reason = UNMAPPED_IMPL[row.impl]
+        op = "" if reason else FA2_GRID_OPS[row.impl]
+        rows.append(("attention_a100_fa2", config, op, "fwd_bwd", "core", reason))
+    for row in parts.load_gemm().itertuples(index=False):
+        config = f"b{row.b} {row.m}x{row.n}x{row.k}"
+        reason = "a single GEMM: the model's GEMM part, not a hyperf operator"
+        rows.append(("gemm_h100_bf16_xla", config, "", "fwd", "", reason))
+    for row in parts.load_fft().itertuples(index=False):
+        config = f"B64 H768 n{row.seqlen}"
+        reason = (
+            "a circular complex-fp32 FFT convolution of size L: the model's FFT part; hyperf's "
+            "longconv:fft pads to 2L and uses rfft"
+        )
+        rows.append(("flashfftconv_h100", config, "", "fwd", "", reason))
+    table = published()["paper_fig4_3"]
+    for series, values in table["series"].items():
+        for seq_len, value in zip(table["seq_len"], values, strict=True):
+            config = f"{series} L{seq_len}"
+            reason = "" if value is not None else "no value in the figure"
+            op = "" if reason else FIG4_3_OPS[series]
+            rows.append((FIG4_3_SOURCE, config, op, "each reading", "mixer", reason))
+    return pd.DataFrame(
+        rows, columns=["source", "configuration", "hyperf_op", "mode", "region", "unmapped_reason"]
+    )
+
+
+def _frame(source, kind, reading, config, published_ms, predicted_ms, gpu) -> pd.DataFrame:
+    published_ms, predicted_ms = np.asarray(published_ms), np.asarray(predicted_ms)
+    return pd.DataFrame(
+        {
+            "source": source,
+            "kind": kind,
+            "reading": reading,
+            "gpu": gpu,
+            "configuration": list(config),
+            "published_ms": published_ms,
+            "predicted_ms": predicted_ms,
+            "error_pct": 100 * (predicted_ms / published_ms - 1),
+        }
+    )
+
+
+def _parts_rows() -> list[pd.DataFrame]:
+    t = parts.validation_table()
+    t = t[t.held_out]
+    gpus = {
+        "gemm_h100_bf16_xla": "H100-SXM",
+        "attention_a100_fa2": "A100-80GB",
+        "flashfftconv_h100": "H100-SXM",
+    }
+    return [
+        _frame(
+            source,
+            "part, held out",
+            scheme,
+            g.configuration,
+            g.published_ms,
+            g.predicted_ms,
+            gpus[source],
+        )
+        for (source, scheme), g in t.groupby(["source", "scheme"], sort=False)
+    ]
+
+
+def _fig4_3_rows() -> list[pd.DataFrame]:
+    points, _ = validate_fig4_3(FIG4_3_GPU)
+    frames = []
+    for (batch, mode), g in points.groupby(["batch", "mode"], sort=False):
+        config = [f"{s} L{n}" for s, n in zip(g.series, g.seq_len, strict=True)]
+        frames.append(
+            _frame(
+                FIG4_3_SOURCE,
+                "whole model",
+                f"batch {batch}, {mode}",
+                config,
+                g.published_ms,
+                g.predicted_ms,
+                FIG4_3_GPU,
+            )
+        )
+    return frames
+
+
+def _fa2_grid_rows() -> list[pd.DataFrame]:
+    a, _ = parts.load_attention()
+    a = a[a.impl.isin(list(FA2_GRID_OPS))]
+    predicted = [  # the grid's own implementations (its eager baseline is not hyperf's)
+        1e3
+        * predict(
+            _attention_workload(r), "fwd_bwd", "A100-80GB", region="core", attention_impl=r.impl
+        ).seconds
+        for _, r in a.iterrows()
+    ]
+    config = [
+        f"{FA2_GRID_OPS[i]} {m} hd{d} L{n}"
+        for i, m, d, n in zip(a.impl, a["mask"], a.headdim, a.seqlen, strict=True)
+    ]
+    return [
+        _frame(
+            "attention_a100_fa2",
+            "whole model, in-sample",
+            "fwd_bwd, region core",
+            config,
+            a.seconds * 1e3,
+            predicted,
+            "A100-80GB",
+        )
+    ]
+
+
+# hyperf's own H100 sweep of the paper's configuration (batch 1), in a source checkout.
+H100_MEASURED = (
+    Path(__file__).resolve().parents[2] / "reports" / "h100-80gb-hbm3" / "measured_vs_predicted.csv"
+)
+H100_OPS = {  # what ran → what the model predicts it as
+    "attention:sdpa-flash": "attention:sdpa-flash",
+    "attention:sdpa-math": "attention:sdpa-math",
+    "hyena:fft": "hyena:fft",
+    "hyena:blocked": "hyena:blocked",
+    "hyena:triton": "hyena:triton",
+}
+
+
+def _h100_rows(path: Path = H100_MEASURED) -> list[pd.DataFrame]:
+    if not path.exists():
+        return []
+    m = pd.read_csv(path).drop_duplicates(["op", "mode", "seq_len", "batch"])
+    frames = []
+    base = Workload("hyena:fft", 1, 1024, 768, "float16", n_heads=12, emb_dim=33, modulate=False)
+    for mode, g in m.groupby("mode", sort=False):
+        predicted, config = [], []
+        for r in g.itertuples(index=False):
+            w = replace(base, op=H100_OPS[r.op], batch=int(r.batch), seq_len=int(r.seq_len))
+            predicted.append(1e3 * predict(w, mode, "H100-SXM").seconds)
+            config.append(f"{r.op} L{r.seq_len}")
+        frames.append(
+            _frame(
+                H100_SOURCE,
+                "whole model",
+                f"batch 1, {mode}",
+                config,
+                g.measured_ms,
+                predicted,
+                "H100-SXM",
+            )
+        )
+    return frames
+
+
+def validation() -> pd.DataFrame:
+    """Every point with its published (or measured) and predicted ms, and the error."""
+    frames = _parts_rows() + _fig4_3_rows() + _fa2_grid_rows() + _h100_rows()
+    return pd.concat(frames, ignore_index=True)
+
+
+def validation_summary(table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per source, kind and reading: points, median, 90th percentile and worst |error| %, and
+    the worst point."""
+    table = validation() if table is None else table
+    rows = []
+    for (source, kind, reading), g in table.groupby(["source", "kind", "reading"], sort=False):
+        err = g.error_pct.abs()
+        worst = g.loc[err.idxmax()]
+        rows.append(
+            {
+                "source": source,
+                "kind": kind,
+                "reading": reading,
+                "gpu": g.gpu.iloc[0],
+                "n": len(g),
+                "median_abs_error_pct": float(err.median()),
+                "p90_abs_error_pct": float(np.percentile(err, 90)),
+                "worst_abs_error_pct": float(err.max()),
+                "worst_point": f"{worst.configuration} ({worst.error_pct:+.0f} %)",
+            }
+        )
+    return pd.DataFrame(rows)

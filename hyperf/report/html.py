@@ -441,6 +441,7 @@ def predictions_section(points: pd.DataFrame) -> dict:
     """The prediction model against the paper's Figure 4.3, and predicted GPU crossovers at
     this run's width — all labelled as predictions."""
     from hyperf.analysis.predict import predicted_crossover, published, validate_fig4_3
+    from hyperf.analysis.validation import validation_summary
 
     fig_points, summary = validate_fig4_3("A100-80GB")
     best = summary.iloc[0]
@@ -465,8 +466,24 @@ def predictions_section(points: pd.DataFrame) -> dict:
                 }
             )
     return {
-        "prediction_fit": f"batch {best['batch']}, {best['mode']} (typical factor "
-        f"{best['typical_factor']:.2f})",
+        "prediction_fit": f"batch {best['batch']}, {best['mode']} (median |error| "
+        f"{best['median_abs_error_pct']:.0f} %, {best['within_35_pct']} of {best['points']} "
+        "points within ±35 %)",
+        "prediction_validation": _table(
+            validation_summary(),
+            [
+                "source",
+                "kind",
+                "reading",
+                "gpu",
+                "n",
+                "median_abs_error_pct",
+                "p90_abs_error_pct",
+                "worst_abs_error_pct",
+                "worst_point",
+            ],
+            "{:.1f}",
+        ),
         "prediction_table": table.reset_index()
         .round(2)
         .to_html(index=False, border=0, classes="data", na_rep="—"),

@@ -1,8 +1,8 @@
 """GPU time model parts calibrated on published measurements, each checked on held-out points.
 
-The roofline of ``hyperf.analysis.predict`` uses datasheet peaks and fixed efficiencies; on
-hyperf's own H100 runs it is 5× optimistic. This module fits three small parts to other
-people's published timings (``hyperf/data/published``, see its README for sources) and reports
+``hyperf.analysis.predict`` composes these parts into a whole-workload prediction (a datasheet
+roofline was 5× optimistic on hyperf's own H100 runs). This module fits three small parts to
+other people's published timings (``hyperf/data/published``, see its README for sources) and reports
 how well each predicts points it was not fitted on:
 
 1. GEMM (H100, bf16, XLA's table):       t = 2·b·M·N·K / (P·e(s)) + t0,
@@ -21,17 +21,15 @@ how well each predicts points it was not fitted on:
 
 Every fit is least squares on log time (relative errors weigh the same at 1 µs and 1 s).
 Parameters are fitted in log space so they stay positive. Nothing here is fitted on hyperf's
-own measurements: ``h100_attention_check`` uses them only as an independent check.
+own measurements: ``hyperf.analysis.validation`` uses those only as an independent check.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,9 +38,6 @@ from scipy.optimize import least_squares
 H100_BF16_PEAK = 989.4e12  # FLOP/s, dense, NVIDIA H100 SXM5 datasheet
 A100_FP16_PEAK = 312e12  # FLOP/s, dense, NVIDIA A100 datasheet
 H100_BANDWIDTH = 3.35e12  # bytes/s, H100 SXM5 datasheet (reference for the fitted W_max)
-# FlashAttention-3 (Shah et al., arXiv:2407.08608), abstract: FA2 reaches only 35 % of the H100's
-# peak. Used as the H100 value of e_FA2 (an assumption about how FA2 carries over from the A100).
-FA2_H100_UTILIZATION = 0.35
 
 # Bytes per element of B·H·n, PyTorch gated FFT convolution (an assumption from the baseline's
 # description): pre-gate u·g (read 2+2, write 2), u.float() (2+4), spectral product (8+8),
@@ -407,69 +402,12 @@ def fitted_parameters() -> dict[str, Params]:
     return {part: dict(params) for part, params in _fitted().items()}
 
 
-# ---------------------------------------------------------------- independent H100 check
-
-
-# hyperf's own H100 measurements (never fitted on), in a source checkout; absent when installed.
-H100_MEASURED = (
-    Path(__file__).resolve().parents[2] / "reports" / "h100-80gb-hbm3" / "measured_vs_predicted.csv"
-)
-
-
-def h100_attention_time(seq_len, d_model: int = 768, heads: int = 12, batch: int = 1) -> np.ndarray:
-    """attention:sdpa-flash fwd_bwd on an H100: FA2 core, causal, plus its four projections.
-
-    Core: the A100 FA2 fit with e_FA2 replaced by ``FA2_H100_UTILIZATION`` (an assumption: the
-    L-shape, head-dim and causal factors carry over; FA2 runs the same sm_80 kernels on sm_90)
-    and the H100 peak. Projections (wqkv D→3D, out D→D; forward, input grad, weight grad):
-    the GEMM part. Elementwise kernels and launch overheads are not modelled.
-    """
-    fitted = fitted_parameters()
-    params = fitted["attention"] | {"e_FA2": FA2_H100_UTILIZATION}
-    seq = np.asarray(seq_len, dtype=float)
-    core = attention_time(params, "FA2", batch, heads, seq, d_model // heads, True, H100_BF16_PEAK)
-    g = fitted["gemm"]
-    rows = batch * seq
-    proj = 0.0
-    for out in (3 * d_model, d_model):
-        proj = proj + gemm_time(g, rows, out, d_model)  # forward
-        proj = proj + gemm_time(g, rows, d_model, out)  # grad of the input
-        proj = proj + gemm_time(g, d_model, out, rows)  # grad of the weight
-    return core + proj
-
-
-def h100_attention_check(path: str | Path = H100_MEASURED) -> pd.DataFrame:
-    """hyperf's own H100 sdpa-flash fwd_bwd times (B=1) against ``h100_attention_time``."""
-    m = pd.read_csv(path)
-    m = m[(m.op == "attention:sdpa-flash") & (m["mode"] == "fwd_bwd") & (m.batch == 1)]
-    m = m.drop_duplicates(["seq_len"]).sort_values("seq_len")
-    predicted = h100_attention_time(m.seq_len.values) * 1e3
-    return pd.DataFrame(
-        {
-            "seq_len": m.seq_len.values,
-            "measured_ms": m.measured_ms.values,
-            "calibrated_ms": predicted,
-            "roofline_ms": m.predicted_ms.values,
-            "measured_over_calibrated": m.measured_ms.values / predicted,
-            "measured_over_roofline": m.measured_over_predicted.values,
-        }
-    )
-
-
 def _report() -> None:
     pd.set_option("display.width", 120)
     for part, params in fitted_parameters().items():
         print(f"{part}: " + ", ".join(f"{k}={v:.4g}" for k, v in params.items()))
     print()
     print(summary().to_string(index=False, float_format=lambda x: f"{x:.1f}"))
-    try:
-        check = h100_attention_check()
-    except FileNotFoundError:
-        return
-    print("\nH100 sdpa-flash fwd_bwd, B=1, D=768 (hyperf's measurements; not fitted on):")
-    print(check.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    ratio = check.measured_over_calibrated
-    print(f"geometric mean measured/calibrated: {math.exp(np.log(ratio).mean()):.2f}")
 
 
 if __name__ == "__main__":

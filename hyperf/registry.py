@@ -6,7 +6,9 @@ Each entry is registered by a decorator next to its code and is named ``family:i
   (B, C, L) in and out (validated inputs, see ``hyperf.ops.long_conv``);
 - ``hyena:*`` — the Hyena operator with one long-convolution backend; ``fn(d_model, l_max,
   **hparams)`` builds the module, (B, L, D) in and out;
-- ``attention:*`` — attention mixers with projections; ``fn`` builds the module as above.
+- ``attention:*`` — attention mixers with projections; ``fn`` builds the module as above,
+  causal unless given ``causal=False`` (a builder without that parameter builds causal
+  attention only, and a bidirectional point of it is refused with the reason).
 
 ``hyperf.workload.Workload`` turns any entry into a module and its input. An entry also knows
 whether it can run on a device and dtype (``available(device, dtype) -> (ok, reason)``), so a

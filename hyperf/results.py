@@ -44,6 +44,9 @@ class Params:
     filter_order: int
     modulate: int
     timed_region: str
+    # 1: causal (every Hyena and long convolution, and attention by default); 0: attention
+    # without the mask (an encoder's). Schema 6; rows stored before it read 1 (they were).
+    causal: int = 1
 
 
 @dataclass

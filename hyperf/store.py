@@ -38,7 +38,7 @@ import pandas as pd
 
 from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 PARAM_COLUMNS = columns(Params)
 RESULT_COLUMNS = columns(PointRow)
 REPEAT_COLUMNS = columns(Repeat)
@@ -73,6 +73,10 @@ def owner_alive(owner: str) -> bool:
     return _process_start(int(pid)) == started
 
 
+V1_PARAM_COLUMNS = [  # the parameter columns of schema 1, frozen: migrations add the rest
+    *("op", "family", "mode", "device", "dtype", "batch", "seq_len", "d_model", "n_heads"),
+    *("hyena_order", "depth", "variant", "emb_dim", "filter_order", "modulate", "timed_region"),
+]
 V1_RESULT_COLUMNS = [  # the points columns of schema 1, frozen: migrations start from them
     *("status", "error", "n", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "p10_ms"),
     *("p25_ms", "p75_ms", "p90_ms", "iqr_ms", "ci_low_ms", "ci_high_ms", "rel_ci_halfwidth"),
@@ -83,7 +87,10 @@ V1_RESULT_COLUMNS = [  # the points columns of schema 1, frozen: migrations star
 
 
 def _schema_v1(conn: sqlite3.Connection) -> None:
-    declared = {**PARAM_COLUMNS, **{n: RESULT_COLUMNS[n] for n in V1_RESULT_COLUMNS}}
+    declared = {
+        **{n: PARAM_COLUMNS[n] for n in V1_PARAM_COLUMNS},
+        **{n: RESULT_COLUMNS[n] for n in V1_RESULT_COLUMNS},
+    }
     columns = ",\n".join(f"{name} {kind}" for name, kind in declared.items())
     script = f"""
         CREATE TABLE runs (
@@ -166,12 +173,25 @@ def _schema_v5(conn: sqlite3.Connection) -> None:
     )
 
 
+def _schema_v6(conn: sqlite3.Connection) -> None:
+    """Causal: a ``causal`` parameter column (1 causal, 0 bidirectional attention). Every
+    point stored before it was causal — attention was always masked, Hyena and the long
+    convolutions are causal by construction — so every existing row gets 1, not NULL: a
+    filter or a grouping on ``causal`` then treats old and new causal points alike. Point IDs
+    do not change (``hyperf.sweep.plan.point_id`` leaves causal out of the hash when true)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(points)")}
+    if "causal" not in have:
+        conn.execute("ALTER TABLE points ADD COLUMN causal INTEGER")
+    conn.execute("UPDATE points SET causal = 1 WHERE causal IS NULL")
+
+
 MIGRATIONS = {
     1: _schema_v1,
     2: _schema_v2,
     3: _schema_v3,
     4: _schema_v4,
     5: _schema_v5,
+    6: _schema_v6,
 }  # version -> step from version − 1
 
 

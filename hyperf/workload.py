@@ -47,7 +47,9 @@ class LongConvLayer(nn.Module):
 class Workload:
     """One operator (a registry name) at one shape. ``depth=0`` is the bare mixer;
     ``depth ≥ 1`` wraps it in that many pre-norm residual blocks. For ``longconv:*``,
-    ``d_model`` is the channel count C and the input is (B, C, L)."""
+    ``d_model`` is the channel count C and the input is (B, C, L). ``causal=False`` makes an
+    ``attention:*`` mixer bidirectional (an encoder's); every other operator here is causal
+    and refuses it."""
 
     op: str
     batch: int = 1
@@ -61,6 +63,7 @@ class Workload:
     filter_order: int = 64
     emb_dim: int = 3
     modulate: bool = True
+    causal: bool = True
 
     @property
     def family(self) -> str:
@@ -79,7 +82,13 @@ class Workload:
         return (self.batch, self.seq_len, self.d_model)
 
     def mixer_hparams(self) -> dict:
-        """Keyword arguments of the mixer's builder for this workload."""
+        """Keyword arguments of the mixer's builder for this workload. ``causal`` is passed
+        only when False, so a plugin's attention builder without the parameter still builds
+        the causal default."""
+        if not self.causal and self.family != "attention":
+            raise ValueError(
+                f"causal=False applies to attention:* mixers only; {self.op} is causal"
+            )
         if self.family == "hyena":
             return {
                 "order": self.order,
@@ -89,12 +98,13 @@ class Workload:
                 "modulate": self.modulate,
             }
         if self.family == "attention":
-            return {"n_heads": self.n_heads}
+            return {"n_heads": self.n_heads} | ({} if self.causal else {"causal": False})
         return {}
 
     def build_module(self) -> nn.Module:
         """The module on the CPU in float32 (parameters are initialised from torch's RNG)."""
         if self.family == "longconv":
+            self.mixer_hparams()  # refuses causal=False
             if self.depth:
                 raise ValueError("depth applies to mixers (hyena:*, attention:*), not longconv:*")
             return LongConvLayer(self.d_model, self.seq_len, self.op.split(":", 1)[1])

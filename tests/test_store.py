@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hyperf.results import Params, PointRow, Repeat
-from hyperf.store import SCHEMA_VERSION, Store, StoreError, _schema_v1, claim_owner
+from hyperf.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, _schema_v1, claim_owner
 
 PARAMS = Params(
     "hyena:fft",
@@ -98,6 +98,58 @@ def test_a_schema_1_database_is_migrated_without_loss(tmp_path):
         if not write:
             assert path.read_bytes() == before
     assert path.read_bytes() != before
+
+
+def test_a_schema_5_database_gains_causal_and_keeps_rows_and_ids(tmp_path):
+    """Schema 6 adds ``causal``: every row stored before it was causal (attention was always
+    masked; Hyena and long convolutions are causal), so each gets 1. Point IDs are kept."""
+    path = tmp_path / "v5.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version in range(1, 6):
+        MIGRATIONS[version](conn)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    assert "causal" not in {row[1] for row in conn.execute("PRAGMA table_info(points)")}
+    conn.execute("INSERT INTO runs (name, status) VALUES ('old', 'finished')")
+    rows = [
+        ("bf8daa71a156e289", "attention:naive", "attention", 2),
+        ("694724a871791865", "hyena:fft", "hyena", None),
+        ("c0ffee0000000000", "longconv:fft", "longconv", None),
+    ]
+    conn.executemany(
+        "INSERT INTO points (run_id, point_id, params_json, op, family, n_heads, status,"
+        " median_ms) VALUES (1, ?, '{}', ?, ?, ?, 'ok', 1.5)",
+        rows,
+    )
+    conn.close()
+    before = path.read_bytes()
+    for write in (False, True):  # a reader migrates a copy in memory; a sweep, the file
+        with Store(path, write=write) as store:
+            assert store.schema_version() == SCHEMA_VERSION == 6
+            points = store.points().set_index("point_id")
+            assert sorted(points.index) == sorted(r[0] for r in rows)
+            assert points["causal"].tolist() == [1, 1, 1]
+            assert points.loc["bf8daa71a156e289", "n_heads"] == 2
+            assert (points["median_ms"] == 1.5).all()
+            assert store.done_point_ids(1) == {r[0] for r in rows}  # resume skips them all
+        if not write:
+            assert path.read_bytes() == before
+    assert path.read_bytes() != before
+    with Store(path, write=True) as store:  # migrated once: reopening changes nothing
+        assert store.points()["causal"].tolist() == [1, 1, 1]
+
+
+def test_a_bidirectional_point_is_stored_with_causal_0(tmp_path):
+    encoder = Params(*[getattr(PARAMS, f) for f in PARAMS.__dataclass_fields__])
+    encoder.op, encoder.family, encoder.causal = "attention:naive", "attention", 0
+    with Store(tmp_path / "r.db", write=True) as store:
+        run = store.create_run("t", "spec", "h", "cpu", {}, None)
+        store.write_repeat(run, "dec", 0, Repeat("ok"), [1.0], [1.0], point())
+        store.write_repeat(
+            run, "enc", 0, Repeat("ok"), [1.0], [1.0], ({}, encoder, PointRow("ok", median_ms=1))
+        )
+        causal = store.points([run]).set_index("point_id")["causal"]
+    assert PARAMS.causal == 1 and causal.to_dict() == {"dec": 1, "enc": 0}
 
 
 def _writer(path: str, run: int, prefix: str, count: int) -> None:

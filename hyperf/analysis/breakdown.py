@@ -25,6 +25,7 @@ POINT_COLUMNS = [
     "d_model",
     "hyena_order",
     "depth",
+    "causal",
     "rankable",
     "not_ranked_because",
 ]

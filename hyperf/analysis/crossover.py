@@ -163,7 +163,19 @@ def crossover(
 # --- over the points DataFrame ------------------------------------------------------------
 
 PAIR_KEYS = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
-SERIES_KEYS = ["run_id", "op", "mode", "hyena_order", "depth", "d_model", "batch", "dtype"]
+# ``causal`` (1, or 0 for bidirectional attention): a bidirectional series is its own series,
+# never merged with the causal one of the same operator.
+SERIES_KEYS = [
+    "run_id",
+    "op",
+    "mode",
+    "hyena_order",
+    "depth",
+    "d_model",
+    "batch",
+    "dtype",
+    "causal",
+]
 
 
 def series_columns(keys: tuple) -> dict:
@@ -177,7 +189,8 @@ rankable = rankable_points  # the one rule (``hyperf.analysis.rank``), under its
 
 
 def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]) -> pd.DataFrame:
-    """Every (Hyena backend and order, attention backend) pair with the other axes fixed."""
+    """Every (Hyena backend and order, attention backend and causality) pair with the other
+    axes fixed; ``causal`` says which attention (0: bidirectional)."""
     ok = rankable_points(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
@@ -185,7 +198,7 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
     for keys, h_group in hyena.groupby([*PAIR_KEYS, "op", "hyena_order", "variant"]):
         fixed = dict(zip(PAIR_KEYS, keys[: len(PAIR_KEYS)], strict=True))
         mask = np.logical_and.reduce([attention[k] == v for k, v in fixed.items()])
-        for a_op, a_group in attention[mask].groupby("op"):
+        for (a_op, causal), a_group in attention[mask].groupby(["op", "causal"]):
             common = sorted(set(h_group["seq_len"]) & set(a_group["seq_len"]))
             if len(common) < 2:
                 continue
@@ -205,6 +218,7 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
                     "order": keys[-2],
                     "variant": keys[-1],
                     "attention": result.attention,
+                    "causal": causal,
                     "crossover_L": result.seq_len,
                     "ci_low": result.ci_low,
                     "ci_high": result.ci_high,
@@ -223,7 +237,8 @@ def speedups(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with its 95%
-    CI from two-level replicates of both points (the ratio of independent replicates)."""
+    CI from two-level replicates of both points (the ratio of independent replicates);
+    ``causal`` is the attention's (0: bidirectional)."""
     ok = rankable_points(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
@@ -242,6 +257,7 @@ def speedups(
             "hyena": merged["op_h"],
             "order": merged["hyena_order_h"],
             "attention": merged["op_a"],
+            "causal": merged["causal_a"],
             "speedup": merged["median_ms_a"] / merged["median_ms_h"],
             "speedup_low": bounds[:, 0],
             "speedup_high": bounds[:, 1],

@@ -48,14 +48,24 @@ def mark_rankable(points: pd.DataFrame) -> pd.DataFrame:
     return points.assign(rankable=because == "", not_ranked_because=because)
 
 
+def with_causal(points: pd.DataFrame) -> pd.DataFrame:
+    """``points`` with a ``causal`` column of 0/1 integers: stores before schema 6 and frames
+    built by hand have none, or NULLs, and every point of theirs was causal (1). Comparisons
+    group on it, so a bidirectional attention series is never merged with a causal one."""
+    values = points["causal"] if "causal" in points.columns else pd.Series(1, index=points.index)
+    flags = pd.to_numeric(values, errors="coerce").fillna(1).astype(int)
+    return points.assign(causal=flags)
+
+
 def _marked(points: pd.DataFrame) -> pd.DataFrame:
     return points if "rankable" in points.columns else mark_rankable(points)
 
 
 def rankable_points(points: pd.DataFrame) -> pd.DataFrame:
-    """The points whose times may be compared (marks ``points`` first if ``load`` did not)."""
+    """The points whose times may be compared (marks ``points`` first if ``load`` did not),
+    with ``causal`` filled in (``with_causal``)."""
     marked = _marked(points)
-    return marked[marked["rankable"]]
+    return with_causal(marked[marked["rankable"]])
 
 
 def not_ranked_points(points: pd.DataFrame) -> pd.DataFrame:

@@ -51,6 +51,7 @@ def step_costs(points: pd.DataFrame, axis: str) -> pd.DataFrame:
             "depth",
             "hyena_order",
             "variant",
+            "causal",
         )
         if c != axis
     ]
@@ -95,7 +96,8 @@ def memory_fits(
 
 
 def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.DataFrame:
-    """The L where a Hyena series' bytes drop below an attention series' (same axes)."""
+    """The L where a Hyena series' bytes drop below an attention series' (same axes);
+    ``causal`` is the attention's (0: bidirectional)."""
     ok = rankable_points(points)
     ok = ok[ok[column].notna()]
     keys = ["run_id", "mode", "d_model", "batch", "dtype", "depth"]
@@ -104,7 +106,7 @@ def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.D
     for fixed, h_all in hyena.groupby(keys):
         a_all = attention.merge(pd.DataFrame([dict(zip(keys, fixed, strict=True))]), on=keys)
         for (h_op, order), h in h_all.groupby(["op", "hyena_order"]):
-            for a_op, a in a_all.groupby("op"):
+            for (a_op, causal), a in a_all.groupby(["op", "causal"]):
                 common = sorted(set(h["seq_len"]) & set(a["seq_len"]))
                 if len(common) < 2:
                     continue
@@ -126,6 +128,7 @@ def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.D
                         "hyena": h_op,
                         "order": order,
                         "attention": a_op,
+                        "causal": causal,
                         "memory_crossover_L": crossing,
                         "note": note,
                     }
@@ -150,6 +153,7 @@ def roofline_table(points: pd.DataFrame, ceilings: dict | None) -> pd.DataFrame:
             "seq_len": ok["seq_len"],
             "depth": ok["depth"],
             "order": ok["hyena_order"],
+            "causal": ok["causal"],
             "tflops": flops / seconds / 1e12,
             "gbps": moved / seconds / 1e9,
             "intensity": flops / moved,

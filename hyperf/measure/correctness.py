@@ -3,12 +3,25 @@
 The oracle is the registry entry named by ``Entry.oracle`` (``longconv:reference``,
 ``hyena:reference``, ``attention:naive``) run in float64 with the same parameters and input.
 Exact oracles are expensive (direct convolution is O(L²), naive attention O(L²) memory), so
-the oracle runs on a causal prefix: every operator here is causal, so its first L' outputs
-depend only on the first L' inputs, and comparing the measured backend's first L' outputs
-(computed at full length, by the very code that was timed) with the oracle on the prefix is
-exact for those positions. L' is the full length when the oracle is cheap.
+the check is bounded, in one of two exact ways:
 
-Error = max|y − y_oracle| / max|y_oracle| over the compared positions.
+- *causal prefix* (causal operators: every long convolution and Hyena, and attention by
+  default): the first L' outputs depend only on the first L' inputs, so the oracle runs on
+  the prefix and the backend's first L' outputs (computed at full length, by the very code
+  that was timed) are compared with it — exact for those positions. L' is the full length
+  when the oracle is cheap.
+- *sampled rows* (bidirectional attention, ``causal=False``): every output depends on every
+  position, so a prefix would check a different problem. Instead the oracle computes S
+  query rows at full length — the first, the last and S − 2 evenly between — of the first
+  and the last batch element: queries for those rows only, keys and values for all L
+  positions, softmax(qKᵀ/√d)·V by the oracle's own core, in float64. That costs O(S·L·D)
+  per layer (plus the linear key/value projections, O(L·D²), as much as one forward), so S
+  is chosen to fit ``ORACLE_BUDGET`` (at least ``MIN_ROWS``; all rows when that is cheap).
+  In a depth stack each block is checked on the input the timed stack actually fed it,
+  rows sampled the same way; the final norm likewise.
+
+Error = max|y − y_oracle| / max|y_oracle| over the compared positions (the largest over the
+blocks of a stack).
 
 A check is *independent* when the oracle is another entry, or the entry is its family's
 oracle itself (``registry.FAMILY_ORACLES``, tested against NumPy float64 code). An entry that
@@ -19,17 +32,23 @@ checked: its points are stored ``unchecked`` and never ranked.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from hyperf import registry
 from hyperf.device import resolve_device
+from hyperf.ops.attention import SelfAttention
 from hyperf.workload import Workload
 
 # Relative error allowed per dtype (the half types round every stored intermediate).
 TOLERANCES = {"float64": 1e-10, "float32": 1e-4, "float16": 2e-2, "bfloat16": 6e-2}
 ORACLE_BUDGET = 1e8  # multiply-adds the float64 oracle may spend on one check
+MIN_ROWS = 16  # query rows a bidirectional check compares at the least, whatever the budget
+PREFIX, ROWS = "causal prefix", "sampled rows at full length"
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,7 @@ class Correctness:
     checked_len: int
     independent: bool = True
     note: str | None = None  # why the check is not independent
+    method: str = PREFIX  # or ROWS: checked_len is then the number of rows compared
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +71,21 @@ def oracle_prefix_len(workload: Workload) -> int:
     width = workload.d_model * (workload.order + 1 if workload.family == "hyena" else 1)
     per_position_sq = workload.batch * width * max(1, workload.depth)
     return max(1, min(workload.seq_len, math.isqrt(int(ORACLE_BUDGET // per_position_sq))))
+
+
+def oracle_rows(workload: Workload) -> int:
+    """How many query rows a bidirectional check compares: S·L·D per batch element (two at
+    most) and block within ``ORACLE_BUDGET``, at least ``MIN_ROWS``, at most L."""
+    per_row = min(workload.batch, 2) * workload.seq_len * workload.d_model
+    rows = int(ORACLE_BUDGET // (per_row * max(1, workload.depth)))
+    return max(1, min(workload.seq_len, max(MIN_ROWS, rows)))
+
+
+def sample_rows(seq_len: int, count: int) -> torch.Tensor:
+    """``count`` row indices of ``seq_len``: the first, the last and evenly between."""
+    if count >= seq_len:
+        return torch.arange(seq_len)
+    return torch.linspace(0, seq_len - 1, count, dtype=torch.float64).round().long().unique()
 
 
 def check_workload(
@@ -64,11 +99,14 @@ def check_workload(
         entry.oracle is not None or registry.FAMILY_ORACLES[entry.family] == workload.op
     )
     note = None if independent else f"{workload.op} names itself as its oracle"
+    tolerance = TOLERANCES[workload.dtype]
+    oracle = replace(workload, op=oracle_name, dtype="float64")
+    if not workload.causal:
+        return _check_rows(workload, oracle, device, seed, independent, note)
     module, u = workload.instantiate(device, seed=seed)
     with torch.no_grad():
         y = module(u)
     prefix = oracle_prefix_len(workload)
-    oracle = replace(workload, op=oracle_name, dtype="float64")
     # Same seed, same builder: identical parameters and input, now in float64.
     try:
         oracle_module, oracle_u = oracle.instantiate(device, seed=seed)
@@ -79,17 +117,117 @@ def check_workload(
             else:
                 y_ref = oracle_module(oracle_u[:, :prefix])
     except Exception as error:  # the oracle cannot build or run this workload
-        reason = f"oracle {oracle_name} failed: {type(error).__name__}: {error}"
-        return Correctness(
-            math.nan, TOLERANCES[workload.dtype], False, oracle_name, 0, False, reason
-        )
+        return _oracle_failed(oracle_name, error, tolerance)
     y = y[..., :prefix] if workload.family == "longconv" else y[:, :prefix]
+    error = _rel_error(y, y_ref)
+    return Correctness(
+        error, tolerance, error <= tolerance, f"{oracle_name}@float64", prefix, independent, note
+    )
+
+
+def _rel_error(y: torch.Tensor, y_ref: torch.Tensor) -> float:
     y, y_ref = y.double(), y_ref.double()
     scale = y_ref.abs().max().item()
     error = (y - y_ref).abs().max().item() / scale if scale > 0 else (y - y_ref).abs().max().item()
-    if not math.isfinite(error):
-        error = math.inf
+    return error if math.isfinite(error) else math.inf
+
+
+def _oracle_failed(oracle_name: str, error: Exception, tolerance: float) -> Correctness:
+    reason = f"oracle {oracle_name} failed: {type(error).__name__}: {error}"
+    return Correctness(math.nan, tolerance, False, oracle_name, 0, False, reason)
+
+
+RowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (input, rows) → output rows
+
+
+def attention_rows(attention: SelfAttention) -> RowFn:
+    """A bidirectional mixer's output at query ``rows`` of ``x`` (B, L, D): queries for those
+    rows, keys and values for every position, then the mixer's own core (for the oracle,
+    ``naive_core``: with no mask it takes S query rows against L keys as they are) and its
+    output projection."""
+
+    def rows_of(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        d_model, heads = attention.d_model, attention.n_heads
+        weight, bias = attention.Wqkv.weight, attention.Wqkv.bias
+        batch, seq_len, _ = x.shape
+        q = F.linear(x[:, rows], weight[:d_model], bias[:d_model])
+        kv = F.linear(x, weight[d_model:], bias[d_model:])
+        q = q.view(batch, len(rows), heads, -1).transpose(1, 2)  # (B, H, S, d)
+        k, v = kv.view(batch, seq_len, 2, heads, -1).permute(2, 0, 3, 1, 4)  # (B, H, L, d)
+        y = attention.core(q, k, v, causal=False)
+        return attention.out_proj(y.transpose(1, 2).reshape(batch, len(rows), d_model))
+
+    return rows_of
+
+
+def block_rows(block: nn.Module) -> RowFn:
+    """A residual block (``hyperf.ops.model.Block``) at ``rows``: only its mixer mixes rows."""
+    mixer = attention_rows(block.mixer)
+
+    def rows_of(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        h = x[:, rows] + mixer(block.norm1(x), rows)
+        return h + block.mlp(block.norm2(h))
+
+    return rows_of
+
+
+def _check_rows(
+    workload: Workload,
+    oracle: Workload,
+    device: torch.device,
+    seed: int,
+    independent: bool,
+    note: str | None,
+) -> Correctness:
+    """Bidirectional attention: compare sampled query rows at full length, stage by stage
+    (the mixer, or each block and the final norm of a stack), each stage fed the input the
+    timed module gave it, with the float64 oracle's rows."""
     tolerance = TOLERANCES[workload.dtype]
+    module, u = workload.instantiate(device, seed=seed)
+    stages = [*module.blocks, module.norm] if workload.depth else [module]
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def keep(_module, args, output) -> None:
+        seen.append((args[0], output))
+
+    hooks = [stage.register_forward_hook(keep) for stage in stages]
+    try:
+        with torch.no_grad():
+            module(u)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    count = oracle_rows(workload)
+    rows = sample_rows(workload.seq_len, count).to(device)
+    batches = sorted({0, workload.batch - 1})
+    try:
+        oracle_module, _ = oracle.instantiate(device, seed=seed)
+        mixers = [b.mixer for b in oracle_module.blocks] if workload.depth else [oracle_module]
+        if not all(isinstance(m, SelfAttention) and not m.causal for m in mixers):
+            raise TypeError(
+                f"{oracle.op} is not hyperf's bidirectional SelfAttention: its rows cannot be "
+                "computed alone"
+            )
+        if workload.depth:
+            final = oracle_module.norm
+            fns = [block_rows(b) for b in oracle_module.blocks]
+            fns.append(lambda x, rows: final(x[:, rows]))
+        else:
+            fns = [attention_rows(oracle_module)]
+        error = 0.0
+        with torch.no_grad():
+            for fn, (x, y) in zip(fns, seen, strict=True):
+                y_ref = fn(x[batches].double(), rows)
+                error = max(error, _rel_error(y[batches][:, rows], y_ref))
+    except Exception as failure:  # the oracle cannot build or run this workload
+        return _oracle_failed(oracle.op, failure, tolerance)
     return Correctness(
-        error, tolerance, error <= tolerance, f"{oracle_name}@float64", prefix, independent, note
+        error,
+        tolerance,
+        error <= tolerance,
+        f"{oracle.op}@float64",
+        len(rows),
+        independent,
+        note,
+        ROWS,
     )

@@ -5,8 +5,8 @@ Conventions (DESIGN.md, "Counting conventions"):
   that backward (grad of input and of weight);
 - a real FFT of size n costs 2.5·n·log2 n, a complex one 5·n·log2 n; a complex product of
   two spectra costs 6 FLOPs per bin; the filter's FFT is paid once per channel;
-- attention core (FlashAttention's convention): 4·B·H·L²·d forward, halved when causal;
-  backward 2.5× forward;
+- attention core (FlashAttention's convention): 4·B·H·L²·d forward, halved when causal
+  (``Workload.causal``; a bidirectional core does all of it); backward 2.5× forward;
 - elementwise terms (gating, skip, modulation, short-conv taps) count their multiplies and
   adds; transcendental functions (exp, sin, GELU, softmax) are not counted;
 - the blocked backend reports its own matmul FLOPs (dense DFT blocks), not an FFT's.
@@ -197,7 +197,9 @@ def attention_terms(w: Workload) -> tuple[Terms, Terms]:
     bwd: Terms = {}
     for key, (f, b) in {"wqkv": _linear(rows, d, 3 * d), "out_proj": _linear(rows, d, d)}.items():
         fwd[key], bwd[key] = f, b
-    core = 4.0 * w.batch * w.seq_len**2 * d / 2  # Σ over heads of 4·L²·d_head, causal half
+    core = 4.0 * w.batch * w.seq_len**2 * d  # Σ over heads of 4·L²·d_head
+    if w.causal:
+        core /= 2  # FlashAttention's convention: the masked half is not counted
     fwd["attention_core"], bwd["attention_core"] = core, 2.5 * core
     return fwd, bwd
 
@@ -290,7 +292,8 @@ def counted_flops(workload: Workload, mode: str, device: str | torch.device = "c
     """FLOPs counted by ``FlopCounterMode`` (with FFT formulas registered), by category.
 
     The counter sees matmuls, convolutions, SDPA and (with our formulas) FFTs; it does not see
-    elementwise ops, and it counts attention without the causal halving. It runs the workload
+    elementwise ops, and it counts attention without the causal halving (so for causal
+    attention its core is twice the analytic one; for bidirectional, equal). It runs the workload
     once on ``device``: a sweep passes the point's own device, since a CUDA point run on the
     CPU (fp16 GEMMs, the Triton interpreter) takes minutes where the GPU takes milliseconds.
     """
@@ -322,6 +325,11 @@ def analytic_bytes(workload: Workload, mode: str) -> Terms:
     Matmul operands and results, the short conv, gating and skip passes in the workload's
     dtype; FFT intermediates in float32 (complex64 spectra, 8 bytes a bin). Backward passes
     move about twice what their forward did.
+
+    Attention's bytes do not depend on ``causal``: a fused core reads q, k, v and writes the
+    output once either way, and the eager ones (naive, SDPA math) write and read the full
+    L×L scores either way — the causal mask's own pass is an elementwise pass that this
+    least-traffic count leaves out, like the 1/√d scaling.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")

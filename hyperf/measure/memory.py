@@ -149,13 +149,19 @@ def hyena_saved(workload: Workload) -> float:
 
 def attention_saved(workload: Workload) -> float:
     """Input, qkv and out_proj's input (5 planes); the eager paths (naive, math) also keep
-    the softmax output (fp32, B·H·L²) and the causal mask (L² bytes); fused kernels keep the
-    log-sum-exp (fp32, B·H·L) instead."""
+    the softmax output (fp32, B·H·L²) — naive, when causal, the boolean mask that
+    ``masked_fill`` saves (L² bytes; none when bidirectional), math the scaled q and k it
+    multiplies (2 planes; it adds its causal bias in place and keeps none); fused kernels
+    keep the log-sum-exp (fp32, B·H·L) instead."""
     b, seq, d = workload.batch, workload.seq_len, workload.d_model
     heads = workload.n_heads or max(1, d // 64)
-    saved = 5 * _elem(workload) * b * seq * d
-    if workload.op.split(":", 1)[1] in ("naive", "sdpa-math"):
-        return saved + 4 * b * heads * seq * seq + seq * seq
+    elem = _elem(workload)
+    saved = 5 * elem * b * seq * d
+    impl = workload.op.split(":", 1)[1]
+    if impl == "naive":
+        return saved + 4 * b * heads * seq * seq + (seq * seq if workload.causal else 0)
+    if impl == "sdpa-math":
+        return saved + 4 * b * heads * seq * seq + 2 * elem * b * seq * d
     return saved + 4 * b * heads * seq
 
 

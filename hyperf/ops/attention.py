@@ -1,12 +1,17 @@
-"""Causal multi-head attention mixers with the Hyena contract: (B, L, D) in and out.
+"""Multi-head self-attention mixers with the Hyena contract: (B, L, D) in and out.
 
 All share the projections (``Wqkv``: D → 3D, ``out_proj``: D → D) and differ only in the
 attention core, so a timing difference between them is the core's:
 
 - ``sdpa-<backend>``: ``F.scaled_dot_product_attention`` pinned to one SDPA backend (math,
   flash, efficient, cudnn);
-- ``flash_attn``: the flash-attn package (CUDA only);
+- ``flash_attn``: the flash-attn package (FlashAttention-2, CUDA only);
+- ``flash_attn3``: FlashAttention-3, the Hopper build (``flash_attn_interface``, sm_90 only);
 - ``naive``: softmax(QKᵀ/√d + mask)·V in eager PyTorch, materialising the L×L scores.
+
+Every mixer is causal by default (a decoder's attention, the paper's baseline);
+``causal=False`` makes it bidirectional (an encoder's): every core honours it, the naive one
+by dropping the mask.
 
 Profiler regions (``hyperf.ops.regions``): the projections, and the core as "attention core".
 """
@@ -16,8 +21,9 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import sys
 import warnings
-from collections.abc import Callable
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -34,56 +40,96 @@ SDPA_BACKENDS = {
     "cudnn": SDPBackend.CUDNN_ATTENTION,
 }
 
-Core = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+class Core(Protocol):
+    """An attention core: (B, H, L, d) q, k, v → (B, H, L, d)."""
+
+    def __call__(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True
+    ) -> torch.Tensor: ...
 
 
-def naive_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, d) → (B, H, L, d) by the textbook formula, quadratic memory."""
+def naive_core(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True
+) -> torch.Tensor:
+    """(B, H, L, d) → (B, H, L, d) by the textbook formula, quadratic memory; the future is
+    masked only when ``causal``."""
     seq_len = q.shape[-2]
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    future = torch.ones(seq_len, seq_len, dtype=torch.bool, device=q.device).triu(1)
-    scores = scores.masked_fill(future, float("-inf"))
+    if causal:
+        future = torch.ones(seq_len, seq_len, dtype=torch.bool, device=q.device).triu(1)
+        scores = scores.masked_fill(future, float("-inf"))
     # Softmax in at least float32 (half-precision exponentials lose the tail).
     softmax_dtype = torch.promote_types(scores.dtype, torch.float32)
     return torch.softmax(scores.to(softmax_dtype), dim=-1).to(q.dtype) @ v
 
 
 def sdpa_core(backend: str) -> Core:
-    def core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def core(
+        q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True
+    ) -> torch.Tensor:
         with sdpa_kernel(SDPA_BACKENDS[backend]):
-            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
     return core
 
 
-def flash_attn_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def flash_attn_core(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True
+) -> torch.Tensor:
     from flash_attn import flash_attn_func  # optional dependency, CUDA only
 
     # flash-attn wants (B, L, H, d).
-    out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=True)
+    out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=causal)
     return out.transpose(1, 2)
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention with projections around a pluggable core."""
+def flash_attn3_core(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True
+) -> torch.Tensor:
+    from flash_attn_interface import flash_attn_func  # FlashAttention-3, Hopper only
 
-    def __init__(self, d_model: int, l_max: int, n_heads: int | None = None, core: str = "naive"):
+    # (B, L, H, d) like flash-attn 2; some releases return (out, softmax_lse), others out.
+    out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=causal)
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    return out.transpose(1, 2)
+
+
+CORES: dict[str, Core] = {
+    "naive": naive_core,
+    "flash_attn": flash_attn_core,
+    "flash_attn3": flash_attn3_core,
+    **{f"sdpa-{name}": sdpa_core(name) for name in SDPA_BACKENDS},
+}
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with projections around a pluggable core; causal (a
+    decoder's) unless ``causal=False`` (an encoder's)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        l_max: int,
+        n_heads: int | None = None,
+        core: str = "naive",
+        causal: bool = True,
+    ):
         super().__init__()
         n_heads = n_heads or max(1, d_model // 64)
         if d_model % n_heads:
             raise ValueError(f"n_heads={n_heads} must divide d_model={d_model}")
+        if core not in CORES:
+            raise ValueError(f"core must be one of {', '.join(CORES)}; got {core!r}")
         self.d_model, self.l_max, self.n_heads, self.core_name = d_model, l_max, n_heads, core
+        self.causal = bool(causal)
         self.Wqkv = nn.Linear(d_model, 3 * d_model)
         self.out_proj = nn.Linear(d_model, d_model)
-        if core == "naive":
-            self.core: Core = naive_core
-        elif core == "flash_attn":
-            self.core = flash_attn_core
-        elif core.startswith("sdpa-") and core[5:] in SDPA_BACKENDS:
-            self.core = sdpa_core(core[5:])
-        else:
-            allowed = ["naive", "flash_attn", *(f"sdpa-{b}" for b in SDPA_BACKENDS)]
-            raise ValueError(f"core must be one of {', '.join(allowed)}; got {core!r}")
+        self.core: Core = CORES[core]
+
+    def extra_repr(self) -> str:
+        return f"core={self.core_name}, n_heads={self.n_heads}, causal={self.causal}"
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         if u.dim() != 3 or u.shape[-1] != self.d_model:
@@ -94,9 +140,12 @@ class CausalSelfAttention(nn.Module):
         with region("projections"):
             qkv = self.Wqkv(u).view(batch, seq_len, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
         with region("attention core"):
-            y = self.core(qkv[0], qkv[1], qkv[2])  # (B, H, L, d)
+            y = self.core(qkv[0], qkv[1], qkv[2], causal=self.causal)  # (B, H, L, d)
         with region("projections"):
             return self.out_proj(y.transpose(1, 2).reshape(batch, seq_len, self.d_model))
+
+
+CausalSelfAttention = SelfAttention  # the older name (causal is the default)
 
 
 @functools.cache
@@ -124,8 +173,18 @@ def _sdpa_available(backend: str) -> registry.AvailableFn:
     return lambda device, dtype: _probe_sdpa(backend, torch.device(device.type), dtype)
 
 
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (or it is imported already)."""
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _flash_attn_available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
-    if importlib.util.find_spec("flash_attn") is None:
+    if not _importable("flash_attn"):
         return False, "the flash-attn package is not installed (pip install 'hyperf[flash]')"
     if device.type != "cuda":
         return False, "flash-attn runs on CUDA only"
@@ -134,9 +193,36 @@ def _flash_attn_available(device: torch.device, dtype: torch.dtype) -> tuple[boo
     return True, ""
 
 
+FA3_CAPABILITY = (9, 0)  # FlashAttention-3's kernels use Hopper's wgmma and TMA: sm_90 only
+
+
+def _flash_attn3_available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
+    if not _importable("flash_attn_interface"):
+        return False, (
+            "FlashAttention-3 (module flash_attn_interface, flash-attention's Hopper build) is "
+            "not installed; build it from flash-attention's hopper/ directory on an sm_90 machine"
+        )
+    if device.type != "cuda":
+        return False, "FlashAttention-3 runs on CUDA with compute capability 9.0 (sm_90) only"
+    if not torch.cuda.is_available():
+        return False, "CUDA is not available on this machine"
+    capability = torch.cuda.get_device_capability(device)
+    if tuple(capability) != FA3_CAPABILITY:
+        name = torch.cuda.get_device_name(device)
+        return False, (
+            f"FlashAttention-3 needs compute capability 9.0 (sm_90, Hopper); {name} is "
+            f"sm_{capability[0]}{capability[1]}"
+        )
+    if dtype not in (torch.float16, torch.bfloat16):
+        return False, f"FlashAttention-3 supports float16 and bfloat16 here, not {dtype}"
+    return True, ""
+
+
 def _register_attention(core: str, available: registry.AvailableFn, summary: str) -> None:
-    def build(d_model: int, l_max: int, n_heads: int | None = None) -> CausalSelfAttention:
-        return CausalSelfAttention(d_model, l_max, n_heads, core)
+    def build(
+        d_model: int, l_max: int, n_heads: int | None = None, causal: bool = True
+    ) -> SelfAttention:
+        return SelfAttention(d_model, l_max, n_heads, core, causal)
 
     oracle = None if core == "naive" else "attention:naive"
     registry.add(registry.Entry(f"attention:{core}", build, available, summary, oracle))
@@ -145,7 +231,10 @@ def _register_attention(core: str, available: registry.AvailableFn, summary: str
 _register_attention(
     "naive", registry.always_available, "eager softmax(QKᵀ/√d + mask)·V, quadratic memory"
 )
-_register_attention("flash_attn", _flash_attn_available, "flash-attn package, causal")
+_register_attention("flash_attn", _flash_attn_available, "flash-attn package (FlashAttention-2)")
+_register_attention(
+    "flash_attn3", _flash_attn3_available, "FlashAttention-3 (flash_attn_interface), sm_90 only"
+)
 for _name in SDPA_BACKENDS:
     _register_attention(
         f"sdpa-{_name}",

@@ -5,6 +5,8 @@ Profiler regions (``hyperf.ops.regions``): "norm" and "mlp"; the residual adds a
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -57,7 +59,23 @@ def build_mixer(mixer: str, d_model: int, l_max: int, **hparams) -> nn.Module:
     entry = registry.get(mixer)
     if entry.family not in ("hyena", "attention"):
         raise ValueError(f"mixer must be a hyena:* or attention:* name; got {mixer!r}")
+    if "causal" in hparams and not _takes(entry.fn, "causal"):
+        raise ValueError(
+            f"{mixer}'s builder takes no 'causal' parameter: it builds causal attention only"
+        )
     return entry.fn(d_model, l_max, **hparams)
+
+
+def _takes(fn, name: str) -> bool:
+    """Whether ``fn`` accepts the keyword argument ``name`` (by name or by ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return True
+    return any(
+        (p.name == name and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD
+        for p in parameters
+    )
 
 
 def build_model(

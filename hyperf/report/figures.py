@@ -40,10 +40,31 @@ def log_log(ax, ylabel: str, title: str, legend_size: int = 6) -> None:
         ax.legend(fontsize=legend_size)
 
 
+NON_CAUSAL = "bidirectional"  # how a ``causal = 0`` (encoder) attention series is labelled
+
+
+def is_causal(value) -> bool:
+    """A ``causal`` cell: 0 is bidirectional; 1, NULL or absent (older stores) causal."""
+    return value is None or pd.isna(value) or bool(value)
+
+
+def attention_label(op: str, causal=1) -> str:
+    return op if is_causal(causal) else f"{op} ({NON_CAUSAL})"
+
+
 def series_label(row) -> str:
-    """Operator (and order for Hyena); the run too when several runs share a report."""
-    label = f"{row['op']} (order {row['hyena_order']})" if row["family"] == "hyena" else row["op"]
+    """Operator (and order for Hyena, "bidirectional" for non-causal attention); the run too
+    when several runs share a report."""
+    if row["family"] == "hyena":
+        label = f"{row['op']} (order {row['hyena_order']})"
+    else:
+        label = attention_label(row["op"], row.get("causal"))
     return f"{label} [{row['run_tag']}]" if row.get("run_tag") else label
+
+
+def _with_causal(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``causal`` column (1 where there was none: every point was causal)."""
+    return frame if "causal" in frame.columns else frame.assign(causal=1)
 
 
 def time_vs_length(
@@ -66,6 +87,8 @@ def time_vs_length(
                 if group["hyena_order"].iloc[0] in (2, None) or group["family"].iloc[0] != "hyena"
                 else "--"
             )
+            if "causal" in group.columns and not is_causal(group["causal"].iloc[0]):
+                style = "-."  # bidirectional attention: same colour as its causal line
             ax.plot(
                 group["seq_len"],
                 group["median_ms"],
@@ -93,10 +116,11 @@ def speedup_vs_length(speedups: pd.DataFrame, colours: dict) -> str | None:
         return None
     modes = sorted(speedups["mode"].unique())
     fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes), 4.0), squeeze=False)
+    speedups = _with_causal(speedups)
     for ax, mode in zip(axes[0], modes, strict=True):
         subset = speedups[speedups["mode"] == mode]
-        for (hyena, order, attention, depth), group in subset.groupby(
-            ["hyena", "order", "attention", "depth"]
+        for (hyena, order, attention, causal, depth), group in subset.groupby(
+            ["hyena", "order", "attention", "causal", "depth"]
         ):
             group = group.sort_values("seq_len")
             ax.plot(
@@ -106,7 +130,10 @@ def speedup_vs_length(speedups: pd.DataFrame, colours: dict) -> str | None:
                 ms=3,
                 color=colours[hyena],
                 linestyle="-" if attention.endswith("naive") else ":",
-                label=f"{hyena} (order {order}) vs {attention}, depth {depth}",
+                label=(
+                    f"{hyena} (order {order}) vs {attention_label(attention, causal)}, "
+                    f"depth {depth}"
+                ),
             )
         ax.axhline(1.0, color="black", lw=0.8)
         log_log(ax, "attention time / Hyena time", f"speedup, mode: {mode}")
@@ -147,17 +174,18 @@ def speedup_heatmaps(speedups: pd.DataFrame, axis: str) -> str | None:
     if speedups.empty or speedups[axis].nunique() < 2:
         return None
     mode = "fwd_bwd" if "fwd_bwd" in set(speedups["mode"]) else speedups["mode"].iloc[0]
-    data = speedups[speedups["mode"] == mode]
+    data = _with_causal(speedups[speedups["mode"] == mode])
     fixed = "depth" if axis == "order" else "order"
     data = data[data[fixed] == data[fixed].min()]
-    pairs = sorted(set(zip(data["hyena"], data["attention"], strict=True)))
+    pairs = sorted(set(zip(data["hyena"], data["attention"], data["causal"], strict=True)))
     if not pairs:
         return None
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.2), squeeze=False)
-    for ax, (hyena, attention) in zip(axes[0], pairs, strict=True):
-        grid = data[(data["hyena"] == hyena) & (data["attention"] == attention)].pivot_table(
-            index=axis, columns="seq_len", values="speedup"
+    for ax, (hyena, attention, causal) in zip(axes[0], pairs, strict=True):
+        pair = (
+            (data["hyena"] == hyena) & (data["attention"] == attention) & (data["causal"] == causal)
         )
+        grid = data[pair].pivot_table(index=axis, columns="seq_len", values="speedup")
         sns.heatmap(
             grid,
             ax=ax,
@@ -168,7 +196,7 @@ def speedup_heatmaps(speedups: pd.DataFrame, axis: str) -> str | None:
             cbar=False,
             annot_kws={"size": 7},
         )
-        ax.set(title=f"{hyena} vs {attention}", xlabel="L", ylabel=axis)
+        ax.set(title=f"{hyena} vs {attention_label(attention, causal)}", xlabel="L", ylabel=axis)
     fig.suptitle(
         f"speedup (attention time / Hyena time), {mode}, {fixed} {data[fixed].min()}", fontsize=9
     )
@@ -180,13 +208,13 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
     from ``hyperf.analysis.breakdown.breakdown_table``, categories stacked in ``order``."""
     if table.empty:
         return None
-    panels = table.groupby(["op", "mode"], sort=True)
+    panels = _with_causal(table).groupby(["op", "mode", "causal"], sort=True)
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
     present = [c for c in order if c in set(table["category"])]
     colours = dict(zip(present, sns.color_palette("tab20", n_colors=len(present)), strict=True))
-    for ax, ((op, mode), group) in zip(axes.flat, panels, strict=False):
+    for ax, ((op, mode, causal), group) in zip(axes.flat, panels, strict=False):
         wide = group.pivot_table(index="seq_len", columns="category", values="ms", aggfunc="mean")
         wide = wide[[c for c in present if c in wide.columns]].fillna(0)
         bottom = pd.Series(0.0, index=wide.index)
@@ -194,7 +222,11 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
         for category in wide.columns:
             ax.bar(labels, wide[category], bottom=bottom, color=colours[category], label=category)
             bottom += wide[category]
-        ax.set(title=f"{op}, {mode}", xlabel="sequence length L", ylabel="ms per step (profiled)")
+        ax.set(
+            title=f"{attention_label(op, causal)}, {mode}",
+            xlabel="sequence length L",
+            ylabel="ms per step (profiled)",
+        )
         ax.grid(True, axis="y", alpha=0.3)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")

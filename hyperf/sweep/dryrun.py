@@ -66,6 +66,9 @@ def print_plan(spec: Spec, device: str | None, max_rows: int = MAX_ROWS) -> None
     calibrated = load_ceilings(device_name)
     ceilings = calibrated.as_dict() if calibrated else DEFAULT_CEILINGS[device_name.split(":")[0]]
     source = "calibrated ceilings" if calibrated else "default rates"
+    # A causal column only where the plan has bidirectional points (``causal: false``).
+    both = any(not p.workload.causal for p in plan)
+    columns = (*COLUMNS[:8], "causal", *COLUMNS[8:]) if both else COLUMNS
     rows, total_s = [], 0.0
     for i, point in enumerate(plan):
         seconds, predicted_ms, peak_mib, note = _predict(point, ceilings)
@@ -74,7 +77,8 @@ def print_plan(spec: Spec, device: str | None, max_rows: int = MAX_ROWS) -> None
         if i < max_rows:
             w = point.workload
             cells = (w.op, point.mode, w.dtype, w.batch, w.seq_len, w.d_model, w.order, w.depth)
-            rows.append((*map(str, cells), predicted_ms, peak_mib, note))
+            causal = ("yes" if w.causal else "no",) if both else ()
+            rows.append((*map(str, cells), *causal, predicted_ms, peak_mib, note))
     duration = human_duration(total_s)
     if len(plan) > LARGE_PLAN:
         print(
@@ -91,7 +95,7 @@ def print_plan(spec: Spec, device: str | None, max_rows: int = MAX_ROWS) -> None
     table = Table(
         title=f"{spec.name}: {len(plan):,} points on {device_name} (predictions from {source})"
     )
-    for column in (*COLUMNS, "note"):
+    for column in (*columns, "note"):
         table.add_column(column)
     for row in rows:
         table.add_row(*row)

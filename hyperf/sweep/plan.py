@@ -2,10 +2,12 @@
 
 A point is a Workload × mode × device, plus the budget (``spec.Budget`` as a plain dict) and
 tolerance it is measured with.
-Axes that do not apply to an operator (order for attention, heads for Hyena) are normalised
-to their defaults, so the cross product never holds two copies of one measurement. The ID is
-a hash of the normalised parameters and the spec version: the same point gets the same ID
-in every run, which is what ``--resume`` relies on.
+Axes that do not apply to an operator (order for attention, heads and causal for Hyena) are
+normalised to their defaults, so the cross product never holds two copies of one
+measurement. The ID is a hash of the normalised parameters and the spec version: the same
+point gets the same ID in every run, which is what ``--resume`` relies on. A parameter added
+after IDs were first stored enters the hash only when it differs from its default
+(``causal`` when False), so every point stored before keeps its ID.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from hyperf.sweep.spec import SPEC_VERSION, Spec
 from hyperf.workload import Workload
 
 HYENA_ONLY = ("order", "variant", "emb_dim", "filter_order", "modulate")
+ATTENTION_ONLY = ("n_heads", "causal")
+# Parameters added after point IDs were first stored, with the default that every point
+# stored before them had: at that value they stay out of the hash (``point_id``).
+ADDED_LATER = {"causal": True}
 
 
 @dataclass(frozen=True)
@@ -50,15 +56,19 @@ def normalise(workload: Workload) -> Workload:
     if family != "hyena":
         changes.update({name: getattr(defaults, name) for name in HYENA_ONLY})
     if family != "attention":
-        changes["n_heads"] = None
+        changes.update({name: getattr(defaults, name) for name in ATTENTION_ONLY})
     if family == "longconv":
         changes["depth"] = 0
     return replace(workload, **changes)
 
 
 def point_id(workload: Workload, mode: str, device: str) -> str:
+    params = workload.as_dict()
+    for name, default in ADDED_LATER.items():
+        if params[name] == default:
+            del params[name]
     key = json.dumps(
-        {"v": SPEC_VERSION, "w": workload.as_dict(), "mode": mode, "device": device}, sort_keys=True
+        {"v": SPEC_VERSION, "w": params, "mode": mode, "device": device}, sort_keys=True
     )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -99,12 +109,14 @@ def build_plan(spec: Spec, device: str) -> list[Point]:
 
 
 FILTER_OPERATORS = (">=", "<=", "!=", "=", ">", "<")  # longest first: '>=' before '>'
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 def point_filter(text: str) -> Callable[[Point], bool]:
     """A predicate from ``key=value`` conditions joined by commas, all of which must hold:
     e.g. ``op=hyena:fft,seq_len>=4096``. Keys are a workload's fields and ``mode``; numbers
-    compare as numbers. Raises ValueError naming a bad condition and the allowed keys."""
+    compare as numbers, flags (``causal``) as true/false/1/0/yes/no. Raises ValueError
+    naming a bad condition and the allowed keys."""
     keys = [*Workload.__dataclass_fields__, "mode"]
     conditions = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -122,7 +134,9 @@ def point_filter(text: str) -> Callable[[Point], bool]:
         for key, operator, value in conditions:
             have = point.mode if key == "mode" else getattr(point.workload, key)
             numeric = isinstance(have, (int, float)) and not isinstance(have, bool)
-            if numeric and _is_number(value):
+            if isinstance(have, bool) and value.lower() in BOOLEANS:
+                want = BOOLEANS[value.lower()]
+            elif numeric and _is_number(value):
                 have, want = float(have), float(value)
             else:
                 have, want = str(have), value

@@ -58,6 +58,7 @@ def point_params(point: Point) -> Params:
         filter_order=w.filter_order,
         modulate=int(w.modulate),
         timed_region=point.timed_region,
+        causal=int(w.causal),
     )
 
 
@@ -219,7 +220,7 @@ def _first_repeat_facts(
     else:
         status = "wrong"
         error = f"max relative error {check.max_rel_error:.3g} > tolerance {tolerance:.3g}"
-    detail = {"checked_len": check.checked_len}
+    detail = {"checked_len": check.checked_len, "checked": check.method}
     try:
         flops, moved = analytic_flops(w, point.mode), analytic_bytes(w, point.mode)
         detail.update(

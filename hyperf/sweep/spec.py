@@ -106,6 +106,9 @@ class PointParams(Strict):
     )
     filter_order: int = Field(64, ge=1, le=4096, description="width of the implicit filter MLP")
     modulate: bool = True
+    causal: bool = Field(
+        True, description="attention only: false for bidirectional (encoder) attention"
+    )
 
     @field_validator("op")
     @classmethod
@@ -161,6 +164,14 @@ class PointEntry(PointParams):
             raise ValueError("give mode or modes, not both")
         return self
 
+    @model_validator(mode="after")
+    def causal_for_attention_only(self) -> PointEntry:
+        # On the axes, causal is dropped for operators it does not apply to (as heads are);
+        # a point that asks for a non-causal Hyena asks for something that does not exist.
+        if not self.causal and not self.op.startswith("attention:"):
+            raise ValueError(f"causal: false applies to attention:* only; {self.op} is causal")
+        return self
+
     def params(self) -> PointParams:
         return PointParams.model_validate(self.model_dump(exclude={"mode", "modes"}))
 
@@ -183,6 +194,12 @@ _AxesFields = create_model("_AxesFields", __base__=Strict, **{n: _axis(n) for n 
 
 class Axes(_AxesFields):  # type: ignore[misc, valid-type]
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("causal", mode="before")
+    @classmethod
+    def one_or_a_list(cls, value: Any) -> Any:
+        """``causal: false`` is short for ``causal: [false]``."""
+        return [value] if isinstance(value, bool) else value
 
     def seq_lens(self) -> list[int]:
         return self.seq_len.values() if isinstance(self.seq_len, Log2Range) else self.seq_len
@@ -272,6 +289,11 @@ class Spec(Strict):
             family = rule.op.removesuffix(":*")
             if rule.op not in self.ops and family not in registry.FAMILIES:
                 raise ValueError(f"skip rule names op {rule.op!r}, which is not in ops")
+        if False in self.axes.causal and not any(o.startswith("attention:") for o in self.ops):
+            raise ValueError(
+                "axes.causal lists false, but no op is attention:* (causal applies to "
+                "attention only; every other operator is causal)"
+            )
         if self.tokens_per_batch:
             too_long = [n for n in self.axes.seq_lens() if n > self.tokens_per_batch]
             if too_long:
@@ -312,8 +334,16 @@ class Spec(Strict):
 
 def spec_hash(spec: Spec) -> str:
     """A hash of what the spec asks for, normalised: comments, layout, key order, aliases and
-    spelled-out defaults do not change it; the description does not count."""
-    content = json.dumps(spec.model_dump(mode="json", exclude={"description"}), sort_keys=True)
+    spelled-out defaults do not change it; the description does not count. ``causal`` at
+    its default (an axis of ``[true]``, a point's ``true``) is left out, so that specs written
+    before it existed keep their hash and their runs can still be resumed."""
+    data = spec.model_dump(mode="json", exclude={"description"})
+    if data["axes"].get("causal") == [True]:
+        del data["axes"]["causal"]
+    for point in data["points"]:
+        if point.get("causal") is True:
+            del point["causal"]
+    content = json.dumps(data, sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 

@@ -34,6 +34,21 @@ def test_attention_agrees_with_the_counter_up_to_causality(op):
     assert rel(projections + 2 * analytic["attention_core"], counted["total"]) <= 0.02
 
 
+@pytest.mark.parametrize("op", ["attention:naive", "attention:sdpa-math", "attention:sdpa-flash"])
+def test_bidirectional_attention_counts_the_whole_core(op):
+    w = Workload(op, batch=2, seq_len=256, d_model=128, n_heads=2, causal=False)
+    analytic, counted = analytic_flops(w, "fwd"), counted_flops(w, "fwd")
+    projections = analytic["wqkv"] + analytic["out_proj"]
+    assert rel(projections + analytic["attention_core"], counted["total"]) <= 0.02
+    causal = Workload(op, batch=2, seq_len=256, d_model=128, n_heads=2)
+    for mode in ("fwd", "bwd", "fwd_bwd"):
+        core = analytic_flops(w, mode)["attention_core"]
+        assert core == pytest.approx(2 * analytic_flops(causal, mode)["attention_core"])
+        assert analytic_flops(w, mode)["wqkv"] == analytic_flops(causal, mode)["wqkv"]
+        # Either way the eager paths write and read the whole L×L scores: the same bytes.
+        assert analytic_bytes(w, mode) == analytic_bytes(causal, mode)
+
+
 def test_blocked_reports_its_own_matmul_flops():
     w = Workload("hyena:blocked", batch=2, seq_len=1000, d_model=32)
     analytic, counted = analytic_flops(w, "fwd"), counted_flops(w, "fwd")

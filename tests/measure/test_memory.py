@@ -53,6 +53,23 @@ def test_model_matches_measurement_within_10_percent(op, depth, variant):
     assert abs(model - measured) <= 0.10 * measured
 
 
+@pytest.mark.parametrize("op", ["attention:naive", "attention:sdpa-math", "attention:sdpa-flash"])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize(("seq_len", "d_model", "heads"), [(1024, 64, None), (2048, 32, 2)])
+def test_attention_model_with_and_without_the_mask(op, causal, seq_len, d_model, heads):
+    """Naive attention saves its boolean mask (L² bytes) only when causal; SDPA math adds
+    its causal bias in place and saves the scaled q and k either way."""
+    w = Workload(op, seq_len=seq_len, d_model=d_model, n_heads=heads, causal=causal)
+    measured, model = saved_activation_bytes(w), analytic_activation_bytes(w)
+    assert abs(model - measured) <= 0.02 * measured
+    if op == "attention:naive" and not causal:
+        assert (
+            analytic_activation_bytes(Workload(op, seq_len=seq_len, d_model=d_model, n_heads=heads))
+            - model
+            == seq_len**2
+        )
+
+
 def test_cpu_peak_follows_a_known_allocation_pattern():
     def pattern():
         a = torch.empty(1_000_000)  # 4 MB

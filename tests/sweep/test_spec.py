@@ -50,6 +50,12 @@ MALFORMED = [
         "name: x\nops: [hyena:fft]\ntokens_per_batch: 100\naxes: {seq_len: [1024]}\n",
         "tokens_per_batch=100 is smaller",
     ),
+    ("name: x\nops: [hyena:fft]\naxes: {causal: [false]}\n", "but no op is attention:*"),
+    (
+        "name: x\nops: [hyena:fft]\npoints: [{op: hyena:fft, causal: false}]\n",
+        "points.0: causal: false applies to attention:* only; hyena:fft is causal",
+    ),
+    ("name: x\nops: [attention:naive]\naxes: {causal: [maybe]}\n", "axes.causal.0: Input should"),
 ]
 
 

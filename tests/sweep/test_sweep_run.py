@@ -186,6 +186,44 @@ def test_runs_and_export_in_every_format(write_spec, tmp_path):
     assert missing.exit_code == 2 and "no run 7" in missing.output
 
 
+def test_a_bidirectional_sweep_stores_causal_0_and_exports_it(write_spec, tmp_path):
+    """``causal: [true, false]``: two attention points per length, one Hyena; the
+    bidirectional one is checked on rows at full length, stored with causal 0 and exported
+    with it."""
+    import json
+
+    path = write_spec("""
+        name: encoders
+        device: cpu
+        ops: [hyena:fft, attention:sdpa-math]
+        axes: {seq_len: [32], d_model: [16], heads: [2], causal: [true, false]}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1, timeout_s: 60,
+                 retries: 0, repeats: 1}
+        measure_memory: false
+        count_flops: false
+        """)
+    db = tmp_path / "r.db"
+    summary = sweep(path, db)
+    assert summary.planned == 3 and summary.statuses["ok"] == 3
+    with Store(db) as store:
+        points = store.points([summary.run_id])
+    causal = sorted(zip(points["op"], points["causal"], strict=True))
+    assert causal == [("attention:sdpa-math", 0), ("attention:sdpa-math", 1), ("hyena:fft", 1)]
+    encoder = points[points["causal"] == 0].iloc[0]
+    decoder = points[(points["causal"] == 1) & (points["family"] == "attention")].iloc[0]
+    # The core's other half (FlashAttention's convention halves only the causal core).
+    assert encoder["flops"] - decoder["flops"] == pytest.approx(4 * 32**2 * 16 / 2)
+    assert json.loads(encoder["params_json"])["workload"]["causal"] is False
+    assert json.loads(encoder["detail_json"])["checked"] == "sampled rows at full length"
+    exported = CliRunner().invoke(
+        main, ["export", str(summary.run_id), "--db", str(db), "--format", "json"]
+    )
+    rows = json.loads(exported.output)
+    assert sorted(r["causal"] for r in rows) == [0, 1, 1]
+    again = sweep(path, db, resume=True)  # resumed: nothing is measured twice
+    assert again.run_id == summary.run_id and again.statuses.get("ok", 0) == 0
+
+
 def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path):
     """On CPU the Triton backend runs (and is checked) in the interpreter; its times are
     stored flagged, without a rate, and the analysis leaves them out of every comparison."""

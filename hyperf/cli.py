@@ -614,6 +614,7 @@ POINT_OPTIONS = {
     "emb_dim": "--emb-dim",
     "filter_order": "--filter-order",
     "modulate": "--modulate",
+    "causal": "--causal",
 }
 
 
@@ -665,6 +666,9 @@ def stored_point(point_id: str, db: str):
 @click.option("--emb-dim", type=int, default=None, help="Hyena filter's positional features.")
 @click.option("--filter-order", type=int, default=None, help="Width of the filter MLP.")
 @click.option("--modulate/--no-modulate", default=None, help="Hyena filter's decay window.")
+@click.option(
+    "--causal/--no-causal", default=None, help="Attention mask (attention ops) [default: causal]."
+)
 @click.option("--mode", default=None, help="infer, fwd, bwd or fwd_bwd [default: fwd].")
 @click.option("--point", "point_id", default=None, help="Profile stored point ID (with --db).")
 @click.option("--db", default="reports/hyperf.db", show_default=True, help="Store for --point.")

@@ -57,19 +57,18 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
             f"None of the {len(points)} points can be ranked ({counts}); see Not ranked below."
         )
     for row in cross.itertuples():
+        attention = figures.attention_label(row.attention, getattr(row, "causal", 1))
         where = f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}, {row.mode}"
         if row.crossover_L is None or pd.isna(row.crossover_L):
-            lines.append(
-                f"{row.hyena} (order {row.order}) vs {row.attention} ({where}): {row.note}."
-            )
+            lines.append(f"{row.hyena} (order {row.order}) vs {attention} ({where}): {row.note}.")
         elif row.extrapolated:
             lines.append(
-                f"{row.hyena} (order {row.order}) would overtake {row.attention} near "
+                f"{row.hyena} (order {row.order}) would overtake {attention} near "
                 f"L ≈ {fmt_length(row.crossover_L)} ({where}) — {row.note}."
             )
         else:
             lines.append(
-                f"{row.hyena} (order {row.order}) overtakes {row.attention} at "
+                f"{row.hyena} (order {row.order}) overtakes {attention} at "
                 f"L ≈ {fmt_length(row.crossover_L)} (95% CI "
                 f"{fmt_length(row.ci_low)}–{fmt_length(row.ci_high)}; {where})."
             )
@@ -82,7 +81,8 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
             lines.append(
                 f"At L={fmt_length(seq_len)}, {best['hyena']} (order {best['order']}) is "
                 f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
-                f"{best['speedup_high']:.2f}) as fast as {best['attention']} "
+                f"{best['speedup_high']:.2f}) as fast as "
+                f"{figures.attention_label(best['attention'], best.get('causal', 1))} "
                 f"({best['mode']}, depth {best['depth']})."
             )
     if points["family"].nunique() < 2:
@@ -211,6 +211,7 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
                 "hyena",
                 "order",
                 "attention",
+                "causal",
                 "mode",
                 "depth",
                 "d_model",
@@ -229,6 +230,7 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
             report.scaling,
             [
                 "op",
+                "causal",
                 "mode",
                 "order",
                 "depth",
@@ -243,7 +245,7 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
         ),
         correctness=_table(
             points[points["status"].isin(["ok", "wrong", "unchecked"])]  # correctness, not rank
-            .groupby(["op", "dtype"], as_index=False)
+            .groupby([c for c in ("op", "dtype", "causal") if c in points], as_index=False)
             .agg(
                 max_rel_error=("max_rel_error", "max"),
                 tolerance=("tolerance", "max"),
@@ -251,12 +253,13 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
             )
             if not points.empty
             else points,
-            ["op", "dtype", "max_rel_error", "tolerance", "points"],
+            ["op", "dtype", "causal", "max_rel_error", "tolerance", "points"],
         ),
         not_ranked=_table(
             report.not_ranked,
             [
                 "op",
+                "causal",
                 "mode",
                 "dtype",
                 "seq_len",
@@ -406,12 +409,23 @@ def costs_section(points: pd.DataFrame, ceilings_by_run: dict[int, dict]) -> dic
         columns = {"tflops": "max", "gbps": "max", "intensity": "median"}
         if "roofline_fraction" in roof:
             columns["roofline_fraction"] = "max"
-        roof = roof.groupby(["op", "mode", "dtype"], as_index=False).agg(columns)
+        keys = [c for c in ("op", "mode", "dtype", "causal") if c in roof]
+        roof = roof.groupby(keys, as_index=False).agg(columns)
     fits = memory_fits(points)
     return {
         "depth_costs": _table(
             step_costs(points, "depth"),
-            ["op", "mode", "seq_len", "hyena_order", "per_step_ms", "intercept_ms", "r2", "steps"],
+            [
+                "op",
+                "causal",
+                "mode",
+                "seq_len",
+                "hyena_order",
+                "per_step_ms",
+                "intercept_ms",
+                "r2",
+                "steps",
+            ],
         ),
         "order_costs": _table(
             step_costs(points, "hyena_order"),
@@ -429,7 +443,16 @@ def costs_section(points: pd.DataFrame, ceilings_by_run: dict[int, dict]) -> dic
         ),
         "memory_cross": _table(
             memory_crossovers(points),
-            ["hyena", "order", "attention", "mode", "depth", "memory_crossover_L", "note"],
+            [
+                "hyena",
+                "order",
+                "attention",
+                "causal",
+                "mode",
+                "depth",
+                "memory_crossover_L",
+                "note",
+            ],
             "{:.0f}",
         ),
         "memory_fit": _table(fits, list(fits.columns)),

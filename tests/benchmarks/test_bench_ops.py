@@ -30,6 +30,7 @@ ATTENTION = (
     "attention:sdpa-flash",
     "attention:naive",
     "attention:flash_attn",
+    "attention:flash_attn3",
 )
 MODEL = ("hyena:fft", "hyena:triton", "attention:sdpa-flash", "attention:flash_attn")
 MODEL_DEPTH = 2

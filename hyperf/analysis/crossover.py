@@ -111,6 +111,20 @@ def bootstrap_crossing(
     return float(low), float(high), len(found) / resamples
 
 
+RESOLVED_SHARE = 0.95  # replicates that must cross for a crossing to count as measured
+
+
+def resolved(seq_len, measured: float, low, high, share: float) -> bool:
+    """A measured crossing is a result when ≥ 95 % of the replicates cross and its 95 %
+    interval stays within the bracketing lengths' neighbours (L_{i−1} … L_{i+2} around the
+    bracket L_i ≤ L* ≤ L_{i+1}); an interval wider than that says more than the data do."""
+    if low is None or share < RESOLVED_SHARE:
+        return False
+    lengths = np.asarray(seq_len, float)
+    i = int(np.clip(np.searchsorted(lengths, measured) - 1, 0, len(lengths) - 2))
+    return lengths[max(i - 1, 0)] <= low and high <= lengths[min(i + 2, len(lengths) - 1)]
+
+
 def crossover(
     seq_len,
     samples_hyena: list[Repeats],
@@ -123,8 +137,14 @@ def crossover(
     measured = interpolate_crossing(seq_len, medians_h, medians_a)
     if measured is not None:
         low, high, share = bootstrap_crossing(seq_len, samples_hyena, samples_attention)
-        note = "measured" if share >= 0.95 else f"measured; {share:.0%} of replicates cross"
-        return Crossover(hyena, attention, measured, low, high, False, note)
+        if not resolved(seq_len, measured, low, high, share):
+            where = f"anywhere in L {low:,.0f}–{high:,.0f}" if low is not None else "nowhere"
+            note = (
+                f"not resolved: the medians cross near L ≈ {measured:,.0f}, but {share:.0%} of "
+                f"replicates cross, {where}; measure more lengths or longer"
+            )
+            return Crossover(hyena, attention, note=note)
+        return Crossover(hyena, attention, measured, low, high, False, "measured")
     if medians_h[0] <= medians_a[0]:
         already = f"{hyena} is already faster at the shortest length, L={seq_len[0]}"
         return Crossover(hyena, attention, note=already)

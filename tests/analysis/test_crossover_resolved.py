@@ -43,3 +43,13 @@ def test_resolved_rule():
     assert not resolved(LENGTHS, 1500, 400, 1900, 1.0)  # reaches below 512
     assert not resolved(LENGTHS, 1500, 1100, 1900, 0.9)  # 10 % of replicates never cross
     assert not resolved(LENGTHS, 1500, None, None, 0.0)
+
+
+def test_exponents_outside_the_expected_range_are_flagged_with_a_reason():
+    from hyperf.analysis.crossover import exponent_flag
+
+    assert exponent_flag("hyena", 1.05)[1] == ""
+    assert "fixed per-call costs" in exponent_flag("hyena", 0.8)[1]  # the quick run's 0.73–0.87
+    assert "fixed per-call costs" in exponent_flag("attention", 1.2)[1]
+    assert exponent_flag("attention", 1.9)[1] == ""
+    assert "cache or memory" in exponent_flag("attention", 2.6)[1]

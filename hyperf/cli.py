@@ -308,9 +308,10 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
 @main.command("predict")
 @click.option(
     "--gpu",
-    default="A100-80GB",
-    show_default=True,
-    help="A GPU from the device table: A100-40GB, A100-80GB, H100-SXM, H100-PCIe, H200, L40S.",
+    "gpus",
+    multiple=True,
+    help="A GPU from the device table: A100-40GB, A100-80GB, H100-SXM, H100-PCIe, H200, L40S "
+    "(repeatable) [default: A100-80GB].",
 )
 @click.option(
     "--device",
@@ -362,6 +363,19 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
 @click.option("--order", default=2, show_default=True, type=click.IntRange(min=2))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option(
+    "--spec",
+    "spec_path",
+    default=None,
+    help="Instead of the options above: predict every point a sweep spec plans (on CUDA).",
+)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="With --spec: a folder for predictions.csv, fig4_3.csv, validation.csv, "
+    "predicted.png and README.md.",
+)
+@click.option(
     "--validate/--no-validate",
     default=False,
     show_default=True,
@@ -372,7 +386,7 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
 @clear_errors
 def predict_command(
     ctx: click.Context,
-    gpu: str,
+    gpus: tuple[str, ...],
     ops: tuple[str, ...],
     batch: int,
     d_model: int,
@@ -385,6 +399,8 @@ def predict_command(
     depth: int,
     order: int,
     as_json: bool,
+    spec_path: str | None,
+    output: str | None,
     validate: bool,
 ) -> None:
     """PREDICTED GPU times (a model fitted on published timings, not measurements)."""
@@ -397,11 +413,17 @@ def predict_command(
     )
     from hyperf.workload import Workload
 
-    gpu = ctx.meta.get("predict_gpu", gpu)
+    gpus = gpus or (ctx.meta.get("predict_gpu", "A100-80GB"),)
+    for gpu in gpus:
+        device(gpu)  # unknown GPU: a clear error
     if validate:
         _print_validation(as_json)
         return
-    spec = device(gpu)  # unknown GPU: a clear error
+    if spec_path is not None:
+        _predict_spec(spec_path, list(gpus), output, as_json)
+        return
+    if output is not None:
+        raise click.BadParameter("-o goes with --spec", param_hint="-o")
     lengths = _lengths(seq_lens)
     ops = ops or DEFAULT_PREDICT_OPS
     for op in ops:
@@ -410,7 +432,7 @@ def predict_command(
     if d_model % heads:
         raise click.BadParameter(f"{heads} must divide --d-model {d_model}", param_hint="--heads")
     rows = []
-    for op in ops:
+    for gpu, op in ((g, o) for g in gpus for o in ops):
         family = registry.get(op).family
         for seq_len in lengths:
             w = Workload(
@@ -429,24 +451,26 @@ def predict_command(
             except PredictError:  # the request itself is wrong: exit 2
                 raise
             except ValueError as error:  # a length this backend does not handle
-                rows.append({"op": op, "seq_len": seq_len, "error": str(error)})
+                rows.append({"op": op, "gpu": gpu, "seq_len": seq_len, "error": str(error)})
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     console = Console(width=max(Console().width, 120))
     table = Table(
-        title=f"PREDICTED ms on {gpu} ({spec['source']}): {mode}, region {region}, B={batch}, "
+        title=f"PREDICTED ms on {', '.join(gpus)}: {mode}, region {region}, B={batch}, "
         f"D={d_model}, {heads} heads, {dtype}, {'causal' if causal else 'non-causal'} attention"
         " — a model, not a measurement"
     )
-    for column in ("op", "L", "total", "GEMM", "attn core", "FFT", "elementwise", "launch"):
-        table.add_column(column, justify="left" if column == "op" else "right")
+    columns = ("gpu", "op", "L", "total", "GEMM", "attn core", "FFT", "elementwise", "launch")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("gpu", "op") else "right")
     for row in rows:
         if "error" in row:
-            table.add_row(row["op"], str(row["seq_len"]), "—", *[""] * 5)
+            table.add_row(row["gpu"], row["op"], str(row["seq_len"]), "—", *[""] * 5)
             continue
         terms = [row[f"{t}_ms"] for t in ("gemm", "attention_core", "fft", "elementwise")]
         table.add_row(
+            row["gpu"],
             row["op"],
             str(row["seq_len"]),
             f"{row['predicted_ms']:.3g}",
@@ -460,20 +484,44 @@ def predict_command(
         console.print(f"note: {escape(note)}")
     hyenas = [op for op in ops if op.startswith("hyena:")]
     attentions = [op for op in ops if op.startswith("attention:")]
-    for hyena in hyenas[:1]:
-        for attention in attentions:
-            try:
-                crossing = predicted_crossover(hyena, attention, gpu, mode, batch, d_model, dtype)
-            except ValueError:
-                continue
-            where = f"L ≈ {crossing:,.0f}" if crossing else "no crossing for L in 256…1M"
-            console.print(f"predicted crossover {hyena} vs {attention}: {where}")
-    if gpu == "H100-SXM" and any(op.startswith(("hyena:", "longconv:")) for op in ops):
+    pairs = [(g, h, a) for g in gpus for h in hyenas[:1] for a in attentions]
+    for gpu, hyena, attention in pairs:
+        try:
+            crossing = predicted_crossover(hyena, attention, gpu, mode, batch, d_model, dtype)
+        except ValueError:
+            continue
+        where = f"L ≈ {crossing:,.0f}" if crossing else "no crossing for L in 256…1M"
+        console.print(f"predicted crossover on {gpu}, {hyena} vs {attention}: {where}")
+    if "H100-SXM" in gpus and any(op.startswith(("hyena:", "longconv:")) for op in ops):
         console.print(
             "\nLong convolution alone, forward, B=64, H=768, fp16: PREDICTED H100-SXM ms vs "
             "FlashFFTConv's published H100-SXM ms"
         )
         console.print(escape(compare_flashfftconv().round(3).to_string(index=False)))
+
+
+def _predict_spec(spec_path: str, gpus: list[str], output: str | None, as_json: bool) -> None:
+    """Every point a spec plans, on each GPU; with ``output``, the predicted-report folder."""
+    from hyperf.analysis.predict import predict_plan
+    from hyperf.report.predicted import write_predicted
+    from hyperf.sweep.plan import build_plan
+    from hyperf.sweep.spec import load_spec
+
+    spec, _ = load_spec(spec_path)
+    predictions = predict_plan(build_plan(spec, "cuda"), gpus)
+    if output is not None:
+        paths = write_predicted(spec.name, predictions, output)
+        click.echo(f"PREDICTED (not measured): {len(predictions)} rows; wrote")
+        for path in paths:
+            click.echo(f"  {path}")
+        return
+    if as_json:
+        click.echo(predictions.to_json(orient="records", indent=1))
+        return
+    shown = predictions[["gpu", "op", "mode", "batch", "seq_len", "predicted_ms", "not_predicted"]]
+    console = Console(width=max(Console().width, 140))
+    console.print(f"PREDICTED ms for {spec_path} (a model, not a measurement):")
+    console.print(escape(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}")))
 
 
 def _print_validation(as_json: bool) -> None:
@@ -552,6 +600,19 @@ def _print_validation(as_json: bool) -> None:
     help="Input dtype (repeatable; default all three).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+@click.option(
+    "--spec",
+    "spec_path",
+    default=None,
+    help="Instead of the options above: predict every point a sweep spec plans (on CUDA).",
+)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="With --spec: a folder for predictions.csv, fig4_3.csv, validation.csv, "
+    "predicted.png and README.md.",
+)
 def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: bool) -> None:
     """Compile the Triton kernel's shipped configurations ahead of time (no GPU needed) and
     print registers, shared memory, spills and instruction mix per configuration."""

@@ -554,3 +554,25 @@ def compare_flashfftconv(dtype: str = "float16") -> pd.DataFrame:
                 row[f"longconv:{backend} (predicted)"] = math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def predict_plan(points, gpus: list[str]) -> pd.DataFrame:
+    """One row per planned point (``hyperf.sweep.plan.Point``) and GPU: the prediction, or why
+    there is none (the spec skips it, or the operator does not handle that shape)."""
+    rows = []
+    for point in points:
+        for gpu in gpus:
+            base = {"point_id": point.id, "op": point.workload.op, "gpu": gpu}
+            if point.skip_reason:
+                rows.append(base | {"mode": point.mode, "not_predicted": point.skip_reason})
+                continue
+            try:
+                rows.append(base | prediction_row(point.workload, point.mode, gpu))
+            except PredictError:
+                raise
+            except ValueError as error:  # a shape the backend does not handle
+                rows.append(base | {"mode": point.mode, "not_predicted": str(error)})
+    frame = pd.DataFrame(rows)
+    if "not_predicted" not in frame:
+        frame["not_predicted"] = None
+    return frame

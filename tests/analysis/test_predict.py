@@ -174,3 +174,29 @@ def test_cli_validate_lists_sources_and_both_fig4_3_readings():
     for source in ("gemm_h100_bf16_xla", "attention_a100_fa2", "flashfftconv_h100"):
         assert source in result.output
     assert "batch 1 (best mode" in result.output and "batch 64 (best mode" in result.output
+
+
+def test_predict_a_spec_into_a_folder(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(
+        "name: tiny\ndevice: auto\ndtypes: [float16]\nmodes: [fwd]\n"
+        "ops: [hyena:fft, hyena:triton, attention:sdpa-flash]\n"
+        "axes: {seq_len: [1024, 16384], d_model: [768], heads: [12]}\n"
+    )
+    out = tmp_path / "predicted"
+    args = ["predict", "--spec", str(spec), "--gpu", "A100-80GB", "--gpu", "H100-SXM"]
+    result = CliRunner().invoke(main, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    rows = pd.read_csv(out / "predictions.csv")
+    assert len(rows) == 3 * 2 * 2  # ops × lengths × GPUs
+    missing = rows[rows["predicted_ms"].isna()]
+    assert set(missing["op"]) == {"hyena:triton"}  # L=16384 is beyond the kernel
+    assert missing["not_predicted"].str.contains("8192").all()
+    assert (rows.dropna(subset=["predicted_ms"])["kind"] == "PREDICTED").all()
+    readme = (out / "README.md").read_text()
+    assert "PREDICTION" in readme and "Figure 4.3" in readme
+    assert (out / "predicted.png").read_bytes()[:4] == b"\x89PNG"
+    bad = CliRunner().invoke(main, ["predict", "-o", str(out)])
+    assert bad.exit_code == 2 and "-o goes with --spec" in bad.output

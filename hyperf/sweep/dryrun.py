@@ -5,11 +5,18 @@ where that should show. So the table stops after ``MAX_ROWS`` rows (printing 100
 takes minutes and helps nobody) while the totals still cover every point, a plan over
 ``LARGE_PLAN`` points is called out, and the predicted time is given in units a reader takes
 in at a glance.
+
+The predicted sweep time is ``hyperf.sweep.estimate``'s model: per-point fixed costs
+(worker start-up, the correctness oracle, FLOP counting, memory, the timing loop's budget and
+minimum samples, warm-up) around the kernels' time. With ``db``, finished runs in that store
+measured on this device and machine calibrate its constants (and the steps of the points they
+measured); the output says which.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from rich.console import Console
 from rich.table import Table
@@ -18,8 +25,10 @@ from hyperf.device import resolve_device
 from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
 from hyperf.measure.flops import analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
+from hyperf.sweep import estimate
 from hyperf.sweep.plan import Point, build_plan
 from hyperf.sweep.spec import Spec
+from hyperf.workload import Workload
 
 DEFAULT_CEILINGS = {  # if uncalibrated: FLOP/s for every dtype, bytes/s
     "cpu": {"matmul_flops": {"float32": 50e9}, "copy_bytes_per_s": 10e9},
@@ -58,27 +67,77 @@ def _predict(point: Point, ceilings: dict) -> tuple[float | None, str, str, str]
     return seconds, f"{1e3 * seconds:.2f}", f"{peak_mib:.0f}", ""
 
 
-def print_plan(spec: Spec, device: str | None, max_rows: int = MAX_ROWS) -> None:
-    """Print the first ``max_rows`` points with their predictions, and the predicted time
-    of the whole sweep; warnings about the plan's size go to stderr."""
+def _stored_roofline(ceilings: dict):
+    """A stored point's dict → its roofline seconds (None when it cannot be predicted)."""
+
+    def roofline(data: dict) -> float | None:
+        try:
+            w = Workload(**data["workload"])
+            return roofline_bound(
+                analytic_flops(w, data["mode"])["total"],
+                analytic_bytes(w, data["mode"])["total"],
+                peak_rate(ceilings, w.dtype),
+                ceilings["copy_bytes_per_s"],
+            ).seconds
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    return roofline
+
+
+def wall_costs(db: str | None, device_name: str, ceilings: dict) -> estimate.Costs:
+    """The wall-time model's constants: fitted to ``db``'s finished runs on this device and
+    machine when there are any, else the defaults for the device type."""
+    base = estimate.DEFAULT_COSTS.get(device_name.split(":")[0], estimate.Costs())
+    if not db:
+        return base
+    from hyperf.envinfo import capture
+
+    key = estimate.machine_key(capture())
+    repeats, runs = estimate.load_stored(db, device_name, key, _stored_roofline(ceilings))
+    if not repeats:
+        return base
+    ids = sorted({r.run_id for r in repeats})
+    source = (
+        f"calibrated from {len({r.point_id for r in repeats}):,} stored points of "
+        f"run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))} in {db}"
+    )
+    return replace(estimate.fit_costs(repeats, runs, base), source=source)
+
+
+def print_plan(
+    spec: Spec, device: str | None, max_rows: int = MAX_ROWS, db: str | None = None
+) -> None:
+    """Print the first ``max_rows`` points with their predictions, and the predicted wall
+    time of the whole sweep (calibrated from ``db``'s finished runs on this device, if any);
+    warnings about the plan's size go to stderr."""
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
     calibrated = load_ceilings(device_name)
     ceilings = calibrated.as_dict() if calibrated else DEFAULT_CEILINGS[device_name.split(":")[0]]
     source = "calibrated ceilings" if calibrated else "default rates"
+    # The wall-time model's efficiencies are relative to the default rates: its yardstick.
+    yardstick = DEFAULT_CEILINGS[device_name.split(":")[0]]
+    costs = wall_costs(db, device_name, yardstick)
+    measured: list[tuple[float, dict]] = []
+    budget = spec.budget.model_dump(by_alias=True)
     # A causal column only where the plan has bidirectional points (``causal: false``).
     both = any(not p.workload.causal for p in plan)
     columns = (*COLUMNS[:8], "causal", *COLUMNS[8:]) if both else COLUMNS
-    rows, total_s = [], 0.0
+    rows = []
     for i, point in enumerate(plan):
         seconds, predicted_ms, peak_mib, note = _predict(point, ceilings)
-        if seconds is not None:  # every repeat (its own process) samples for its budget at least
-            total_s += spec.budget.repeats * max(seconds * 20, spec.budget.budget_s)
+        if seconds is not None:
+            w = point.workload
+            rough = _predict(point, yardstick)[0] if calibrated else seconds
+            step = estimate.step_seconds(point.id, w.op, point.mode, rough or seconds, costs)
+            measured.append((step, budget))
         if i < max_rows:
             w = point.workload
             cells = (w.op, point.mode, w.dtype, w.batch, w.seq_len, w.d_model, w.order, w.depth)
             causal = ("yes" if w.causal else "no",) if both else ()
             rows.append((*map(str, cells), *causal, predicted_ms, peak_mib, note))
+    total_s = estimate.sweep_seconds(measured, costs, spec.measure_memory, spec.count_flops)
     duration = human_duration(total_s)
     if len(plan) > LARGE_PLAN:
         print(
@@ -100,4 +159,8 @@ def print_plan(spec: Spec, device: str | None, max_rows: int = MAX_ROWS) -> None
     for row in rows:
         table.add_row(*row)
     Console(width=max(Console().width, 140)).print(table)
+    print(
+        f"wall time: fixed costs per point and repeat plus the kernels' time; constants "
+        f"{costs.source if costs.source != 'defaults' else 'defaults for ' + device_name}"
+    )
     print(f"{len(plan):,} points; predicted sweep time about {duration}")

@@ -1,0 +1,59 @@
+"""The headline: one row per Hyena backend × attention backend × mode, from rankable points.
+
+A run can hold many configurations of each pair (orders, depths, widths). The headline takes,
+for each pair and mode, the configuration measured over the most lengths (ties: the lower
+order, then the lower depth): its crossover L with its 95 % interval (or why there is none)
+and the speedup at its longest common L with its interval. Everything else stays in the full
+crossover and speedup tables.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+CONFIG = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
+PAIR = ["hyena", "attention", "causal", "mode"]
+COLUMNS = [
+    "hyena",
+    "order",
+    "attention",
+    "causal",
+    "mode",
+    "depth",
+    "d_model",
+    "batch",
+    "dtype",
+    "crossover_L",
+    "ci_low",
+    "ci_high",
+    "extrapolated",
+    "note",
+    "longest_L",
+    "speedup",
+    "speedup_low",
+    "speedup_high",
+    "lengths",
+]
+
+
+def headline_table(crossovers: pd.DataFrame, speedups: pd.DataFrame) -> pd.DataFrame:
+    """One row per (Hyena op, attention op, causal, mode); see the module docstring."""
+    if speedups.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    keys = [*CONFIG, "hyena", "order", "attention", "causal"]
+    lengths = speedups.groupby(keys, dropna=False)["seq_len"].agg(["count", "max"]).reset_index()
+    lengths = lengths.sort_values(
+        ["count", "order", "depth"], ascending=[False, True, True], kind="stable"
+    )
+    chosen = lengths.drop_duplicates(PAIR)
+    at_longest = chosen.merge(
+        speedups, left_on=[*keys, "max"], right_on=[*keys, "seq_len"], how="left"
+    )
+    table = at_longest.rename(columns={"max": "longest_L", "count": "lengths"})
+    if not crossovers.empty:
+        cross = crossovers[[*keys, "crossover_L", "ci_low", "ci_high", "extrapolated", "note"]]
+        table = table.merge(cross, on=keys, how="left")
+    for column in COLUMNS:
+        if column not in table:
+            table[column] = None
+    return table[COLUMNS].sort_values(["mode", "hyena", "attention"], ignore_index=True)

@@ -1,0 +1,52 @@
+"""The headline table as text cells, for the report, its Markdown and the CLI alike."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hyperf.report.figures import attention_label
+
+
+def length(value) -> str:
+    """An L as the report writes it: 512, 1K, 1.5K, 16K."""
+    if value is None or pd.isna(value):
+        return "—"
+    if value < 1024:
+        return f"{value:.0f}"
+    return f"{value / 1024:.1f}".removesuffix(".0") + "K"
+
+
+def _crossover(row) -> str:
+    if row.crossover_L is None or pd.isna(row.crossover_L):
+        note = row.note if isinstance(row.note, str) and row.note else "no crossover measured"
+        return note
+    if row.extrapolated:
+        return f"≈ {length(row.crossover_L)} (extrapolated; {row.note})"
+    return f"{length(row.crossover_L)} ({length(row.ci_low)}–{length(row.ci_high)})"
+
+
+def _speedup(row) -> str:
+    if row.speedup is None or pd.isna(row.speedup):
+        return "—"
+    return (
+        f"{row.speedup:.2f}× ({row.speedup_low:.2f}–{row.speedup_high:.2f}) "
+        f"at L={length(row.longest_L)}"
+    )
+
+
+def headline_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """One text row per headline row: who against whom, in which setting, the crossover and
+    the speedup at the longest L, each with its 95 % interval (> 1×: Hyena is faster)."""
+    rows = []
+    for row in table.itertuples(index=False):
+        rows.append(
+            {
+                "Hyena": f"{row.hyena} (order {row.order})",
+                "attention": attention_label(row.attention, row.causal),
+                "mode": row.mode,
+                "setting": f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}",
+                "crossover L (95 % CI)": _crossover(row),
+                "speedup at the longest L (95 % CI)": _speedup(row),
+            }
+        )
+    return pd.DataFrame(rows)

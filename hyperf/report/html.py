@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import pandas as pd
+import yaml
+from markupsafe import Markup
 
 from hyperf.analysis import load
 from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
@@ -19,6 +22,8 @@ from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures
 from hyperf.store import Store
+from hyperf.sweep.plan import build_plan
+from hyperf.sweep.spec import Spec
 from hyperf.units import time_unit
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,6 +41,7 @@ class Report:
     breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # profiled, rankable
     bench_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.steps
     bench_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)  # incomplete runs: shown first everywhere
 
 
 def fmt_length(value) -> str:
@@ -98,7 +104,46 @@ def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
     points, samples, runs = load(db, run_ids)
     with Store(db) as store:
         history = store.benchmark_history()
-    return assemble(points, samples, runs, load_breakdowns(db, runs["id"].tolist()), history)
+        warnings = incomplete_runs(store, db, runs["id"].tolist())
+    report = assemble(points, samples, runs, load_breakdowns(db, runs["id"].tolist()), history)
+    report.warnings = warnings
+    return report
+
+
+def stored_spec(spec_text: str | None) -> Spec | None:
+    """The run's stored spec, or None when it no longer validates (e.g. a plugin operator
+    that is not loaded, or a run made without a spec)."""
+    try:
+        return Spec.model_validate(yaml.safe_load(spec_text or ""))
+    except (ValueError, yaml.YAMLError):
+        return None
+
+
+def incomplete_runs(store: Store, db: str | Path, run_ids: list[int]) -> list[str]:
+    """One line per run that does not hold every point its stored spec plans (re-planned as
+    the driver plans it) or was not finished: how many of its planned points are stored, its
+    status, and the command that finishes it."""
+    lines = []
+    for run_id in run_ids:
+        run = store.run(run_id)
+        done = store.done_point_ids(run_id)
+        spec = stored_spec(run["spec_text"])
+        planned = {p.id for p in build_plan(spec, run["device"])} if spec else None
+        if planned is not None and planned <= done and run["status"] == "finished":
+            continue
+        if planned is None:
+            counts = f"{len(done)} points stored, of a number planned that is unknown"
+        else:
+            counts = f"{len(done & planned)} of {len(planned)} planned points stored"
+        device = ""
+        if spec is not None and spec.device != run["device"]:
+            device = f" --device {shlex.quote(str(run['device']))}"
+        lines.append(
+            f"Run {run_id} ({run['name']}) is incomplete: {counts} (status {run['status']}). "
+            f"Finish it with: hyperf sweep SPEC --db {shlex.quote(str(db))} --resume {run_id}"
+            f"{device} (SPEC: the spec file run {run_id} was made from)"
+        )
+    return lines
 
 
 def assemble(
@@ -142,18 +187,46 @@ def history_headline(series: pd.DataFrame, steps: pd.DataFrame) -> str:
     )
 
 
-def _table(frame: pd.DataFrame, columns: list[str], floats: str = "{:.3g}") -> str:
+def _table(frame: pd.DataFrame, columns: list[str], floats: str = "{:.3g}") -> Markup:
+    """An HTML table whose cells pandas escaped: Markup, so the template does not escape it
+    again (every other value the template shows is escaped)."""
     if frame.empty:
-        return "<p class='empty'>none</p>"
+        return Markup("<p class='empty'>none</p>")
     shown = frame[[c for c in columns if c in frame.columns]].copy()
-    return shown.to_html(
-        index=False, na_rep="—", float_format=floats.format, border=0, classes="data", escape=True
+    return Markup(
+        shown.to_html(
+            index=False,
+            na_rep="—",
+            float_format=floats.format,
+            border=0,
+            classes="data",
+            escape=True,
+        )
     )
+
+
+FIGURES = ("time", "speedup", "order", "depth", "memory", "breakdown")
+
+
+def template() -> jinja2.Template:
+    """The report's template: every value escaped unless it is Markup, and a key it uses that
+    the context lacks is an error, not an empty string."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2")
 
 
 def render(report: Report, title: str, base: Path | None = None) -> str:
     """The report as HTML; links to profile traces are relative to ``base`` (the report's
     folder) when given."""
+    return template().render(**context(report, title, base))
+
+
+def context(report: Report, title: str, base: Path | None = None) -> dict:
+    """Everything the template shows (pre-rendered tables as Markup, the rest as data)."""
     points = report.points
     colours = figures.palette(points["op"].unique().tolist()) if not points.empty else {}
     env = [json.loads(e) if e else {} for e in report.runs["env_json"]]
@@ -182,7 +255,7 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
         if c and c != "null"
     }
     ceilings = list(ceilings_by_run.values())
-    figs = {}
+    figs: dict[str, str | None] = dict.fromkeys(FIGURES)
     overlay, overlay_note = published_overlay(points)
     ranked = rankable_points(points) if not points.empty else points
     if not ranked.empty:
@@ -196,11 +269,9 @@ def render(report: Report, title: str, base: Path | None = None) -> str:
             "memory": figures.memory_vs_length(ranked, colours),
             "breakdown": figures.breakdown_bars(report.breakdowns, BREAKDOWN_ORDER),
         }
-    template = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape()
-    ).get_template("report.html.j2")
-    return template.render(
+    return dict(
         title=title,
+        warnings=report.warnings,
         headline=report.headline,
         figures=figs,
         environment=_table(environment, list(environment.columns)),
@@ -507,9 +578,9 @@ def predictions_section(points: pd.DataFrame) -> dict:
             ],
             "{:.1f}",
         ),
-        "prediction_table": table.reset_index()
-        .round(2)
-        .to_html(index=False, border=0, classes="data", na_rep="—"),
+        "prediction_table": Markup(
+            table.reset_index().round(2).to_html(index=False, border=0, classes="data", na_rep="—")
+        ),
         "prediction_summary": _table(summary, list(summary.columns)),
         "prediction_crossings": _table(
             pd.DataFrame(crossings), ["device", "pair", "D", "predicted crossover L"], "{:.0f}"
@@ -542,6 +613,7 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
     summary = [
         f"# hyperf report — {runs}",
         "",
+        *[f"> **Warning:** {line}\n" for line in report.warnings],
         *[f"- {line}" for line in report.headline],
         "",
         f"{len(report.points)} points, {len(report.not_ranked)} not ranked. Tables: "

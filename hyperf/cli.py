@@ -166,7 +166,7 @@ def sweep_command(
     if dry_run:
         from hyperf.sweep.dryrun import print_plan
 
-        print_plan(spec, device)
+        print_plan(spec, device, db=db)
         return
     try:
         summary = run_sweep(
@@ -197,6 +197,11 @@ def sweep_command(
         f"in {summary.wall_s:.0f} s"
     )
     click.echo(f"results in {db} (hyperf runs --db {db}; hyperf export {summary.run_id})")
+    if not quiet:
+        from hyperf.report.html import build
+
+        report = build(db, [summary.run_id])
+        print_headline(report.headline_table, [], report.warnings)
 
 
 @main.command("runs")
@@ -271,10 +276,27 @@ def report_command(run_ids: tuple[int, ...], db: str, output: str) -> None:
     from hyperf.report.html import write_report
 
     report = write_report(db, list(run_ids) or None, output)
-    console = Console(width=max(Console().width, 120))
-    for line in report.headline:
-        console.print(f"• {escape(line)}")
+    print_headline(report.headline_table, report.headline, report.warnings)
     click.echo(f"report written to {Path(output).resolve()}")
+
+
+def print_headline(table, lines: list[str], warnings: list[str]) -> None:
+    """The headline table (as in the report), its few sentences, and any warning."""
+    from hyperf.report.headline import headline_cells
+
+    console = Console(width=max(Console().width, 140))
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
+    cells = headline_cells(table)
+    if not cells.empty:
+        rich_table = Table(title="Headline (measured; 95 % intervals)")
+        for column in cells.columns:
+            rich_table.add_column(column)
+        for row in cells.itertuples(index=False):
+            rich_table.add_row(*(escape(str(v)) for v in row))
+        console.print(rich_table)
+    for line in lines:
+        console.print(f"• {escape(line)}")
 
 
 DEFAULT_PREDICT_OPS = (

@@ -16,11 +16,13 @@ from markupsafe import Markup
 from hyperf.analysis import load
 from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
+from hyperf.analysis.headline import headline_table
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, commit_series, history_steps
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures
+from hyperf.report.headline import headline_cells
 from hyperf.store import Store
 from hyperf.sweep.plan import build_plan
 from hyperf.sweep.spec import Spec
@@ -42,6 +44,7 @@ class Report:
     bench_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.steps
     bench_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)  # incomplete runs: shown first everywhere
+    headline_table: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.headline
 
 
 def fmt_length(value) -> str:
@@ -51,7 +54,8 @@ def fmt_length(value) -> str:
 
 
 def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
-    """A sentence per crossover (with its CI) and per largest measured speedup."""
+    """The few sentences under the headline table: the largest measured speedup at a few
+    lengths, and what cannot be compared."""
     if points.empty:
         return ["This run holds no points."]
     ranked = rankable_points(points)
@@ -62,22 +66,6 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
         lines.append(
             f"None of the {len(points)} points can be ranked ({counts}); see Not ranked below."
         )
-    for row in cross.itertuples():
-        attention = figures.attention_label(row.attention, getattr(row, "causal", 1))
-        where = f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}, {row.mode}"
-        if row.crossover_L is None or pd.isna(row.crossover_L):
-            lines.append(f"{row.hyena} (order {row.order}) vs {attention} ({where}): {row.note}.")
-        elif row.extrapolated:
-            lines.append(
-                f"{row.hyena} (order {row.order}) would overtake {attention} near "
-                f"L ≈ {fmt_length(row.crossover_L)} ({where}) — {row.note}."
-            )
-        else:
-            lines.append(
-                f"{row.hyena} (order {row.order}) overtakes {attention} at "
-                f"L ≈ {fmt_length(row.crossover_L)} (95% CI "
-                f"{fmt_length(row.ci_low)}–{fmt_length(row.ci_high)}; {where})."
-            )
     if not speed.empty:
         fixed = [n for n in (8192, 65536) if n in set(speed["seq_len"])]
         longest = speed["seq_len"].max()
@@ -96,6 +84,15 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
     elif not ranked.empty and ranked["family"].nunique() < 2:
         lines.append("Only one family of operators can be ranked: there is nothing to cross.")
     return lines
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A text DataFrame as a Markdown table ("" when empty)."""
+    if frame.empty:
+        return ""
+    cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
@@ -165,11 +162,15 @@ def assemble(
     series = commit_series(history if history is not None else pd.DataFrame())
     steps = history_steps(series)
     lines = headline(cross, speed, points)
+    top = headline_table(cross, speed)
     if not series.empty:
         if runs.empty:
             lines = ["This store holds no sweep runs, only benchmark history (below)."]
         lines.append(history_headline(series, steps))
-    return Report(lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps)
+    return Report(
+        lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps,
+        headline_table=top,
+    )  # fmt: skip
 
 
 def history_headline(series: pd.DataFrame, steps: pd.DataFrame) -> str:
@@ -273,6 +274,9 @@ def context(report: Report, title: str, base: Path | None = None) -> dict:
         title=title,
         warnings=report.warnings,
         headline=report.headline,
+        headline_table=_table(
+            headline_cells(report.headline_table), list(headline_cells(report.headline_table))
+        ),
         figures=figs,
         environment=_table(environment, list(environment.columns)),
         ceilings=ceilings,
@@ -596,7 +600,7 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
     check_outputs([Path(output)], db)  # before deriving the others' names from it
     output = Path(output)
     stem = output.with_suffix("")
-    tables = ("crossovers", "speedups", "scaling", "points")
+    tables = ("headline", "crossovers", "speedups", "scaling", "points")
     csv_paths = {name: Path(f"{stem}-{name}.csv") for name in tables}
     markdown = Path(f"{stem}.md")
     check_outputs([output, markdown, *csv_paths.values()], db)
@@ -614,12 +618,15 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
         f"# hyperf report — {runs}",
         "",
         *[f"> **Warning:** {line}\n" for line in report.warnings],
+        markdown_table(headline_cells(report.headline_table)),
+        "",
         *[f"- {line}" for line in report.headline],
         "",
         f"{len(report.points)} points, {len(report.not_ranked)} not ranked. Tables: "
-        f"{stem.name}-crossovers.csv, -speedups.csv, -scaling.csv, -points.csv.",
+        f"{stem.name}-headline.csv, -crossovers.csv, -speedups.csv, -scaling.csv, -points.csv.",
     ]
     frames = {
+        "headline": report.headline_table,
         "crossovers": report.crossovers,
         "speedups": report.speedups,
         "scaling": report.scaling,

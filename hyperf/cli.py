@@ -85,12 +85,25 @@ def env_command(as_json: bool) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--dtype", "dtypes", multiple=True, help="Matmul dtypes (default: per device).")
 @click.option("--budget", default=1.0, show_default=True, help="Seconds per measurement.")
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="Do nothing when this device's ceilings are already cached (once per machine).",
+)
 @clear_errors
-def calibrate_command(device: str, dtypes: tuple[str, ...], budget: float) -> None:
+def calibrate_command(
+    device: str, dtypes: tuple[str, ...], budget: float, if_missing: bool
+) -> None:
     """Measure this device's matmul rate and copy bandwidth; store them for rooflines."""
-    from hyperf.measure.ceilings import calibrate, save_ceilings
+    from hyperf.measure.ceilings import cache_path, calibrate, load_ceilings, save_ceilings
     from hyperf.measure.timing import TimingOptions
 
+    if if_missing and (cached := load_ceilings(device)) is not None:
+        click.echo(
+            f"ceilings of {cached.device_name} already cached in {cache_path()} "
+            "(run `hyperf calibrate` to measure again)"
+        )
+        return
     try:
         ceilings = calibrate(device, list(dtypes) or None, TimingOptions(budget_s=budget))
     except ValueError as error:
@@ -622,19 +635,6 @@ def _print_validation(as_json: bool) -> None:
     help="Input dtype (repeatable; default all three).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
-@click.option(
-    "--spec",
-    "spec_path",
-    default=None,
-    help="Instead of the options above: predict every point a sweep spec plans (on CUDA).",
-)
-@click.option(
-    "-o",
-    "--output",
-    default=None,
-    help="With --spec: a folder for predictions.csv, fig4_3.csv, validation.csv, "
-    "predicted.png and README.md.",
-)
 def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: bool) -> None:
     """Compile the Triton kernel's shipped configurations ahead of time (no GPU needed) and
     print registers, shared memory, spills and instruction mix per configuration."""

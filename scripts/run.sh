@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install hyperf into .venv and run its main job: sweeps/quick.yaml on the default device
-# (CUDA if present, else CPU) into reports/hyperf.db.
+# Install hyperf into .venv and run its main job: calibrate the device (once), sweep
+# sweeps/quick.yaml on the default device (CUDA if present, else CPU) into reports/hyperf.db,
+# write reports/quick.html (with quick.md and CSVs) and print the headline table.
 # CPU machines get the CPU wheel of torch via constraints/cpu.txt; on a CUDA machine run
 #   HYPERF_CONSTRAINTS= bash scripts/run.sh
 set -euo pipefail
@@ -11,6 +12,9 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet ${constraints:+-c "$constraints"} -e .
 hyperf list
+# Ceilings (matmul rate, copy bandwidth) for the report's roofline fractions: measured once per
+# machine and cached in ~/.cache/hyperf/ceilings.json.
+hyperf calibrate --if-missing
 # Profile the training step of order-2, depth-1 points too (after timing them): the report's
 # "Where the time goes" section draws their stages.
 hyperf sweep sweeps/quick.yaml --db reports/hyperf.db \

@@ -137,7 +137,7 @@ def test_output_into_a_missing_directory_creates_it(store, tmp_path, command):
     expected = {
         "r.html",
         "r.md",
-        *(f"r-{t}.csv" for t in ("crossovers", "speedups", "scaling", "points")),
+        *(f"r-{t}.csv" for t in ("headline", "crossovers", "speedups", "scaling", "points")),
     }
     _no_leftovers(tmp_path / "deep/er", expected if command == "report" else {"r.csv"})
     assert (tmp_path / name).stat().st_size > 100

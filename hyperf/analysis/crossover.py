@@ -138,10 +138,10 @@ def crossover(
     if measured is not None:
         low, high, share = bootstrap_crossing(seq_len, samples_hyena, samples_attention)
         if not resolved(seq_len, measured, low, high, share):
-            where = f"anywhere in L {low:,.0f}–{high:,.0f}" if low is not None else "nowhere"
+            where = f"anywhere in {low:,.0f}–{high:,.0f}" if low is not None else "nowhere"
             note = (
-                f"not resolved: the medians cross near L ≈ {measured:,.0f}, but {share:.0%} of "
-                f"replicates cross, {where}; measure more lengths or longer"
+                f"not resolved (medians cross near L ≈ {measured:,.0f}; {share:.0%} of "
+                f"replicates cross, {where})"
             )
             return Crossover(hyena, attention, note=note)
         return Crossover(hyena, attention, measured, low, high, False, "measured")

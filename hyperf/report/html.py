@@ -427,6 +427,8 @@ def profile_links(table: pd.DataFrame, base: Path | None) -> list[dict]:
         top = ", ".join(f"{c} {v:.0%}" for c, v in shares.sort_values(ascending=False)[:3].items())
         trace = Path(str(folder)) / "trace.json.gz"
         href = os.path.relpath(trace, base) if base is not None else trace.as_uri()
+        if not trace.exists():  # a store copied without its traces
+            href = None
         rows.append({"op": op, "mode": mode, "L": seq_len, "D": d_model, "top": top, "trace": href})
     return rows
 

@@ -129,12 +129,19 @@ def test_report_in_a_real_browser(real_run, tmp_path):
                 "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
             )
             rows = page.locator("#crossover-table table tbody tr").count()
+            headline = page.locator("#headline-table table")
+            headline_rows = headline.locator("tbody tr").count()
+            headline_first = headline.is_visible() and page.evaluate(
+                "document.querySelector('#headline-table').getBoundingClientRect().top"
+                " < document.querySelector('#crossover-table').getBoundingClientRect().top"
+            )
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:
             browser.close()
     assert errors == []
     assert len(widths) == 3 and all(w > 0 for w in widths)
     assert rows >= 1
+    assert headline_rows >= 1 and headline_first  # the headline table, visible, comes first
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 

@@ -465,6 +465,24 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     return pd.DataFrame(rows), note
 
 
+def _step_table(costs: pd.DataFrame, *fixed: str) -> Markup:
+    """Resolved per-step costs with their 95 % interval; the unresolved ones counted, not
+    shown (a line through two noisy levels, or a cost whose interval is negative)."""
+    if costs.empty:
+        return _table(costs, [])
+    shown = costs[costs["resolved"]]
+    columns = ["op", "causal", "mode", "seq_len", *fixed, "per_step_ms", "ci_low_ms"]
+    columns += ["ci_high_ms", "r2", "steps"]
+    hidden = len(costs) - len(shown)
+    note = (
+        f"<p class='note'>{hidden} more not resolved (fewer than 3 levels and an interval "
+        "that includes zero, or a negative cost): not shown.</p>"
+        if hidden
+        else ""
+    )
+    return Markup(_table(shown, columns) + note)
+
+
 def costs_section(points: pd.DataFrame, ceilings_by_run: dict[int, dict]) -> dict:
     """Depth and order costs, memory crossovers and budgets, throughput and roofline (each
     run's points against that run's calibrated ceilings)."""
@@ -490,34 +508,8 @@ def costs_section(points: pd.DataFrame, ceilings_by_run: dict[int, dict]) -> dic
         roof = roof.groupby(keys, as_index=False).agg(columns)
     fits = memory_fits(points)
     return {
-        "depth_costs": _table(
-            step_costs(points, "depth"),
-            [
-                "op",
-                "causal",
-                "mode",
-                "seq_len",
-                "hyena_order",
-                "per_step_ms",
-                "intercept_ms",
-                "r2",
-                "steps",
-            ],
-        ),
-        "order_costs": _table(
-            step_costs(points, "hyena_order"),
-            [
-                "op",
-                "mode",
-                "seq_len",
-                "depth",
-                "variant",
-                "per_step_ms",
-                "intercept_ms",
-                "r2",
-                "steps",
-            ],
-        ),
+        "depth_costs": _step_table(step_costs(points, "depth"), "hyena_order"),
+        "order_costs": _step_table(step_costs(points, "hyena_order"), "depth", "variant"),
         "memory_cross": _table(
             memory_crossovers(points),
             [

@@ -169,6 +169,13 @@ def crossover(
             "further than they can be trusted"
         )
         return Crossover(hyena, attention, note=far)
+    flags = [exponent_flag("hyena", fit_h.b)[1], exponent_flag("attention", fit_a.b)[1]]
+    if any(flags):  # overhead-bound (or cache-bound) lines say nothing about longer L
+        outside = (
+            f"{beyond}; the fitted exponents ({fit_h.b:.2f} vs {fit_a.b:.2f}) lie outside "
+            f"their expected ranges, so the fits do not describe longer L: {flags[0] or flags[1]}"
+        )
+        return Crossover(hyena, attention, note=outside)
     return Crossover(
         hyena,
         attention,
@@ -258,7 +265,7 @@ def speedups(
 ) -> pd.DataFrame:
     """Attention time / Hyena time per L for every pair (> 1: Hyena is faster), with its 95%
     CI from two-level replicates of both points (the ratio of independent replicates);
-    ``causal`` is the attention's (0: bidirectional)."""
+    ``causal`` is the attention's (0: bidirectional); ``noisy`` when either point was."""
     ok = rankable_points(points)
     hyena = ok[ok["family"] == "hyena"]
     attention = ok[ok["family"] == "attention"]
@@ -271,6 +278,12 @@ def speedups(
         a = replicates([samples[(row.run_id, row.point_id_a)]], resamples, rng)[0]
         bounds.append(np.percentile(a / h, [2.5, 97.5]))
     bounds = np.reshape(bounds, (-1, 2))
+    noisy = [
+        pd.to_numeric(merged.get(f"noisy{side}", pd.Series(0, index=merged.index)), "coerce")
+        .fillna(0)
+        .astype(bool)
+        for side in ("_h", "_a")
+    ]
     return pd.DataFrame(
         {
             **{k: merged[k] for k in keys},
@@ -281,6 +294,7 @@ def speedups(
             "speedup": merged["median_ms_a"] / merged["median_ms_h"],
             "speedup_low": bounds[:, 0],
             "speedup_high": bounds[:, 1],
+            "noisy": noisy[0] | noisy[1],  # either point's IQR over 10 % of its median
         }
     )
 

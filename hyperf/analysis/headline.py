@@ -32,6 +32,7 @@ COLUMNS = [
     "speedup",
     "speedup_low",
     "speedup_high",
+    "noisy",
     "lengths",
 ]
 

@@ -537,6 +537,24 @@ def predicted_crossover(
     return interpolate_crossing(lengths, h, a)
 
 
+def predicted_crossovers(d_model: int, gpus=("A100-80GB", "H100-SXM")) -> pd.DataFrame:
+    """PREDICTED crossovers of hyena:fft with FlashAttention-2 and with SDPA's math backend on
+    each GPU, at width ``d_model`` (batch 1, forward+backward, fp16): one row per pair."""
+    rows = [
+        {
+            "device": gpu,
+            "pair": f"hyena:fft vs {attention}",
+            "D": d_model,
+            "predicted crossover L": predicted_crossover(
+                "hyena:fft", attention, gpu, "fwd_bwd", 1, d_model
+            ),
+        }
+        for gpu in gpus
+        for attention in ("attention:flash_attn", "attention:sdpa-math")
+    ]
+    return pd.DataFrame(rows)
+
+
 def compare_flashfftconv(dtype: str = "float16") -> pd.DataFrame:
     """PREDICTED forward ms of hyperf's long convolutions on the H100-SXM — the device of
     FlashFFTConv's README table (B=64, H=768) — next to its published figures."""

@@ -247,3 +247,24 @@ def validation_summary(table: pd.DataFrame | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def fig4_3_reading(gpu: str = "A100-80GB") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The paper's Figure 4.3 under the reading that fits it best: (per L, each series'
+    published and predicted ms and error %; every reading's summary, best first; the best
+    reading in words)."""
+    from hyperf.analysis.predict import validate_fig4_3
+
+    points, readings = validate_fig4_3(gpu)
+    best = readings.iloc[0]
+    chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]
+    wide = chosen.pivot_table(
+        index="seq_len", columns="series", values=["published_ms", "predicted_ms", "error_pct"]
+    )
+    wide.columns = [f"{series} {what}" for what, series in wide.columns]
+    words = (
+        f"batch {best['batch']}, {best['mode']} (median |error| "
+        f"{best['median_abs_error_pct']:.0f} %, {best['within_35_pct']} of {best['points']} "
+        "points within ±35 %)"
+    )
+    return wide.reset_index(), readings, words

@@ -28,9 +28,11 @@ def _crossover(row) -> str:
 def _speedup(row) -> str:
     if row.speedup is None or pd.isna(row.speedup):
         return "—"
+    flag = getattr(row, "noisy", None)
+    noisy = " (noisy)" if flag is not None and not pd.isna(flag) and bool(flag) else ""
     return (
         f"{row.speedup:.2f}× ({row.speedup_low:.2f}–{row.speedup_high:.2f}) "
-        f"at L={length(row.longest_L)}"
+        f"at L={length(row.longest_L)}{noisy}"
     )
 
 

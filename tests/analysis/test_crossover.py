@@ -90,6 +90,17 @@ def test_fits_that_cannot_carry_an_extrapolation_give_no_number():
     assert far.seq_len is None and "beyond" in far.note and not far.extrapolated
 
 
+def test_fits_whose_exponents_say_overhead_give_no_number():
+    """Hyena growing as L^0.8 (fixed per-call costs still weigh) against attention as L^1.25:
+    the lines meet within reach, but neither exponent is the family's, so where they meet
+    is not where the operators will; no number, and the reason."""
+    hyena = [[[0.4 * n**0.8]] for n in LENGTHS]
+    attention = [[[0.004 * n**1.25]] for n in LENGTHS]
+    result = crossover(LENGTHS, hyena, attention, "hyena:fft", "attention:sdpa-flash")
+    assert result.seq_len is None and not result.extrapolated
+    assert "outside their expected ranges" in result.note and "0.80" in result.note
+
+
 def test_already_faster_and_never_meeting():
     faster = crossover(LENGTHS, [[[1.0]]] * 6, [[[2.0 * n]] for n in LENGTHS], "h", "a")
     assert faster.seq_len is None and "already faster" in faster.note

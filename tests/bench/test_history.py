@@ -215,7 +215,7 @@ def test_report_has_a_benchmark_history_section(history_store):
     report = write_report(db, None, out)  # the store holds no sweep runs
     html = out.read_text()
     assert "Benchmark history" in html and "Detected steps" in html
-    steps = html[html.index('id="benchmark-steps"') : html.index("Latest time per benchmark")]
+    steps = html[html.index('id="benchmark-steps-table"') : html.index("Latest time per benchmark")]
     assert COMMITS[STEP_AT][:10] in steps and "test_fft[1024]" in steps
     assert re.search(r"\+(19|20|21)\.\d%", steps)
     assert html.count("data:image/png;base64,") == 1  # the history figure; no sweep figures

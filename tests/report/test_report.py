@@ -128,12 +128,12 @@ def test_report_in_a_real_browser(real_run, tmp_path):
             widths = page.eval_on_selector_all(
                 "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
             )
-            rows = page.locator("#crossover-table table tbody tr").count()
+            rows = page.locator("#crossovers-table table tbody tr").count()
             headline = page.locator("#headline-table table")
             headline_rows = headline.locator("tbody tr").count()
             headline_first = headline.is_visible() and page.evaluate(
                 "document.querySelector('#headline-table').getBoundingClientRect().top"
-                " < document.querySelector('#crossover-table').getBoundingClientRect().top"
+                " < document.querySelector('#crossovers-table').getBoundingClientRect().top"
             )
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:

@@ -9,13 +9,15 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 import pytest
 from click.testing import CliRunner
 
 from hyperf.cli import main
-from hyperf.report.html import build, context, template, write_report
+from hyperf.report.html import build, template, write_report
+from hyperf.report.sections import sections
 from hyperf.store import Store
 
 SPEC = """
@@ -119,14 +121,17 @@ def test_a_missing_key_is_an_error_not_an_empty_string(tmp_path):
     db = tmp_path / "r.db"
     with Store(db, write=True) as store:
         store.create_run("empty", "", "h", "cpu", {}, None)
-    values = context(build(db, [1]), "t")
+    report = build(db, [1])
+    values = dict(
+        title="t", warnings=[], n_points=0, n_ranked=0, sections=sections(report), csv_stem="r"
+    )
     template().render(**values)  # complete: renders
-    for drop in ("n_ranked", "not_ranked", "warnings"):
+    for drop in values:
         with pytest.raises(jinja2.UndefinedError):
             template().render(**{k: v for k, v in values.items() if k != drop})
-    figures = {k: v for k, v in values["figures"].items() if k != "order"}
+    incomplete = SimpleNamespace(id="x", kind="measured", title="x", note="")  # no tables
     with pytest.raises(jinja2.UndefinedError):
-        template().render(**{**values, "figures": figures})
+        template().render(**{**values, "sections": [incomplete]})
 
 
 def test_the_banner_is_visible_in_a_real_browser(stopped_run, tmp_path):

@@ -1,0 +1,156 @@
+"""The report's smaller tables, as plain DataFrames: what the runs ran on, what was checked,
+how close to the roofline, which published series to draw beside the measurements, and
+which runs are incomplete. Pure functions over what ``load`` returns (``incomplete_runs``
+also reads the store), so the report layer only lays them out."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from hyperf.analysis.rank import rankable_points
+from hyperf.store import Store
+from hyperf.sweep.plan import build_plan
+from hyperf.sweep.spec import Spec
+
+
+def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: what decides its numbers (device, versions, threads, commit)."""
+    rows = []
+    for run in runs.itertuples(index=False):
+        env = json.loads(run.env_json) if run.env_json else {}
+        commit = (env.get("git_commit") or "")[:10] + (" (dirty)" if env.get("git_dirty") else "")
+        rows.append(
+            {
+                "run": run.id,
+                "name": run.name,
+                "device": env.get("device_name"),
+                "torch": env.get("torch"),
+                "triton": env.get("triton"),
+                "threads": env.get("torch_threads"),
+                "allocator": env.get("allocator"),
+                "commit": commit,
+                "started": run.started_at,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ceilings_by_run(runs: pd.DataFrame) -> dict[int, dict]:
+    """Each calibrated run's ceilings (``hyperf calibrate``), by run id."""
+    return {
+        run_id: json.loads(c)
+        for run_id, c in zip(runs["id"], runs["ceilings_json"], strict=True)
+        if c and c != "null"
+    }
+
+
+def correctness_table(points: pd.DataFrame) -> pd.DataFrame:
+    """The largest relative error against the float64 oracle per backend, dtype and causality,
+    over every checked point (ranked or not: correctness is not speed)."""
+    checked = points[points["status"].isin(["ok", "wrong", "unchecked"])] if len(points) else points
+    if checked.empty:
+        return pd.DataFrame()
+    keys = [c for c in ("op", "dtype", "causal") if c in checked]
+    return checked.groupby(keys, as_index=False).agg(
+        max_rel_error=("max_rel_error", "max"),
+        tolerance=("tolerance", "max"),
+        points=("point_id", "count"),
+    )
+
+
+def roofline_summary(points: pd.DataFrame, ceilings: dict[int, dict]) -> pd.DataFrame:
+    """Achieved TFLOP/s and GB/s (best over the lengths measured) and the best roofline
+    fraction per backend, mode, dtype and causality; each run's points against that run's own
+    ceilings, so two machines are never measured against one roof."""
+    from hyperf.analysis.scaling import roofline_table
+
+    if points.empty:
+        return pd.DataFrame()
+    roof = pd.concat(
+        [roofline_table(group, ceilings.get(run)) for run, group in points.groupby("run_id")],
+        ignore_index=True,
+    )
+    if roof.empty:
+        return roof
+    columns = {"tflops": "max", "gbps": "max", "intensity": "median"}
+    if "roofline_fraction" in roof:
+        columns["roofline_fraction"] = "max"
+    keys = [c for c in ("op", "mode", "dtype", "causal") if c in roof]
+    return roof.groupby(keys, as_index=False).agg(columns)
+
+
+def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """The paper's Figure 4.3 as reference series (seq_len, series, ms) when a run measured
+    its configuration (order-2 Hyena at D=768 in half precision), each series labelled with
+    its source and GPU; and a sentence on how the run differs from it. (None, "") otherwise."""
+    from hyperf.analysis.predict import published
+
+    if points.empty:
+        return None, ""
+    ranked = rankable_points(points)
+    match = ranked[
+        (ranked["family"] == "hyena")
+        & (ranked["d_model"] == 768)
+        & (ranked["hyena_order"] == 2)
+        & ranked["dtype"].isin(["float16", "bfloat16"])
+    ]
+    if match.empty:
+        return None, ""
+    table = published()["paper_fig4_3"]
+    source = "Poli et al. 2023, Fig 4.3 (GPU not stated; A100 likely)"
+    rows = [
+        {"seq_len": n, "series": f"{series} — {source}", "ms": v}
+        for series, values in table["series"].items()
+        for n, v in zip(table["seq_len"], values, strict=True)
+        if v is not None
+    ]
+    devices = ", ".join(sorted(set(match["device"])))
+    batches = ", ".join(str(b) for b in sorted(set(match["batch"])))
+    note = (
+        f"Grey: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not this run's "
+        f"device, or not known to be: compare shapes, not times. This run: {devices}, batch "
+        f"{batches}, modes "
+        f"{', '.join(sorted(set(match['mode'])))}."
+    )
+    return pd.DataFrame(rows), note
+
+
+def stored_spec(spec_text: str | None) -> Spec | None:
+    """The run's stored spec, or None when it no longer validates (e.g. a plugin operator
+    that is not loaded, or a run made without a spec)."""
+    try:
+        return Spec.model_validate(yaml.safe_load(spec_text or ""))
+    except (ValueError, yaml.YAMLError):
+        return None
+
+
+def incomplete_runs(store: Store, db: str | Path, run_ids: list[int]) -> list[str]:
+    """One line per run that does not hold every point its stored spec plans (re-planned as
+    the driver plans it) or was not finished: how many of its planned points are stored, its
+    status, and the command that finishes it."""
+    lines = []
+    for run_id in run_ids:
+        run = store.run(run_id)
+        done = store.done_point_ids(run_id)
+        spec = stored_spec(run["spec_text"])
+        planned = {p.id for p in build_plan(spec, run["device"])} if spec else None
+        if planned is not None and planned <= done and run["status"] == "finished":
+            continue
+        if planned is None:
+            counts = f"{len(done)} points stored, of a number planned that is unknown"
+        else:
+            counts = f"{len(done & planned)} of {len(planned)} planned points stored"
+        device = ""
+        if spec is not None and spec.device != run["device"]:
+            device = f" --device {shlex.quote(str(run['device']))}"
+        lines.append(
+            f"Run {run_id} ({run['name']}) is incomplete: {counts} (status {run['status']}). "
+            f"Finish it with: hyperf sweep SPEC --db {shlex.quote(str(db))} --resume {run_id}"
+            f"{device} (SPEC: the spec file run {run_id} was made from)"
+        )
+    return lines

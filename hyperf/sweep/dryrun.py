@@ -26,7 +26,7 @@ from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
 from hyperf.measure.flops import analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
 from hyperf.sweep import estimate
-from hyperf.sweep.plan import Point, build_plan
+from hyperf.sweep.plan import Point, build_plan, point_filter
 from hyperf.sweep.spec import Spec
 from hyperf.workload import Workload
 
@@ -106,20 +106,26 @@ def wall_costs(db: str | None, device_name: str, ceilings: dict) -> estimate.Cos
 
 
 def print_plan(
-    spec: Spec, device: str | None, max_rows: int = MAX_ROWS, db: str | None = None
+    spec: Spec,
+    device: str | None,
+    max_rows: int = MAX_ROWS,
+    db: str | None = None,
+    profile: str | None = None,
 ) -> None:
     """Print the first ``max_rows`` points with their predictions, and the predicted wall
-    time of the whole sweep (calibrated from ``db``'s finished runs on this device, if any);
+    time of the whole sweep (calibrated from ``db``'s finished runs on this device, if any;
+    ``profile``: the sweep's point filter for profiling, '' for every point, None for none);
     warnings about the plan's size go to stderr."""
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
+    profiled = point_filter(profile) if profile is not None else (lambda point: False)
     calibrated = load_ceilings(device_name)
     ceilings = calibrated.as_dict() if calibrated else DEFAULT_CEILINGS[device_name.split(":")[0]]
     source = "calibrated ceilings" if calibrated else "default rates"
     # The wall-time model's efficiencies are relative to the default rates: its yardstick.
     yardstick = DEFAULT_CEILINGS[device_name.split(":")[0]]
     costs = wall_costs(db, device_name, yardstick)
-    measured: list[tuple[float, dict]] = []
+    measured: list[tuple[float, dict, bool]] = []
     budget = spec.budget.model_dump(by_alias=True)
     # A causal column only where the plan has bidirectional points (``causal: false``).
     both = any(not p.workload.causal for p in plan)
@@ -131,7 +137,7 @@ def print_plan(
             w = point.workload
             rough = _predict(point, yardstick)[0] if calibrated else seconds
             step = estimate.step_seconds(point.id, w.op, point.mode, rough or seconds, costs)
-            measured.append((step, budget))
+            measured.append((step, budget, profiled(point)))
         if i < max_rows:
             w = point.workload
             cells = (w.op, point.mode, w.dtype, w.batch, w.seq_len, w.d_model, w.order, w.depth)

@@ -44,8 +44,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-STAGE_MULTIPLIERS = {"check": 0.3, "flops": 1.0, "memory": 1.2}
-MEASURED_STAGES = ("check", "flops", "memory")
+# "profile": torch.profiler's wait + warmup + active steps (hyperf.profile.ProfileOptions).
+STAGE_MULTIPLIERS = {"check": 0.3, "flops": 1.0, "memory": 1.2, "profile": 6.0}
+MEASURED_STAGES = ("check", "flops", "memory", "profile")
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,20 @@ class Costs:
     measured on a 2-core CPU machine (sweeps/quick.yaml, torch 2.x: the driver ~5 s to start
     and plan, each worker ~3 s to import torch, the oracle and the memory measurement
     ~0.04 s plus a fraction of a step, ~0.01 s outside the stages per repeat); the FLOP
-    counter's 0.3 s and the CUDA efficiency are rough guesses, measured on no GPU. The
-    machine was shared (other test suites ran): 8 of 240 repeats were re-timed, 0.4 s per
-    repeat on average; a quiet machine re-times fewer."""
+    counter's 0.3 s and the CUDA efficiency are rough guesses, measured on no GPU. Re-timed
+    contended repeats cost 0.03 s per repeat on a quiet machine (the main job's run in
+    reports/cpu-quick/) and 0.4 s on a shared one (other test suites running): a busy
+    machine's sweep takes longer than this predicts. Profiling a point (``--profile``) costs
+    about 0.8 s plus its six profiler steps."""
 
     driver_start_s: float = 5.0
     worker_start_s: float = 3.0
     repeat_overhead_s: float = 0.01
     stage_fixed_s: dict[str, float] = field(
-        default_factory=lambda: {"check": 0.04, "flops": 0.3, "memory": 0.04}
+        default_factory=lambda: {"check": 0.04, "flops": 0.3, "memory": 0.04, "profile": 0.8}
     )
     timing_fixed_s: float = 0.01
-    retry_s: float = 0.4  # contended repeats re-timed: their extra time, per repeat on average
+    retry_s: float = 0.03  # contended repeats re-timed: their extra time, per repeat on average
     # Roofline ÷ measured step, over all points; relative to the dry run's default rates
     # (``dryrun.DEFAULT_CEILINGS``), which on a 2-core CPU happen to match the median point.
     efficiency: float = 1.0
@@ -112,14 +115,26 @@ def timing_seconds(step_s: float, budget: dict) -> float:
 
 
 def repeat_seconds(
-    step_s: float, budget: dict, repeat: int, costs: Costs, measure_memory: bool, count_flops: bool
+    step_s: float,
+    budget: dict,
+    repeat: int,
+    costs: Costs,
+    measure_memory: bool,
+    count_flops: bool,
+    profiled: bool = False,
 ) -> float:
-    """Predicted wall time of one repeat of a point (worker start-up not included)."""
+    """Predicted wall time of one repeat of a point (worker start-up not included);
+    ``profiled``: the point is also profiled (``hyperf sweep --profile``), after repeat 0."""
     total = costs.repeat_overhead_s + costs.timing_fixed_s + timing_seconds(step_s, budget)
     if budget.get("retries", 2):
         total += costs.retry_s
     if repeat == 0:
-        stages = {"check": True, "flops": count_flops, "memory": measure_memory}
+        stages = {
+            "check": True,
+            "flops": count_flops,
+            "memory": measure_memory,
+            "profile": profiled,
+        }
         for stage in (name for name, runs in stages.items() if runs):
             total += costs.stage_fixed_s.get(stage, 0.0) + STAGE_MULTIPLIERS[stage] * step_s
     return total
@@ -128,16 +143,19 @@ def repeat_seconds(
 def sweep_seconds(
     points: Iterable[tuple[float, dict]], costs: Costs, measure_memory: bool, count_flops: bool
 ) -> float:
-    """Predicted wall time of a sweep over ``points`` (step seconds, budget dict) that are
-    measured (skipped points cost nothing worth counting)."""
+    """Predicted wall time of a sweep over ``points`` that are measured (skipped points cost
+    nothing worth counting): (step seconds, budget dict) or (step seconds, budget dict,
+    profiled)."""
     points = list(points)
     if not points:
         return costs.driver_start_s
-    passes = max(int(b.get("repeats", 1)) for _, b in points)
+    passes = max(int(b.get("repeats", 1)) for _, b, *_ in points)
     total = costs.driver_start_s + passes * costs.worker_start_s
-    for step_s, budget in points:
+    for step_s, budget, *profiled in points:
         for repeat in range(int(budget.get("repeats", 1))):
-            total += repeat_seconds(step_s, budget, repeat, costs, measure_memory, count_flops)
+            total += repeat_seconds(
+                step_s, budget, repeat, costs, measure_memory, count_flops, any(profiled)
+            )
     return total
 
 

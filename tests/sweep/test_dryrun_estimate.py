@@ -107,6 +107,16 @@ def test_the_model_counts_fixed_costs_stages_and_the_budget():
     assert long >= 7 * 1.0  # first call, one warm-up call, five samples
 
 
+def test_a_profiled_point_costs_its_profiler_steps_once():
+    """Profiling runs after repeat 0 only: wait + warm-up + active steps and a fixed cost."""
+    costs = Costs()
+    budget = {**BUDGET, "repeats": 3}
+    plain = estimate.sweep_seconds([(0.5, budget)], costs, False, False)
+    profiled = estimate.sweep_seconds([(0.5, budget, True)], costs, False, False)
+    extra = costs.stage_fixed_s["profile"] + 6 * 0.5  # 1 wait + 2 warm-up + 3 active steps
+    assert profiled - plain == pytest.approx(extra)
+
+
 SPEC = """
 name: tiny
 device: cpu
@@ -127,7 +137,11 @@ def _predicted_s(output: str) -> float:
 def test_uncalibrated_estimate_is_plausible_and_a_stored_run_calibrates_it(write_spec, tmp_path):
     path, db = write_spec(SPEC), tmp_path / "t.db"
     hyperf = [sys.executable, "-m", "hyperf.cli"]
-    dry = subprocess.run([*hyperf, "sweep", str(path), "--dry-run"], capture_output=True, text=True)
+    dry = subprocess.run(
+        [*hyperf, "sweep", str(path), "--dry-run", "--db", str(tmp_path / "none.db")],
+        capture_output=True,
+        text=True,
+    )
     assert dry.returncode == 0, dry.stderr
     assert "constants defaults for cpu" in dry.stdout
     started = time.perf_counter()

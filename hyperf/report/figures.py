@@ -1,12 +1,41 @@
-"""Figures as inline PNGs (base64), one colour per operator across every figure.
+"""Figures as inline PNGs (base64), drawn with one visual grammar across every figure.
 
 Every function draws what it is given: the report hands it rankable points only
-(``hyperf.analysis.rank``), so nothing here filters by status."""
+(``hyperf.analysis.rank``), so nothing here filters by status.
+
+How a series is drawn (the same in the time, speedup and memory figures):
+
+- **colour: the operator** (``palette``). Hyena-family operators (``hyena:*``,
+  ``longconv:*``) take cool colours (blue, green, purple, cyan, …), attention backends warm
+  ones (red, orange, brown, pink, gold, …), so a Hyena line and an attention line never share
+  a colour; well-known operators keep the same colour in every report. Grey is reserved for
+  published reference series.
+- **line style: the Hyena order**: order 2 solid, 3 dashed, 4 dash-dot, 5 dotted, 6+
+  dash-dot-dot. Attention has no order: causal attention is solid.
+- **bidirectional attention** (``causal = 0``): a lighter tint of its backend's colour *and*
+  a dotted line, so it reads as a variant of the same backend yet never as its causal line.
+- **marker: the depth**: 1 ``o``, 2 ``s``, 3 ``^``, 4 ``D``, 5 ``v``, 6 ``P``, 7 ``X``,
+  8 ``h`` (then repeating).
+- **hollow marker: a noisy point** (its IQR above 10 % of its median; ``noisy`` column, absent
+  or NULL read as not noisy), with one legend entry saying so.
+- **shaded band: the 95 % CI** (time: ``ci_low_ms``–``ci_high_ms``; speedup:
+  ``speedup_low``–``speedup_high`` where present).
+- **grey, dotted, ×/+/… markers: published series** (``overlay``), one shade and marker each.
+
+The speedup figure has one panel per (mode, attention backend incl. bidirectional), so each
+line there is a Hyena series (colour, line style, marker as above) against the panel's backend,
+with a black line at 1×.
+
+Legends sit outside the data: right of a single panel, below a row of panels. Sequence-length
+axes are log₂ with ticks at powers of two read as 256, 1K, 4K, 64K, 1M (K = 1024).
+"""
 
 from __future__ import annotations
 
 import base64
+import colorsys
 import io
+from collections.abc import Iterable
 
 import matplotlib
 
@@ -15,30 +44,254 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import to_rgb
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from hyperf.units import time_unit
 
+DPI = 110
+FONT = 7.5  # legend and annotation size
+LINE_WIDTH = 1.4
+MARKER_SIZE = 4.5
 
-def palette(ops: list[str]) -> dict[str, tuple]:
-    """A fixed colour per operator name, stable across figures of one report."""
-    colours = sns.color_palette("tab10", n_colors=max(10, len(ops)))
-    return {op: colours[i] for i, op in enumerate(sorted(ops))}
+# Fixed colours of the operators hyperf registers: the same in every report.
+HYENA_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#393b79", "#637939")
+ATTENTION_COLOURS = ("#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#b8860b", "#7f2704")
+KNOWN_COLOURS = {
+    "hyena:fft": HYENA_COLOURS[0],
+    "hyena:blocked": HYENA_COLOURS[1],
+    "hyena:triton": HYENA_COLOURS[2],
+    "hyena:reference": HYENA_COLOURS[3],
+    "attention:naive": ATTENTION_COLOURS[0],
+    "attention:sdpa-flash": ATTENTION_COLOURS[1],
+    "attention:sdpa-math": ATTENTION_COLOURS[2],
+    "attention:sdpa-efficient": ATTENTION_COLOURS[3],
+    "attention:flash_attn": ATTENTION_COLOURS[4],
+}
+ORDER_STYLES = {2: "-", 3: "--", 4: "-.", 5: ":"}
+HIGH_ORDER_STYLE = (0, (4, 1.5, 1, 1.5, 1, 1.5))  # dash-dot-dot: order 6 and above
+BIDIRECTIONAL_STYLE = ":"
+BIDIRECTIONAL_TINT = 0.45  # how far toward white a bidirectional series' colour is moved
+DEPTH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+OVERLAY_SHADES = ("0.2", "0.45", "0.62", "0.35", "0.55")
+OVERLAY_MARKERS = ("x", "+", "1", "|", "2")
+NOISY_LABEL = "hollow: noisy (IQR > 10 % of median)"
+CI_LABEL = "band: 95 % CI"
+
+
+def is_attention(op: str) -> bool:
+    """Whether ``op`` (``family:impl``) is an attention backend (else Hyena-family)."""
+    return str(op).split(":", 1)[0] == "attention"
+
+
+def _extra_colours(count: int, attention: bool) -> list[tuple]:
+    """``count`` further distinct colours in the family's hue band (warm or cool)."""
+    low, high = (0.0, 0.12) if attention else (0.3, 0.8)
+    return [
+        colorsys.hls_to_rgb(low + (high - low) * (i + 0.5) / count, 0.4 + 0.15 * (i % 2), 0.75)
+        for i in range(count)
+    ]
+
+
+def palette(ops: Iterable[str]) -> dict[str, tuple]:
+    """A fixed colour per operator name, stable across the figures of one report and, for the
+    operators hyperf registers, across reports; no two ops share one, and a Hyena-family op
+    never takes an attention colour (cool vs warm hues)."""
+    ops = [str(op) for op in ops]
+    colours: dict[str, tuple] = {}
+    for attention in (False, True):
+        pool = ATTENTION_COLOURS if attention else HYENA_COLOURS
+        family = sorted({op for op in ops if is_attention(op) == attention})
+        taken = {KNOWN_COLOURS[op] for op in family if op in KNOWN_COLOURS}
+        free = [c for c in pool if c not in taken]
+        unknown = [op for op in family if op not in KNOWN_COLOURS]
+        free += _extra_colours(max(0, len(unknown) - len(free)), attention)
+        for op in family:
+            colours[op] = to_rgb(KNOWN_COLOURS.get(op) or free.pop(0))
+    return colours
+
+
+def tint(colour, amount: float = BIDIRECTIONAL_TINT) -> tuple:
+    """``colour`` moved ``amount`` of the way to white."""
+    return tuple(c + (1.0 - c) * amount for c in to_rgb(colour))
+
+
+def _integer(value) -> int | None:
+    try:
+        return None if value is None or pd.isna(value) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def order_style(order):
+    """The line style of a Hyena series of ``order`` (solid for 2 or unknown)."""
+    order = _integer(order)
+    if order is None or order <= 2:
+        return "-"
+    return ORDER_STYLES.get(order, HIGH_ORDER_STYLE)
+
+
+def depth_marker(depth) -> str:
+    """The marker of a series of ``depth`` blocks (``o`` for 1 or unknown)."""
+    depth = _integer(depth)
+    return DEPTH_MARKERS[(max(depth, 1) - 1) % len(DEPTH_MARKERS)] if depth else "o"
+
+
+def length_label(n) -> str:
+    """A sequence length as axes read it: 256, 1K, 4K, 64K, 1M (K = 1024); other lengths as
+    integers."""
+    n = round(float(n))
+    if n >= 2**20 and n % 2**20 == 0:
+        return f"{n // 2**20}M"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024}K"
+    return str(n)
+
+
+def bytes_label(n) -> str:
+    """Bytes in binary units: 512 B, 4 KiB, 1 MiB, 1.5 GiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def to_png(fig) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def log_log(ax, ylabel: str, title: str, legend_size: int = 6) -> None:
-    """The axes every figure here shares: log-log over L, a grid, a legend if anything."""
-    ax.set(xscale="log", yscale="log", xlabel="sequence length L", ylabel=ylabel, title=title)
-    ax.grid(True, which="both", alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=legend_size)
+def _png(fig) -> str | None:
+    return None if fig is None else to_png(fig)
 
+
+# ---- axes -------------------------------------------------------------------------------
+
+
+def _power_ticks(low: float, high: float, base: int, most: int = 8) -> list[float]:
+    """Powers of ``base`` within [low, high], thinned to at most ``most`` (every 2nd, 3rd …)."""
+    if not (low > 0 and high > 0):
+        return []
+    exponents = list(
+        range(
+            int(np.ceil(np.log(low) / np.log(base) - 1e-9)),
+            int(np.floor(np.log(high) / np.log(base) + 1e-9)) + 1,
+        )
+    )
+    for step in (1, 2, 3, 4, 5, 10, 20):
+        chosen = [e for e in exponents if e % step == 0]
+        if len(chosen) <= most:
+            return [float(base) ** e for e in chosen]
+    return [float(base) ** e for e in exponents[:: max(1, len(exponents) // most)]]
+
+
+def length_axis(ax, lengths: Iterable, label: str = "sequence length L") -> None:
+    """Log₂ x axis over the sequence lengths ``lengths``: ticks at powers of two read 1K, 4K …
+    (the lengths themselves when the range holds fewer than two powers of two)."""
+    values = sorted({float(v) for v in lengths if v is not None and not pd.isna(v) and v > 0})
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(label)
+    if not values:
+        return
+    low, high = values[0] / 2**0.3, values[-1] * 2**0.3
+    ax.set_xlim(low, high)
+    ticks = _power_ticks(low, high, 2)
+    if len(ticks) < 2:
+        ticks = values[:: max(1, -(-len(values) // 6))]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: length_label(v)))
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 1e4:
+        return f"{value:,.0f}"
+    return f"{value:g}" if abs(value) >= 1e-3 else f"{value:.0e}"
+
+
+def log_y(ax, kind: str = "number") -> None:
+    """Log y axis with plain labels at 1, 2, 5 × 10ᵏ (fewer over many decades): ``number``
+    (0.5, 1, 10, 1,000), ``ratio`` (0.1×, 1×, 10×), or ``bytes`` at powers of two (1 MiB,
+    64 MiB, 4 GiB)."""
+    ax.set_yscale("log", base=2 if kind == "bytes" else 10)
+    low, high = ax.get_ylim()
+    if low > 0 and high / low < 4:  # a single point or a flat series: at least a factor 4
+        middle = np.sqrt(low * high)
+        low, high = middle / 2, middle * 2
+    if kind == "bytes":
+        ticks = _power_ticks(low, high, 2, most=7)
+        fmt = bytes_label
+    else:
+        decades = np.log10(high / low) if low > 0 else 0.0
+        subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0) if decades > 0.8 else (1, 1.5, 2, 3, 5, 7)
+        ticks = [
+            s * 10.0**e
+            for e in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+            for s in subs
+        ]
+        ticks = [t for t in ticks if low <= t <= high]
+        fmt = (lambda v: f"{_number(v)}×") if kind == "ratio" else _number
+    if len(ticks) < 2 and low > 0:  # a narrow range: its ends and middle
+        ticks = [float(f"{t:.2g}") for t in np.geomspace(low, high, 4)[1:3]]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(low, high)
+
+
+def _grid(ax) -> None:
+    ax.grid(True, which="major", color="0.88", lw=0.7)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def log_log(ax, ylabel: str, title: str, legend_size: int = 6) -> None:
+    """Log₂ L × log y axes with a grid (the legend is the figure's: ``outside_legend``)."""
+    length_axis(ax, [line_x for line in ax.lines for line_x in line.get_xdata()])
+    log_y(ax)
+    ax.set(ylabel=ylabel, title=title)
+    _grid(ax)
+
+
+def outside_legend(fig, axes, entries: list[tuple], where: str | None = None):
+    """One legend for the figure, outside every axes: right of a single panel (``where`` =
+    "right"), else below the panels, in as many columns as the figure's width holds.
+    ``entries`` are (handle, label) pairs; returns the legend (None when empty)."""
+    fig.tight_layout()
+    if not entries:
+        return None
+    handles, labels = zip(*entries, strict=True)
+    axes = list(axes)
+    if where is None:
+        where = "right" if len(axes) == 1 and len(entries) <= 26 else "below"
+    keywords = {"frameon": False, "fontsize": FONT, "handlelength": 2.6, "columnspacing": 1.6}
+    if where == "right":
+        top = max(ax.get_position().y1 for ax in axes)
+        return fig.legend(
+            handles, labels, loc="upper left", bbox_to_anchor=(1.0, top),
+            ncol=1 if len(entries) <= 18 else 2, **keywords,
+        )  # fmt: skip
+    renderer = fig.canvas.get_renderer()
+    bottom = min(ax.get_tightbbox(renderer).y0 for ax in axes) / fig.bbox.height
+    for ncol in range(min(len(entries), 6), 0, -1):  # as many columns as fit the width
+        legend = fig.legend(
+            handles, labels, loc="upper center", bbox_to_anchor=(0.5, bottom - 0.01),
+            ncol=ncol, **keywords,
+        )  # fmt: skip
+        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width:
+            return legend
+        legend.remove()
+    raise AssertionError("unreachable")
+
+
+# ---- series -----------------------------------------------------------------------------
 
 NON_CAUSAL = "bidirectional"  # how a ``causal = 0`` (encoder) attention series is labelled
 
@@ -52,14 +305,20 @@ def attention_label(op: str, causal=1) -> str:
     return op if is_causal(causal) else f"{op} ({NON_CAUSAL})"
 
 
+def _order_text(order) -> str:
+    number = _integer(order)
+    return str(order) if number is None else str(number)
+
+
 def series_label(row) -> str:
     """Operator (and order for Hyena, "bidirectional" for non-causal attention); the run too
     when several runs share a report."""
     if row["family"] == "hyena":
-        label = f"{row['op']} (order {row['hyena_order']})"
+        label = f"{row['op']} (order {_order_text(row['hyena_order'])})"
     else:
         label = attention_label(row["op"], row.get("causal"))
-    return f"{label} [{row['run_tag']}]" if row.get("run_tag") else label
+    tag = row.get("run_tag")
+    return f"{label} [{tag}]" if isinstance(tag, str) and tag else label
 
 
 def _with_causal(frame: pd.DataFrame) -> pd.DataFrame:
@@ -67,140 +326,345 @@ def _with_causal(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if "causal" in frame.columns else frame.assign(causal=1)
 
 
+def _prepared(points: pd.DataFrame) -> pd.DataFrame:
+    """``points`` with every column the figures read: ``causal`` (1), ``noisy`` (0, also for
+    NULL), ``depth`` (1), ``hyena_order`` and ``family`` (from the op name) when absent."""
+    frame = _with_causal(points.copy())
+    noisy = frame["noisy"] if "noisy" in frame.columns else pd.Series(0, index=frame.index)
+    frame["noisy"] = pd.to_numeric(noisy, errors="coerce").fillna(0).astype(bool)
+    if "depth" not in frame.columns:
+        frame["depth"] = 1
+    if "hyena_order" not in frame.columns:
+        frame["hyena_order"] = np.nan
+    if "family" not in frame.columns:
+        frame["family"] = [str(op).split(":", 1)[0] for op in frame["op"]]
+    return frame
+
+
+def _colour(colours: dict, op: str) -> tuple:
+    return colours[op] if op in colours else palette([*colours, op])[op]
+
+
+def style(colours: dict, op: str, family: str, order, depth, causal=1) -> dict:
+    """The line keywords of one series: colour by ``op`` (a tint when bidirectional), line
+    style by Hyena ``order`` (dotted when bidirectional), marker by ``depth``."""
+    colour, linestyle = _colour(colours, op), "-"
+    if family == "hyena":
+        linestyle = order_style(order)
+    elif not is_causal(causal):
+        colour, linestyle = tint(colour), BIDIRECTIONAL_STYLE
+    return {"color": colour, "linestyle": linestyle, "marker": depth_marker(depth)}
+
+
+def _handle(keywords: dict, **extra) -> Line2D:
+    """A legend handle drawn like a series (never added to an axes)."""
+    return Line2D([], [], **{"lw": LINE_WIDTH, "ms": MARKER_SIZE, **keywords, **extra})
+
+
+def _series(frame: pd.DataFrame):
+    """(label, first row, points by L) per series of ``frame`` (op, order, causal, depth,
+    run), Hyena before attention, causal before bidirectional, then by order and depth."""
+    labels = frame.apply(series_label, axis=1) if len(frame) else pd.Series(dtype=str)
+    found = []
+    for (label, depth), group in frame.groupby([labels, "depth"], dropna=False):
+        group = group.groupby("seq_len").first().reset_index().sort_values("seq_len")
+        row = group.iloc[0]
+        key = (
+            is_attention(row["op"]),
+            str(row["op"]),
+            not is_causal(row["causal"]),
+            _integer(row["hyena_order"]) or 0,
+            _integer(depth) or 0,
+            str(label),
+        )
+        found.append((key, f"{label}, depth {_order_text(depth)}", row, group))
+    return [(label, row, group) for _, label, row, group in sorted(found, key=lambda f: f[0])]
+
+
+def _draw(ax, x, y, keywords: dict, label: str, noisy=None, low=None, high=None) -> Line2D:
+    """One series: the line, filled markers at clean points, hollow ones at ``noisy`` points,
+    and the band ``low``–``high`` where given."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    noisy = np.zeros(len(x), bool) if noisy is None else np.asarray(noisy, dtype=bool)
+    if low is not None and high is not None:
+        low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+        known = ~(np.isnan(low) | np.isnan(high))
+        if known.any():
+            ax.fill_between(
+                x[known], low[known], high[known], color=keywords["color"], alpha=0.15, lw=0
+            )
+    (line,) = ax.plot(
+        x, y, lw=LINE_WIDTH, ms=MARKER_SIZE, label=label,
+        markevery=None if not noisy.any() else [int(i) for i in np.flatnonzero(~noisy)],
+        **keywords,
+    )  # fmt: skip
+    if noisy.any():
+        ax.plot(
+            x[noisy], y[noisy], linestyle="none", marker=keywords["marker"],
+            ms=MARKER_SIZE + 0.8, mfc="none", mec=keywords["color"], mew=1.2,
+            label=f"_noisy {label}",
+        )  # fmt: skip
+    return line
+
+
+def _overlay(ax, overlay: pd.DataFrame | None) -> list[tuple]:
+    """The published series in grey (a shade and marker each); their legend entries."""
+    entries = []
+    if overlay is None or overlay.empty:
+        return entries
+    for index, (series, ref) in enumerate(overlay.groupby("series", sort=True)):
+        ref = ref.sort_values("seq_len")
+        keywords = {
+            "color": OVERLAY_SHADES[index % len(OVERLAY_SHADES)],
+            "linestyle": ":",
+            "marker": OVERLAY_MARKERS[index % len(OVERLAY_MARKERS)],
+        }
+        ax.plot(ref["seq_len"], ref["ms"], lw=1.2, ms=6, mew=1.3, label=series, **keywords)
+        entries.append((_handle(keywords, lw=1.2, ms=6, mew=1.3), series))
+    return entries
+
+
+def _noisy_entry() -> tuple:
+    return (_handle({"color": "0.3", "linestyle": "none", "marker": "o"}, mfc="none"), NOISY_LABEL)
+
+
+def _empty_panel(ax, text: str = "nothing measured") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.5")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+# ---- figures ----------------------------------------------------------------------------
+
+
+def _time_figure(points: pd.DataFrame, colours: dict, overlay: pd.DataFrame | None = None):
+    """The figure ``time_vs_length`` draws (None when nothing has a time)."""
+    data = _prepared(points[points["median_ms"].notna()]) if len(points) else points
+    if data.empty:
+        return None
+    modes = sorted(data["mode"].unique())
+    fig, axes = plt.subplots(
+        1, len(modes), figsize=(5.6 * len(modes), 4.0), squeeze=False, sharey=True
+    )
+    entries: dict[str, tuple] = {}
+    has_ci = {"ci_low_ms", "ci_high_ms"} <= set(data.columns)
+    lengths = list(data["seq_len"])
+    if overlay is not None and not overlay.empty:
+        lengths += list(overlay["seq_len"])
+    for ax, mode in zip(axes[0], modes, strict=True):
+        for label, row, group in _series(data[data["mode"] == mode]):
+            keywords = style(
+                colours, row["op"], row["family"], row["hyena_order"], row["depth"], row["causal"]
+            )
+            _draw(
+                ax, group["seq_len"], group["median_ms"], keywords, label, group["noisy"],
+                group["ci_low_ms"] if has_ci else None, group["ci_high_ms"] if has_ci else None,
+            )  # fmt: skip
+            entries.setdefault(label, (_handle(keywords), label))
+        overlay_entries = _overlay(ax, overlay)
+        length_axis(ax, lengths)
+        ax.set_title(f"mode: {mode}")
+        _grid(ax)
+    log_y(axes[0][0])
+    axes[0][0].set_ylabel("median time per call (ms)")
+    legend = list(entries.values()) + overlay_entries
+    if has_ci:
+        legend.append((Patch(color="0.5", alpha=0.25, lw=0), CI_LABEL))
+    if data["noisy"].any():
+        legend.append(_noisy_entry())
+    outside_legend(fig, axes[0], legend)
+    return fig
+
+
 def time_vs_length(
     points: pd.DataFrame, colours: dict, overlay: pd.DataFrame | None = None
 ) -> str | None:
     """Median time vs L of rankable ``points``, log-log, the 95% CI as a band; one panel per
     mode. ``overlay`` (columns seq_len, series, ms) is drawn in grey as published series."""
-    data = points[points["median_ms"].notna()]
-    if data.empty:
+    return _png(_time_figure(points, colours, overlay))
+
+
+def _speedup_figure(speedups: pd.DataFrame, colours: dict):
+    """The figure ``speedup_vs_length`` draws: one panel per (mode, attention backend)."""
+    if speedups.empty:
         return None
-    modes = sorted(data["mode"].unique())
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes), 4.4), squeeze=False)
-    for ax, mode in zip(axes[0], modes, strict=True):
-        subset = data[data["mode"] == mode]
-        for (label, depth), group in subset.groupby([subset.apply(series_label, axis=1), "depth"]):
-            group = group.groupby("seq_len").first().reset_index()
-            op = group["op"].iloc[0]
-            style = (
-                "-"
-                if group["hyena_order"].iloc[0] in (2, None) or group["family"].iloc[0] != "hyena"
-                else "--"
+    data = _with_causal(speedups)
+    if "depth" not in data.columns:
+        data = data.assign(depth=1)
+    panels = sorted(
+        {
+            (m, a, 0 if is_causal(c) else 1)
+            for m, a, c in zip(data["mode"], data["attention"], data["causal"], strict=True)
+        },
+        key=lambda p: (p[0], p[1], p[2]),
+    )
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.4 * columns, 3.4 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    has_band = {"speedup_low", "speedup_high"} <= set(data.columns)
+    entries: dict[str, tuple] = {}
+    for ax, (mode, attention, bidirectional) in zip(axes.flat, panels, strict=False):
+        causal = 0 if bidirectional else 1
+        chosen = data[
+            (data["mode"] == mode)
+            & (data["attention"] == attention)
+            & (data["causal"].map(is_causal) == (not bidirectional))
+        ]
+        groups = chosen.groupby(["hyena", "order", "depth"], dropna=False)
+        for (hyena, order, depth), group in sorted(
+            groups, key=lambda g: (g[0][0], _integer(g[0][1]) or 0, _integer(g[0][2]) or 0)
+        ):
+            group = group.sort_values("seq_len")
+            keywords = style(colours, hyena, "hyena", order, depth)
+            label = (
+                f"{hyena} (order {_order_text(order)}) vs {attention_label(attention, causal)}, "
+                f"depth {_order_text(depth)}"
             )
-            if "causal" in group.columns and not is_causal(group["causal"].iloc[0]):
-                style = "-."  # bidirectional attention: same colour as its causal line
-            ax.plot(
-                group["seq_len"],
-                group["median_ms"],
-                style,
-                marker="o",
-                ms=3,
-                color=colours[op],
-                label=f"{label}, depth {depth}",
-            )
-            ax.fill_between(
-                group["seq_len"],
-                group["ci_low_ms"],
-                group["ci_high_ms"],
-                color=colours[op],
-                alpha=0.2,
-            )
-        for series, ref in () if overlay is None else overlay.groupby("series"):
-            ax.plot(ref["seq_len"], ref["ms"], ":", marker="x", ms=3, color="grey", label=series)
-        log_log(ax, "time (ms)", f"mode: {mode}", legend_size=7)
-    return to_png(fig)
+            _draw(
+                ax, group["seq_len"], group["speedup"], keywords, label,
+                low=group["speedup_low"] if has_band else None,
+                high=group["speedup_high"] if has_band else None,
+            )  # fmt: skip
+            short = f"{hyena} (order {_order_text(order)}), depth {_order_text(depth)}"
+            entries.setdefault(short, (_handle(keywords), short))
+        ax.axhline(1.0, color="black", lw=0.9, zorder=1)
+        ax.set_title(f"vs {attention_label(attention, causal)}, mode: {mode}", fontsize=9)
+        _grid(ax)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    used = list(axes.flat)[: len(panels)]
+    length_axis(used[0], data["seq_len"])
+    log_y(used[0], "ratio")
+    low, high = used[0].get_ylim()  # parity always in view
+    used[0].set_ylim(min(low, 0.8), max(high, 1.25))
+    log_y(used[0], "ratio")
+    for ax in used:
+        ax.tick_params(labelbottom=True)
+    for index, ax in enumerate(used):  # the L label under the lowest panel of each column
+        ax.set_xlabel("" if index + columns < len(used) else "sequence length L")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("attention time / Hyena time\n(> 1×: Hyena faster)")
+    legend = list(entries.values())
+    if has_band:
+        legend.append((Patch(color="0.5", alpha=0.25, lw=0), CI_LABEL))
+    legend.append((Line2D([], [], color="black", lw=0.9), "1× (equal time)"))
+    outside_legend(fig, used, legend)
+    return fig
 
 
 def speedup_vs_length(speedups: pd.DataFrame, colours: dict) -> str | None:
-    if speedups.empty:
+    """Attention time / Hyena time vs L: one panel per mode and attention backend; colour by
+    the Hyena op, line style by order, marker by depth, the 95 % CI as a band."""
+    return _png(_speedup_figure(speedups, colours))
+
+
+def _memory_figure(points: pd.DataFrame, colours: dict):
+    """The figure ``memory_vs_length`` draws."""
+    if points.empty or "peak_bytes" not in points.columns:
         return None
-    modes = sorted(speedups["mode"].unique())
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes), 4.0), squeeze=False)
-    speedups = _with_causal(speedups)
-    for ax, mode in zip(axes[0], modes, strict=True):
-        subset = speedups[speedups["mode"] == mode]
-        for (hyena, order, attention, causal, depth), group in subset.groupby(
-            ["hyena", "order", "attention", "causal", "depth"]
-        ):
-            group = group.sort_values("seq_len")
-            ax.plot(
-                group["seq_len"],
-                group["speedup"],
-                marker="o",
-                ms=3,
-                color=colours[hyena],
-                linestyle="-" if attention.endswith("naive") else ":",
-                label=(
-                    f"{hyena} (order {order}) vs {attention_label(attention, causal)}, "
-                    f"depth {depth}"
-                ),
+    data = _prepared(points[points["peak_bytes"].notna()])
+    if data.empty:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0), squeeze=False)
+    entries: dict[str, tuple] = {}
+    noisy = False
+    peak_mode = "fwd_bwd" if "fwd_bwd" in set(data["mode"]) else min(data["mode"])
+    for ax, column, title in (
+        (axes[0][0], "peak_bytes", f"peak memory of one call ({peak_mode})"),
+        (axes[0][1], "saved_bytes", "saved for backward"),
+    ):
+        subset = data[data[column].notna()] if column in data.columns else data.iloc[:0]
+        if column == "peak_bytes":  # the training step's peak if measured
+            subset = subset[subset["mode"] == peak_mode]
+        if subset.empty:
+            ax.set_title(title)
+            _empty_panel(ax, "not measured")
+            continue
+        for label, row, group in _series(subset):
+            keywords = style(
+                colours, row["op"], row["family"], row["hyena_order"], row["depth"], row["causal"]
             )
-        ax.axhline(1.0, color="black", lw=0.8)
-        log_log(ax, "attention time / Hyena time", f"speedup, mode: {mode}")
-    return to_png(fig)
+            _draw(ax, group["seq_len"], group[column], keywords, label, group["noisy"])
+            entries.setdefault(label, (_handle(keywords), label))
+            noisy = noisy or bool(group["noisy"].any())
+        length_axis(ax, subset["seq_len"])
+        log_y(ax, "bytes")
+        ax.set(title=title, ylabel="bytes")
+        _grid(ax)
+    legend = list(entries.values())
+    if noisy:
+        legend.append(_noisy_entry())
+    outside_legend(fig, axes[0], legend)
+    return fig
 
 
 def memory_vs_length(points: pd.DataFrame, colours: dict) -> str | None:
     """Peak and saved bytes vs L of rankable ``points``, log-log."""
-    data = points[points["peak_bytes"].notna()]
-    if data.empty:
-        return None
-    fig, axes = plt.subplots(1, 2, figsize=(12.4, 4.2), squeeze=False)
-    for ax, column, title in (
-        (axes[0][0], "peak_bytes", "peak memory of one call"),
-        (axes[0][1], "saved_bytes", "saved for backward"),
-    ):
-        subset = data[data[column].notna()]
-        if column == "peak_bytes" and len(subset):  # the training step's peak if measured
-            modes = set(subset["mode"])
-            subset = subset[subset["mode"] == ("fwd_bwd" if "fwd_bwd" in modes else min(modes))]
-        for (label, depth), group in subset.groupby([subset.apply(series_label, axis=1), "depth"]):
-            group = group.groupby("seq_len").first().reset_index()
-            ax.plot(
-                group["seq_len"],
-                group[column] / 2**20,
-                marker="o",
-                ms=3,
-                color=colours[group["op"].iloc[0]],
-                label=f"{label}, depth {depth}",
-            )
-        log_log(ax, "MiB", title)
-    return to_png(fig)
+    return _png(_memory_figure(points, colours))
 
 
-def speedup_heatmaps(speedups: pd.DataFrame, axis: str) -> str | None:
-    """Speedup (attention / Hyena) over L × ``axis`` ("order" or "depth"), one panel per pair,
-    for the mode with a backward pass when measured."""
+def _heatmap_figure(speedups: pd.DataFrame, axis: str):
+    """The figure ``speedup_heatmaps`` draws."""
     if speedups.empty or speedups[axis].nunique() < 2:
         return None
     mode = "fwd_bwd" if "fwd_bwd" in set(speedups["mode"]) else speedups["mode"].iloc[0]
     data = _with_causal(speedups[speedups["mode"] == mode])
     fixed = "depth" if axis == "order" else "order"
     data = data[data[fixed] == data[fixed].min()]
-    pairs = sorted(set(zip(data["hyena"], data["attention"], data["causal"], strict=True)))
+    pairs = sorted(  # causal before bidirectional
+        set(zip(data["hyena"], data["attention"], data["causal"], strict=True)),
+        key=lambda p: (p[0], p[1], not is_causal(p[2])),
+    )
     if not pairs:
         return None
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.2), squeeze=False)
-    for ax, (hyena, attention, causal) in zip(axes[0], pairs, strict=True):
+    columns = min(3, len(pairs))
+    rows = -(-len(pairs) // columns)
+    width = max(3.6, 0.55 * data["seq_len"].nunique() + 1.2)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, 0.45 * data[axis].nunique() * rows + 1.6 * rows),
+        squeeze=False,
+    )  # fmt: skip
+    # Colour by log₂ speedup, white at 1×, symmetric: 2× faster and 2× slower are as strong.
+    extreme = float(np.nanmax(np.abs(np.log2(data["speedup"].clip(lower=1e-12))))) or 1.0
+    for ax, (hyena, attention, causal) in zip(axes.flat, pairs, strict=False):
         pair = (
             (data["hyena"] == hyena) & (data["attention"] == attention) & (data["causal"] == causal)
         )
         grid = data[pair].pivot_table(index=axis, columns="seq_len", values="speedup")
         sns.heatmap(
-            grid,
-            ax=ax,
-            annot=True,
-            fmt=".2g",
-            cmap="RdYlGn",
-            center=1.0,
-            cbar=False,
-            annot_kws={"size": 7},
+            np.log2(grid), ax=ax, annot=grid.to_numpy(), fmt=".2g", cmap="RdYlGn", center=0.0,
+            vmin=-extreme, vmax=extreme, cbar=False, annot_kws={"size": 7}, linewidths=0.5,
+            linecolor="white",
+            xticklabels=[length_label(n) for n in grid.columns],
+            yticklabels=[_order_text(v) for v in grid.index],
+        )  # fmt: skip
+        ax.set(
+            title=f"{hyena} vs {attention_label(attention, causal)}",
+            xlabel="sequence length L",
+            ylabel="Hyena order" if axis == "order" else axis,
         )
-        ax.set(title=f"{hyena} vs {attention_label(attention, causal)}", xlabel="L", ylabel=axis)
+        ax.title.set_fontsize(9)
+        ax.tick_params(axis="y", rotation=0)
+        ax.tick_params(axis="x", rotation=0, labelsize=7)
+    for ax in list(axes.flat)[len(pairs) :]:
+        ax.axis("off")
     fig.suptitle(
-        f"speedup (attention time / Hyena time), {mode}, {fixed} {data[fixed].min()}", fontsize=9
+        f"speedup (attention time / Hyena time; green: Hyena faster), {mode}, "
+        f"{fixed} {_order_text(data[fixed].min())}",
+        fontsize=9,
     )
-    return to_png(fig)
+    fig.tight_layout()
+    return fig
+
+
+def speedup_heatmaps(speedups: pd.DataFrame, axis: str) -> str | None:
+    """Speedup (attention / Hyena) over L × ``axis`` ("order" or "depth"), one panel per pair,
+    for the mode with a backward pass when measured."""
+    return _png(_heatmap_figure(speedups, axis))
 
 
 def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
@@ -218,7 +682,7 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
         wide = group.pivot_table(index="seq_len", columns="category", values="ms", aggfunc="mean")
         wide = wide[[c for c in present if c in wide.columns]].fillna(0)
         bottom = pd.Series(0.0, index=wide.index)
-        labels = [str(n) for n in wide.index]
+        labels = [length_label(n) for n in wide.index]
         for category in wide.columns:
             ax.bar(labels, wide[category], bottom=bottom, color=colours[category], label=category)
             bottom += wide[category]

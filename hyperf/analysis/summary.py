@@ -112,7 +112,7 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     devices = ", ".join(sorted(set(match["device"])))
     batches = ", ".join(str(b) for b in sorted(set(match["batch"])))
     note = (
-        f"Grey: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not this run's "
+        f"Grey dotted: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not this run's "
         f"device, or not known to be: compare shapes, not times. This run: {devices}, batch "
         f"{batches}, modes "
         f"{', '.join(sorted(set(match['mode'])))}."

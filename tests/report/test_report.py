@@ -174,3 +174,4 @@ def test_published_figure_overlays_a_matching_configuration(tmp_path):
     write_report(tmp_path / "r.db", [run], tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text()
     assert "Grey dotted: the paper&#39;s Figure 4.3" in html or "Grey dotted: the paper's" in html
+    assert "compare shapes, not times" in html  # another GPU (or one not known to be this)

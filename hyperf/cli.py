@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -24,26 +25,83 @@ DTYPES = {
 }
 
 
-@click.group()
+def _show_error(error: click.ClickException, file=None) -> None:
+    """Click's own refusals (a bad choice, a missing argument, an unknown command) in the form
+    every other bad input takes: ``error: …`` first, then the usage and where help is."""
+    click.echo(f"error: {error.format_message()}", file=file, err=file is None)
+    ctx = getattr(error, "ctx", None)
+    if ctx is not None:
+        click.echo(
+            f"{ctx.get_usage()}\n(see `{ctx.command_path} --help`)", file=file, err=file is None
+        )
+
+
+class HyperfGroup(click.Group):
+    """The top-level group: click's usage errors print as ``error: …`` (exit 2, as before)."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as error:
+            error.show = functools.partial(_show_error, error)  # type: ignore[method-assign]
+            raise
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            error.show = functools.partial(_show_error, error)  # type: ignore[method-assign]
+            raise
+
+
+@click.group(
+    cls=HyperfGroup,
+    epilog="Run `hyperf COMMAND --help` for a command's options and an example; README.md "
+    "has every command with its outputs.",
+)
 @click.version_option(__version__, prog_name="hyperf")
 def main() -> None:
-    """hyperf: where does Hyena beat attention, by how much, at what memory cost?"""
+    """hyperf: where does Hyena beat attention, by how much, at what memory cost?
+
+    A first session, on any machine (CPU is fine):
+
+    \b
+      hyperf list                                  # operators, and which run here
+      hyperf calibrate --if-missing                # this device's ceilings, once
+      hyperf sweep sweeps/quick.yaml --dry-run     # the plan and its predicted time
+      hyperf sweep sweeps/quick.yaml               # measure into reports/hyperf.db
+      hyperf report -o reports/quick.html          # HTML report, .md and CSVs beside it
+
+    Bad input ends a command with `error: …` and exit status 2.
+    """
 
 
 main.add_command(bench)
 
 
-@main.command("list")
+@main.command("list", short_help="Every operator, whether it can run here, and why not.")
 @click.option(
     "--device",
     type=click.Choice(["cpu", "cuda"]),
     default=None,
-    help="Device to check availability on (default: cuda if present, else cpu).",
+    help="Device to check availability on [default: cuda if present, else cpu].",
 )
-@click.option("--dtype", type=click.Choice(sorted(DTYPES)), default="float32", show_default=True)
+@click.option(
+    "--dtype",
+    type=click.Choice(sorted(DTYPES)),
+    default="float32",
+    show_default=True,
+    help="Dtype to check availability for (some kernels are fp16/bf16 only).",
+)
 @clear_errors
 def list_backends(device: str | None, dtype: str) -> None:
-    """Print every registered operator, whether it can run here, and why not."""
+    """Print every registered operator, whether it can run here, and why not (a missing
+    package, no CUDA, a dtype or GPU the kernel lacks), and the oracle it is checked against.
+
+    \b
+    Example:
+      hyperf list --device cuda --dtype float16
+    """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     table = Table(title=f"hyperf operators on {device} / {dtype}")
     table.add_column("name", no_wrap=True)
@@ -64,11 +122,18 @@ def list_backends(device: str | None, dtype: str) -> None:
     Console(width=max(Console().width, 120)).print(table)
 
 
-@main.command("env")
+@main.command("env", short_help="The environment that decides a measurement.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @clear_errors
 def env_command(as_json: bool) -> None:
-    """Print the environment that decides a measurement (devices, versions, commit)."""
+    """Print the environment that decides a measurement: devices, driver, CUDA, torch, triton
+    and flash-attn versions, threads, allocator, git commit. Every sweep stores the same
+    record with its run.
+
+    \b
+    Example:
+      hyperf env --json > env.json
+    """
     from hyperf.envinfo import capture
 
     info = capture()
@@ -81,10 +146,23 @@ def env_command(as_json: bool) -> None:
     Console().print(table)
 
 
-@main.command("calibrate")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
-@click.option("--dtype", "dtypes", multiple=True, help="Matmul dtypes (default: per device).")
-@click.option("--budget", default=1.0, show_default=True, help="Seconds per measurement.")
+@main.command("calibrate", short_help="Measure this device's matmul rate and copy bandwidth.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--dtype",
+    "dtypes",
+    multiple=True,
+    type=click.Choice(["float32", "tf32", "float16", "bfloat16", "float64"]),
+    help="Matmul dtype (repeatable) [default: float32, bfloat16 on CPU; "
+    "float32, tf32, float16, bfloat16 on CUDA].",
+)
+@click.option(
+    "--budget",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds of timing per measurement.",
+)
 @click.option(
     "--if-missing",
     is_flag=True,
@@ -94,7 +172,15 @@ def env_command(as_json: bool) -> None:
 def calibrate_command(
     device: str, dtypes: tuple[str, ...], budget: float, if_missing: bool
 ) -> None:
-    """Measure this device's matmul rate and copy bandwidth; store them for rooflines."""
+    """Measure this device's matmul rate per dtype and its copy bandwidth, and cache them in
+    ~/.cache/hyperf/ceilings.json (HYPERF_CACHE_DIR moves it), keyed by device and threads.
+    Sweeps store them with each run; reports use them for roofline fractions and the dry
+    run for its predictions. Calibrating again replaces the device's entry.
+
+    \b
+    Example:
+      hyperf calibrate --if-missing
+    """
     from hyperf.measure.ceilings import cache_path, calibrate, load_ceilings, save_ceilings
     from hyperf.measure.timing import TimingOptions
 
@@ -107,7 +193,7 @@ def calibrate_command(
     try:
         ceilings = calibrate(device, list(dtypes) or None, TimingOptions(budget_s=budget))
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.BadParameter(str(error), param_hint="--device") from None
     table = Table(
         title=f"ceilings of {ceilings.device_name} ({ceilings.device}, {ceilings.threads} threads)"
     )
@@ -120,17 +206,27 @@ def calibrate_command(
     click.echo(f"saved to {save_ceilings(ceilings)}")
 
 
-@main.command("sweep")
+@main.command("sweep", short_help="Measure every point of a sweep spec into the store.")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("--db", default="reports/hyperf.db", show_default=True, help="SQLite store.")
-@click.option("--device", default=None, help="Override the spec's device (auto, cpu, cuda).")
+@click.option(
+    "--db",
+    default="reports/hyperf.db",
+    show_default=True,
+    help="SQLite store (created if missing).",
+)
+@click.option(
+    "--device",
+    default=None,
+    help="auto, cpu, cuda or cuda:N [default: the spec's `device:`].",
+)
 @click.option(
     "--resume",
     "resume",
+    metavar="[RUN]",
     default=None,
     is_flag=False,
     flag_value="latest",
-    help="Continue run RUN (or, with no value, the latest run of this spec).",
+    help="Continue run RUN (or, with no value, the latest run of this spec on this device).",
 )
 @click.option(
     "--retry-failed",
@@ -148,10 +244,29 @@ def calibrate_command(
     default=None,
     help="Profile only matching points, e.g. 'op=hyena:fft,seq_len>=4096' (implies --profile).",
 )
-@click.option("--dry-run", is_flag=True, help="Print the plan with predictions; run nothing.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--ray-address", default=None, help="Address of an existing Ray cluster.")
-@click.option("--quiet", is_flag=True, help="Log lines instead of a progress bar.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the whole plan with predicted times, memory and wall time; run nothing.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: one worker process at a time on this machine; ray: each point a Ray task "
+    "(needs the ray extra).",
+)
+@click.option(
+    "--ray-address",
+    metavar="HOST:PORT",
+    default=None,
+    help="With --executor ray: the cluster to join (HOST:6379, or auto) [default: start a "
+    "Ray instance on this machine for the sweep].",
+)
+@click.option(
+    "--quiet", is_flag=True, help="Log lines instead of a progress bar, and no headline table."
+)
 @clear_errors
 def sweep_command(
     spec_path: str,
@@ -166,14 +281,36 @@ def sweep_command(
     ray_address: str | None,
     quiet: bool,
 ) -> None:
-    """Run the sweep described by SPEC (a YAML file) and store every point."""
+    """Run the sweep described by SPEC (a YAML file, see sweeps/) and store every point in
+    --db, one SQLite transaction per finished repeat; then print the headline table. An
+    interrupted sweep (Ctrl-C, SIGTERM, a crash) continues with --resume. With --profile or
+    --profile-filter, a store NAME.db gets the traces in NAME-profiles/run-N/ beside it.
+
+    \b
+    Examples:
+      hyperf sweep sweeps/quick.yaml --dry-run
+      hyperf sweep sweeps/quick.yaml --db reports/hyperf.db
+      hyperf sweep sweeps/quick.yaml --resume
+      hyperf sweep sweeps/gpu_smoke.yaml --device cuda --profile-filter 'seq_len=4096'
+      hyperf sweep sweeps/quick.yaml --executor ray --ray-address auto
+    """
     from hyperf.sweep.driver import SweepInterrupted, run_sweep
+    from hyperf.sweep.plan import point_filter
     from hyperf.sweep.spec import load_spec
 
     if retry_failed and resume is None:
         fail("--retry-failed measures a resumed run's timeout/crashed points again; add --resume")
     if resume is not None and resume != "latest" and not resume.isdigit():
         fail(f"--resume takes a run id (see `hyperf runs --db {db}`) or no value; got {resume!r}")
+    if ray_address is not None and executor != "ray":
+        fail("--ray-address goes with --executor ray")
+    if profile_filter is not None:
+        point_filter(profile_filter)  # a bad filter is refused before anything runs
+    if executor == "ray" and not dry_run:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            fail("--executor ray needs ray: pip install -e '.[ray]' (on every node)")
     registry.names()  # a broken HYPERF_PLUGINS module is reported as such, not as a spec error
     spec, text = load_spec(spec_path)
     if dry_run:
@@ -194,6 +331,13 @@ def sweep_command(
             profile=profile_filter if profile_filter is not None else ("" if profile_all else None),
             quiet=quiet,
         )
+    except ConnectionError as error:
+        if executor != "ray":
+            raise
+        fail(
+            f"--executor ray: {error}. Is the cluster up (`ray status`)? If its token "
+            "authentication is on, set RAY_AUTH_MODE=token here too"
+        )
     except SweepInterrupted as stop:
         where = (
             f"run {stop.run_id} is marked interrupted; continue it with "
@@ -209,7 +353,10 @@ def sweep_command(
         f"{summary.already_done} already stored, measured now: {counts or 'none'} "
         f"in {summary.wall_s:.0f} s"
     )
-    click.echo(f"results in {db} (hyperf runs --db {db}; hyperf export {summary.run_id})")
+    click.echo(
+        f"results in {db} (hyperf runs --db {db}; hyperf export {summary.run_id} --db {db}; "
+        f"hyperf report {summary.run_id} --db {db})"
+    )
     if not quiet:
         from hyperf.report.html import build
 
@@ -217,37 +364,72 @@ def sweep_command(
         print_headline(report.headline_table, [], report.warnings)
 
 
-@main.command("runs")
-@click.option("--db", default="reports/hyperf.db", show_default=True)
+DB_HELP = "SQLite store written by `hyperf sweep` (opened read-only)."
+
+
+@main.command("runs", short_help="List the runs in a store.")
+@click.option("--db", default="reports/hyperf.db", show_default=True, help=DB_HELP)
 @clear_errors
 def runs_command(db: str) -> None:
-    """List the runs in a store."""
+    """List the runs in a store: id, spec name, device, status (running, finished,
+    interrupted), start and end, and how many points are stored and ok.
+
+    \b
+    Example:
+      hyperf runs --db reports/hyperf.db
+    """
     from hyperf.store import Store
 
     with Store(db) as store:
         frame = store.runs()
+    if frame.empty:
+        click.echo(f"{db} holds no runs yet; `hyperf sweep SPEC --db {db}` makes one")
+        return
     table = Table(title=f"runs in {db}")
     for column in frame.columns:
         table.add_column(str(column))
     for row in frame.itertuples(index=False):
-        table.add_row(*(escape(str(v)) for v in row))
+        table.add_row(*(escape(_cell(v)) for v in row))
     Console(width=max(Console().width, 120)).print(table)
 
 
-@main.command("export")
-@click.argument("run_id", type=int)
-@click.option("--db", default="reports/hyperf.db", show_default=True)
+def _cell(value) -> str:
+    """A table cell: counts as integers (SQLite's SUM comes back as a float), none as '—'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@main.command("export", short_help="One run's points as CSV, Parquet or JSON.")
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("--db", default="reports/hyperf.db", show_default=True, help=DB_HELP)
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["csv", "parquet", "json"]),
     default="csv",
     show_default=True,
+    help="Output format (parquet needs -o).",
 )
-@click.option("-o", "--output", default=None, help="File to write (default: stdout for csv/json).")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default=None,
+    help="File to write [default: stdout for csv and json].",
+)
 @clear_errors
 def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
-    """Export one run's points as CSV, Parquet or JSON."""
+    """Export run RUN's points (one row per point and mode: parameters, status, median and
+    95 % CI, FLOPs, memory; see `hyperf runs` for the ids) as CSV, Parquet or JSON.
+
+    \b
+    Examples:
+      hyperf export 1 > run1.csv
+      hyperf export 1 --format parquet -o run1.parquet
+    """
     from hyperf.files import check_outputs, text, write_all
     from hyperf.store import Store
 
@@ -273,19 +455,28 @@ def export_command(run_id: int, db: str, fmt: str, output: str | None) -> None:
         write_all({Path(output): text(content)})
 
 
-@main.command("report")
+@main.command("report", short_help="A self-contained HTML report of some or all runs.")
 @click.argument("run_ids", metavar="[RUN]...", type=int, nargs=-1)
-@click.option("--db", default="reports/hyperf.db", show_default=True)
+@click.option("--db", default="reports/hyperf.db", show_default=True, help=DB_HELP)
 @click.option(
     "-o",
     "--output",
+    metavar="FILE.html",
     default="reports/report.html",
     show_default=True,
-    help="HTML file; NAME.md and NAME-*.csv are written beside it.",
+    help="HTML file; FILE.md and FILE-*.csv are written beside it.",
 )
 @clear_errors
 def report_command(run_ids: tuple[int, ...], db: str, output: str) -> None:
-    """Write a self-contained HTML report of RUNs (default: every run in the store)."""
+    """Write a self-contained HTML report (figures inline, opens offline) of RUNs [default:
+    every run in the store], with a Markdown summary and CSV tables beside it, and print its
+    headline table.
+
+    \b
+    Examples:
+      hyperf report -o reports/quick.html
+      hyperf report 1 2 --db reports/hyperf.db -o reports/compare.html
+    """
     from hyperf.report.html import write_report
 
     report = write_report(db, list(run_ids) or None, output)
@@ -340,7 +531,7 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
         ctx.meta["predict_gpu"] = value
 
 
-@main.command("predict")
+@main.command("predict", short_help="PREDICTED GPU times from a fitted model (no GPU needed).")
 @click.option(
     "--gpu",
     "gpus",
@@ -362,10 +553,17 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
     multiple=True,
     help=f"Operator to predict (repeatable; default {', '.join(DEFAULT_PREDICT_OPS)}).",
 )
-@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--d-model", default=768, show_default=True, type=click.IntRange(min=1))
 @click.option(
-    "--heads", default=None, type=click.IntRange(min=1), help="Attention heads [default: D/64]."
+    "--batch", default=1, show_default=True, type=click.IntRange(min=1), help="Batch size B."
+)
+@click.option(
+    "--d-model", default=768, show_default=True, type=click.IntRange(min=1), help="Model width D."
+)
+@click.option(
+    "--heads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Attention heads; must divide D [default: D/64].",
 )
 @click.option(
     "--seq-len",
@@ -375,7 +573,11 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
     help="Sequence lengths, comma-separated.",
 )
 @click.option(
-    "--mode", type=click.Choice(["fwd", "bwd", "fwd_bwd"]), default="fwd_bwd", show_default=True
+    "--mode",
+    type=click.Choice(["fwd", "bwd", "fwd_bwd"]),
+    default="fwd_bwd",
+    show_default=True,
+    help="Forward, backward, or the training step (both).",
 )
 @click.option(
     "--causal/--no-causal", default=True, show_default=True, help="Attention mask (attention ops)."
@@ -393,19 +595,30 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
     type=click.Choice(["float16", "bfloat16", "float32", "float64"]),
     default="float16",
     show_default=True,
+    help="Input dtype.",
 )
-@click.option("--depth", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--order", default=2, show_default=True, type=click.IntRange(min=2))
+@click.option(
+    "--depth",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="0: the bare mixer; k: k pre-norm blocks.",
+)
+@click.option(
+    "--order", default=2, show_default=True, type=click.IntRange(min=2), help="Hyena order N."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option(
     "--spec",
     "spec_path",
+    metavar="SPEC",
     default=None,
     help="Instead of the options above: predict every point a sweep spec plans (on CUDA).",
 )
 @click.option(
     "-o",
     "--output",
+    metavar="DIR",
     default=None,
     help="With --spec: a folder for predictions.csv, fig4_3.csv, validation.csv, "
     "predicted.png and README.md.",
@@ -438,7 +651,20 @@ def predict_command(
     output: str | None,
     validate: bool,
 ) -> None:
-    """PREDICTED GPU times (a model fitted on published timings, not measurements)."""
+    """PREDICTED GPU times: a model fitted on published GPU timings, labelled as a
+    prediction everywhere, never a measurement. Prints each operator's total and its terms
+    (GEMM, attention core, FFT, elementwise, launch) per L, then the predicted crossovers.
+    Needs no GPU. Three uses: one configuration (the options), a whole sweep spec (--spec,
+    with -o for a folder of CSVs, a figure and a README), or the model's errors against
+    every published point (--validate).
+
+    \b
+    Examples:
+      hyperf predict --gpu H100-SXM --op hyena:fft --op attention:flash_attn
+      hyperf predict --gpu A100-80GB --batch 8 --seq-len 2048,8192 --mode fwd --json
+      hyperf predict --spec sweeps/paper_fig4_3.yaml --gpu H100-SXM -o reports/gpu-predicted
+      hyperf predict --validate
+    """
     from hyperf.analysis.predict import (
         PredictError,
         compare_flashfftconv,
@@ -619,7 +845,7 @@ def _print_validation(as_json: bool) -> None:
     console.print(f"\nEvery point: hyperf predict --validate --json ({len(table)} rows)")
 
 
-@main.command("kernels")
+@main.command("kernels", short_help="Compile the Triton kernel ahead of time; its static facts.")
 @click.option(
     "--target",
     "targets",
@@ -635,13 +861,21 @@ def _print_validation(as_json: bool) -> None:
     help="Input dtype (repeatable; default all three).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+@clear_errors
 def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: bool) -> None:
-    """Compile the Triton kernel's shipped configurations ahead of time (no GPU needed) and
-    print registers, shared memory, spills and instruction mix per configuration."""
+    """Compile longconv:triton's shipped configurations ahead of time (no GPU needed) and
+    print registers, shared memory, spills and the SASS instruction mix per configuration.
+    Exit 1 if any configuration spills, overflows shared memory or misses the tensor cores.
+    Needs the triton extra.
+
+    \b
+    Example:
+      hyperf kernels --target sm_90 --dtype float16
+    """
     try:
         from hyperf.ops.longconv import triton_aot
     except ImportError as error:
-        raise click.ClickException(f"{error}; install the triton extra") from None
+        fail(f"{error}; install the triton extra: pip install -e '.[triton]'")
     archs = tuple(int(t.removeprefix("sm_")) for t in targets) or triton_aot.TARGETS
     chosen = tuple(DTYPES[d] for d in dtypes) or (torch.float32, torch.float16, torch.bfloat16)
     rows = triton_aot.kernel_table(archs, chosen)
@@ -736,28 +970,58 @@ def stored_point(point_id: str, db: str):
     return Workload(**stored["workload"]), stored["mode"]
 
 
-@main.command("profile")
-@click.option("--op", default=None, help="Operator (see `hyperf list`).")
-@click.option("--seq-len", type=int, default=None, help="Sequence length L.")
-@click.option("--d-model", type=int, default=None, help="Model width D.")
-@click.option("--batch", type=int, default=None)
-@click.option("--dtype", default=None, help="float32, float16, bfloat16 or float64.")
-@click.option("--order", type=int, default=None, help="Hyena order N.")
-@click.option("--depth", type=int, default=None, help="0: the bare mixer; k: k blocks.")
-@click.option("--heads", type=int, default=None, help="Attention heads.")
-@click.option("--variant", default=None, help="Hyena variant: safari or paper.")
-@click.option("--emb-dim", type=int, default=None, help="Hyena filter's positional features.")
-@click.option("--filter-order", type=int, default=None, help="Width of the filter MLP.")
-@click.option("--modulate/--no-modulate", default=None, help="Hyena filter's decay window.")
+# profile's point options: None means "a sweep point's default" (PointParams), shown in the
+# help text; tests/test_cli_help.py checks these against PointParams.
+@main.command("profile", short_help="Profile one point: trace, memory timeline, time per stage.")
+@click.option("--op", default=None, help="Operator (see `hyperf list`); required unless --point.")
+@click.option("--seq-len", type=int, default=None, help="Sequence length L [default: 1024].")
+@click.option("--d-model", type=int, default=None, help="Model width D [default: 768].")
+@click.option("--batch", type=int, default=None, help="Batch size B [default: 1].")
+@click.option(
+    "--dtype", default=None, help="float32, float16, bfloat16 or float64 [default: float32]."
+)
+@click.option("--order", type=int, default=None, help="Hyena order N [default: 2].")
+@click.option(
+    "--depth", type=int, default=None, help="0: the bare mixer; k: k blocks [default: 0]."
+)
+@click.option(
+    "--heads", type=int, default=None, help="Attention heads; must divide D [default: D/64]."
+)
+@click.option("--variant", default=None, help="Hyena variant: safari or paper [default: safari].")
+@click.option(
+    "--emb-dim", type=int, default=None, help="Hyena filter's positional features [default: 3]."
+)
+@click.option(
+    "--filter-order", type=int, default=None, help="Width of the filter MLP [default: 64]."
+)
+@click.option(
+    "--modulate/--no-modulate",
+    default=None,
+    help="Hyena filter's decay window [default: modulate].",
+)
 @click.option(
     "--causal/--no-causal", default=None, help="Attention mask (attention ops) [default: causal]."
 )
-@click.option("--mode", default=None, help="infer, fwd, bwd or fwd_bwd [default: fwd].")
-@click.option("--point", "point_id", default=None, help="Profile stored point ID (with --db).")
-@click.option("--db", default="reports/hyperf.db", show_default=True, help="Store for --point.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option(
-    "-o", "--output", default=None, help="Folder [default: reports/profiles/OP-LSEQ_LEN-MODE]."
+    "--mode",
+    default=None,
+    help="infer, fwd, bwd or fwd_bwd [default: fwd, or the stored point's with --point].",
+)
+@click.option(
+    "--point",
+    "point_id",
+    metavar="ID",
+    default=None,
+    help="Profile the stored point ID (its point_id in `hyperf export`) from --db.",
+)
+@click.option("--db", default="reports/hyperf.db", show_default=True, help="Store for --point.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="DIR",
+    default=None,
+    help="Folder [default: reports/profiles/OP-LSEQ_LEN-MODE].",
 )
 @click.option("--wait", type=int, default=1, show_default=True, help="Steps skipped first.")
 @click.option("--warmup", type=int, default=2, show_default=True, help="Steps profiled, dropped.")
@@ -778,9 +1042,17 @@ def profile_command(
     tensorboard: bool,
     **params,
 ) -> None:
-    """Profile one point: a trace for Perfetto and TensorBoard, a memory timeline, and the
-    time per stage (hyperf/ops/regions.py). Give the point as in a sweep (unset options take
-    a sweep point's defaults) or as a stored --point."""
+    """Profile one point under torch.profiler: a trace for Perfetto and TensorBoard, a memory
+    timeline, and the time per stage (hyperf/ops/regions.py). Give the point as in a sweep
+    (unset options take a sweep point's defaults, shown below) or as a stored --point.
+    Writes trace.json.gz, tb/, breakdown.csv, ops.csv, memory.png and memory.csv into the
+    output folder.
+
+    \b
+    Examples:
+      hyperf profile --op hyena:fft --seq-len 16384 --d-model 768 --mode fwd --tensorboard
+      hyperf profile --point POINT_ID --db reports/hyperf.db
+    """
     from hyperf.device import resolve_device
     from hyperf.profile import ProfileOptions, profile_workload
     from hyperf.workload import MODES

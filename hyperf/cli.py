@@ -316,7 +316,8 @@ def sweep_command(
     if dry_run:
         from hyperf.sweep.dryrun import print_plan
 
-        print_plan(spec, device, db=db)
+        profile = profile_filter if profile_filter is not None else ("" if profile_all else None)
+        print_plan(spec, device, db=db, profile=profile)
         return
     try:
         summary = run_sweep(

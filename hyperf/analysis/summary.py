@@ -112,10 +112,9 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     devices = ", ".join(sorted(set(match["device"])))
     batches = ", ".join(str(b) for b in sorted(set(match["batch"])))
     note = (
-        f"Grey dotted: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not this run's "
-        f"device, or not known to be: compare shapes, not times. This run: {devices}, batch "
-        f"{batches}, modes "
-        f"{', '.join(sorted(set(match['mode'])))}."
+        f"Grey dotted: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not "
+        f"this run's device, or not known to be: compare shapes, not times. This run: "
+        f"{devices}, batch {batches}, modes {', '.join(sorted(set(match['mode'])))}."
     )
     return pd.DataFrame(rows), note
 

@@ -24,7 +24,11 @@ hyperf list
 hyperf calibrate --if-missing
 # Profile the training step of order-2, depth-1 points too (after timing them): the report's
 # "Where the time goes" section draws their stages.
-hyperf sweep "$spec" --db "$out/hyperf.db" \
-  --profile-filter 'depth=1,order=2,mode=fwd_bwd,op!=attention:naive' "$@"
+profile='depth=1,order=2,mode=fwd_bwd,op!=attention:naive'
+# The dry run's wall-time estimate first (its last line), then the sweep, timed against it.
+hyperf sweep "$spec" --db "$out/hyperf.db" --profile-filter "$profile" --dry-run "$@" | tail -n 1
+started=$SECONDS
+hyperf sweep "$spec" --db "$out/hyperf.db" --profile-filter "$profile" "$@"
+echo "the sweep took $((SECONDS - started)) s"
 hyperf runs --db "$out/hyperf.db"
 hyperf report --db "$out/hyperf.db" -o "$out/$name.html"

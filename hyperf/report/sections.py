@@ -347,7 +347,8 @@ def breakdown_section(c: Context) -> Section:
         ),
         figures=[
             Figure(
-                figures.breakdown_bars(table, BREAKDOWN_ORDER), "time per category vs length"
+                figures.breakdown_bars(table, BREAKDOWN_ORDER),
+                "time per category vs sequence length",
             )
         ],
         tables=[

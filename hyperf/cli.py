@@ -669,15 +669,13 @@ def predict_command(
     from hyperf.analysis.predict import (
         PredictError,
         compare_flashfftconv,
-        device,
+        gpu_name,
         predicted_crossover,
         prediction_row,
     )
     from hyperf.workload import Workload
 
-    gpus = gpus or (ctx.meta.get("predict_gpu", "A100-80GB"),)
-    for gpu in gpus:
-        device(gpu)  # unknown GPU: a clear error
+    gpus = tuple(gpu_name(g) for g in gpus or (ctx.meta.get("predict_gpu", "A100-80GB"),))
     if validate:
         _print_validation(as_json)
         return

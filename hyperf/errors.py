@@ -39,6 +39,6 @@ def clear_errors(command: Callable) -> Callable:
             hint = " (free some space)" if "full" in str(error) else ""
             fail(f"{db}: {error}{hint}; what is already stored is kept")
         except OSError as error:
-            fail(f"{error.filename or ''}: {error.strerror or error}")
+            fail(f"{error.filename}: {error.strerror or error}" if error.filename else str(error))
 
     return checked

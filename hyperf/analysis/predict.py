@@ -120,10 +120,16 @@ def published() -> dict[str, dict]:
     return yaml.safe_load(resources.files("hyperf.data").joinpath("published.yaml").read_text())
 
 
-def device(gpu: str) -> dict:
-    if gpu not in devices():
+def gpu_name(gpu: str) -> str:
+    """The device table's spelling of ``gpu`` (``h100-sxm`` → ``H100-SXM``)."""
+    names = {name.lower(): name for name in devices()}
+    if gpu.lower() not in names:
         raise PredictError(f"unknown GPU {gpu!r}; known: {', '.join(devices())}")
-    return devices()[gpu]
+    return names[gpu.lower()]
+
+
+def device(gpu: str) -> dict:
+    return devices()[gpu_name(gpu)]
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ def run_sweep(
     plan = build_plan(spec, device_name)
     profiled = point_filter(profile) if profile is not None else None
     owner = claim_owner()
+    if resume not in (None, False, True) and not Path(db).exists():  # leave no empty store
+        raise ValueError(f"--resume {resume}: {db} does not exist (see `hyperf runs --db DB`)")
     with Store(db, write=True) as store, _signals_interrupt():
         run_id, note = resolve_run(store, spec, spec_text, device_name, resume)
         notes = [note] if note else []

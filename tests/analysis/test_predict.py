@@ -150,6 +150,14 @@ def test_cli_table_labels_predictions_and_keeps_the_old_spelling():
     assert "FlashFFTConv's published H100-SXM ms" in result.output
 
 
+def test_gpu_names_are_case_insensitive():
+    result = CliRunner().invoke(
+        main, ["predict", "--gpu", "h100-sxm", "--op", "hyena:fft", "--seq-len", "1024", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["gpu"] == "H100-SXM"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

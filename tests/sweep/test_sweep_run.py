@@ -137,6 +137,13 @@ def test_kill_9_then_resume_stores_each_point_exactly_once(write_spec, tmp_path)
 
 def test_resume_of_an_unknown_run_is_an_error(write_spec, tmp_path):
     path = write_spec(SMALL.format(timeout=60, repeats=1))
+    missing = CliRunner().invoke(
+        main, ["sweep", str(path), "--db", str(tmp_path / "r.db"), "--resume", "42"]
+    )
+    assert missing.exit_code == 2 and "r.db does not exist" in missing.output
+    assert not (tmp_path / "r.db").exists()  # a refused resume leaves no empty store behind
+    with Store(tmp_path / "r.db", write=True) as store:
+        store.create_run("other", "", "h", "cpu", {}, None)
     result = CliRunner().invoke(
         main, ["sweep", str(path), "--db", str(tmp_path / "r.db"), "--resume", "42"]
     )

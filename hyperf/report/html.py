@@ -124,6 +124,8 @@ def assemble(
         if runs.empty:
             lines = ["This store holds no sweep runs, only benchmark history (below)."]
         lines.append(history_headline(series, steps))
+    elif runs.empty:
+        lines = ["This store holds no runs yet: measure one with hyperf sweep SPEC --db STORE."]
     return Report(
         lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps,
         headline_table=top,

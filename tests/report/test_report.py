@@ -68,10 +68,14 @@ def test_report_files_and_sections(real_run):
         assert (tmp / "out" / f"quick-{name}.csv").exists()
 
 
-@pytest.mark.parametrize("case", ["empty", "all_failed", "single_point", "one_backend"])
+@pytest.mark.parametrize("case", ["no_runs", "empty", "all_failed", "single_point", "one_backend"])
 def test_degenerate_runs_render_with_an_explanation(tmp_path, case):
     db = tmp_path / "r.db"
-    if case == "empty":
+    if case == "no_runs":
+        with Store(db, write=True):
+            pass
+        run, expected = None, "This store holds no runs yet"
+    elif case == "empty":
         with Store(db, write=True) as store:
             run = store.create_run("empty", "", "h", "cpu", {}, None)
         expected = "holds no points"
@@ -84,7 +88,7 @@ def test_degenerate_runs_render_with_an_explanation(tmp_path, case):
     else:
         run = sweep(tmp_path, "hyena:fft", "64, 128, 256", db)
         expected = "Only one family"
-    report = write_report(db, [run], tmp_path / "r.html")
+    report = write_report(db, None if run is None else [run], tmp_path / "r.html")
     assert any(expected in line for line in report.headline)
     assert expected in (tmp_path / "r.html").read_text()
 

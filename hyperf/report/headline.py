@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hyperf.report.figures import attention_label
+from hyperf.report.style import attention_label
 
 
 def length(value) -> str:

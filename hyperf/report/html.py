@@ -16,9 +16,9 @@ from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_poin
 from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
 from hyperf.analysis.summary import incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
-from hyperf.report import figures
 from hyperf.report.headline import headline_cells
 from hyperf.report.sections import Section, sections
+from hyperf.report.style import attention_label
 from hyperf.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -69,7 +69,7 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
                 f"At L={fmt_length(seq_len)}, {best['hyena']} (order {best['order']}) is "
                 f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
                 f"{best['speedup_high']:.2f}) as fast as "
-                f"{figures.attention_label(best['attention'], best.get('causal', 1))} "
+                f"{attention_label(best['attention'], best.get('causal', 1))} "
                 f"({best['mode']}, depth {best['depth']})."
             )
     if points["family"].nunique() < 2:

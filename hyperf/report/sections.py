@@ -27,7 +27,7 @@ from hyperf.analysis.summary import (
     roofline_summary,
 )
 from hyperf.ops.regions import CATEGORIES
-from hyperf.report import figures
+from hyperf.report import figures, style
 from hyperf.report.headline import headline_cells
 from hyperf.units import time_unit
 
@@ -572,7 +572,7 @@ SECTIONS: list[Callable[[Context], Section | None]] = [
 def sections(report: Report, base: Path | None = None) -> list[Section]:
     """Every section the report has, in order (a history section only with a history)."""
     points = report.points
-    colours = figures.palette(points["op"].unique().tolist()) if not points.empty else {}
+    colours = style.palette(points["op"].unique().tolist()) if not points.empty else {}
     context = Context(report, colours, base)
     built = (make(context) for make in SECTIONS)
     return [section for section in built if section is not None]

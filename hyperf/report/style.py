@@ -1,6 +1,7 @@
 """The report's visual grammar: which colour, line style and marker a series gets, how
 axes over L are ticked and labelled, and where legends go. The figures (``figures.py``) draw
 with these and nothing else, so every figure of a report reads the same way.
+
 How a series is drawn (the same in the time, speedup and memory figures):
 
 - **colour: the operator** (``palette``). Hyena-family operators (``hyena:*``,

@@ -314,10 +314,19 @@ def sweep_command(
     registry.names()  # a broken HYPERF_PLUGINS module is reported as such, not as a spec error
     spec, text = load_spec(spec_path)
     if dry_run:
+        from hyperf.device import resolve_device
+        from hyperf.sweep.driver import stored_points
         from hyperf.sweep.dryrun import print_plan
 
         profile = profile_filter if profile_filter is not None else ("" if profile_all else None)
-        print_plan(spec, device, db=db, profile=profile)
+        target = str(resolve_device(device or spec.device))
+        again = True if resume == "latest" else resume
+        run_id, stored, note = stored_points(db, spec, text, target, again)
+        if note:
+            click.echo(f"note: {note}")
+        elif run_id is not None:
+            click.echo(f"resuming run {run_id}: its stored points are not measured again")
+        print_plan(spec, device, db=db, profile=profile, stored=stored)
         return
     try:
         summary = run_sweep(

@@ -89,6 +89,18 @@ def resolve_run(
     return int(resume), None
 
 
+def stored_points(
+    db: str, spec: Spec, spec_text: str, device: str, resume: int | bool | None
+) -> tuple[int | None, set[str], str | None]:
+    """What ``--resume`` would continue, read only: (the run, or None for a new one; the ids
+    of its points already stored; a note). For ``sweep --dry-run --resume``."""
+    if resume in (None, False) or not Path(db).exists():
+        return None, set(), None
+    with Store(db) as store:
+        run_id, note = resolve_run(store, spec, spec_text, device, resume)
+        return run_id, store.done_point_ids(run_id) if run_id is not None else set(), note
+
+
 def _stored_spec_hash(text: str | None) -> str | None:
     """The normalised hash of a stored spec's text (runs made before hashes were normalised),
     or None if it no longer validates (e.g. a plugin operator that is not loaded)."""

@@ -111,11 +111,13 @@ def print_plan(
     max_rows: int = MAX_ROWS,
     db: str | None = None,
     profile: str | None = None,
+    stored: set[str] = frozenset(),
 ) -> None:
     """Print the first ``max_rows`` points with their predictions, and the predicted wall
     time of the whole sweep (calibrated from ``db``'s finished runs on this device, if any;
-    ``profile``: the sweep's point filter for profiling, '' for every point, None for none);
-    warnings about the plan's size go to stderr."""
+    ``profile``: the sweep's point filter for profiling, '' for every point, None for none;
+    ``stored``: ids of points a resumed run already holds, which cost nothing); warnings
+    about the plan's size go to stderr."""
     device_name = str(resolve_device(device or spec.device))
     plan = build_plan(spec, device_name)
     profiled = point_filter(profile) if profile is not None else (lambda point: False)
@@ -133,7 +135,9 @@ def print_plan(
     rows = []
     for i, point in enumerate(plan):
         seconds, predicted_ms, peak_mib, note = _predict(point, ceilings)
-        if seconds is not None:
+        if point.id in stored:
+            note = "stored"
+        elif seconds is not None:
             w = point.workload
             rough = _predict(point, yardstick)[0] if calibrated else seconds
             step = estimate.step_seconds(point.id, w.op, point.mode, rough or seconds, costs)
@@ -169,4 +173,7 @@ def print_plan(
         f"wall time: fixed costs per point and repeat plus the kernels' time; constants "
         f"{costs.source if costs.source != 'defaults' else 'defaults for ' + device_name}"
     )
+    left = sum(point.id not in stored for point in plan)
+    if left < len(plan):
+        print(f"{len(plan) - left:,} of {len(plan):,} points already stored; the rest: {left:,}")
     print(f"{len(plan):,} points; predicted sweep time about {duration}")

@@ -165,3 +165,14 @@ def test_uncalibrated_estimate_is_plausible_and_a_stored_run_calibrates_it(write
         print_plan(spec, "cpu", db=str(db))
     assert f"calibrated from 2 stored points of run 1 in {db}" in out.getvalue()
     assert out.getvalue().splitlines()[-1].startswith("2 points; predicted sweep time about")
+
+    # Resuming the finished run: nothing is left to measure, and the estimate says so.
+    resumed = subprocess.run(
+        [*hyperf, "sweep", str(path), "--dry-run", "--db", str(db), "--resume"],
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming run 1" in resumed.stdout
+    assert "2 of 2 points already stored; the rest: 0" in resumed.stdout
+    assert _predicted_s(resumed.stdout) < _predicted_s(dry.stdout)

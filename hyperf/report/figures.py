@@ -252,6 +252,7 @@ def _speedup_figure(speedups: pd.DataFrame, colours: dict):
     )
     has_band = {"speedup_low", "speedup_high"} <= set(data.columns)
     entries: dict[str, tuple] = {}
+    any_noisy = False
     for ax, (mode, attention, bidirectional) in zip(axes.flat, panels, strict=False):
         causal = 0 if bidirectional else 1
         chosen = data[
@@ -270,11 +271,13 @@ def _speedup_figure(speedups: pd.DataFrame, colours: dict):
                 f"{hyena} (order {integer_text(order)}) vs {attention_label(attention, causal)}, "
                 f"depth {integer_text(depth)}"
             )
+            noisy = group.get("noisy")
             _draw(
-                ax, group["seq_len"], group["speedup"], keywords, label,
+                ax, group["seq_len"], group["speedup"], keywords, label, noisy,
                 low=group["speedup_low"] if has_band else None,
                 high=group["speedup_high"] if has_band else None,
             )  # fmt: skip
+            any_noisy = any_noisy or (noisy is not None and bool(noisy.fillna(False).any()))
             short = f"{hyena} (order {integer_text(order)}), depth {integer_text(depth)}"
             entries.setdefault(short, (_handle(keywords), short))
         ax.axhline(1.0, color="black", lw=0.9, zorder=1)
@@ -298,6 +301,8 @@ def _speedup_figure(speedups: pd.DataFrame, colours: dict):
     if has_band:
         legend.append((Patch(color="0.5", alpha=0.25, lw=0), CI_LABEL))
     legend.append((Line2D([], [], color="black", lw=0.9), "1× (equal time)"))
+    if any_noisy:
+        legend.append(_noisy_entry())
     outside_legend(fig, used, legend)
     return fig
 

@@ -309,6 +309,20 @@ def test_speedup_without_interval_columns_draws_no_band(speedups, drawn):
     assert figures.CI_LABEL not in legend_texts(drawn[-1])
 
 
+def test_a_noisy_speedup_is_hollow(speedups, drawn):
+    frame = speedups.assign(noisy=False)
+    pick = (frame["seq_len"] == LENGTHS[2]) & (frame["hyena"] == "hyena:fft")
+    frame.loc[pick, "noisy"] = True
+    figures.speedup_vs_length(frame, figures.palette(["hyena:fft", "hyena:blocked"]))
+    for ax in drawn[-1].axes:
+        if ax.axison:
+            hollow = [line for line in ax.lines if line.get_markerfacecolor() == "none"]
+            assert hollow and all(list(h.get_xdata()) == [LENGTHS[2]] for h in hollow)
+    assert figures.NOISY_LABEL in legend_texts(drawn[-1])
+    figures.speedup_vs_length(speedups, figures.palette(["hyena:fft", "hyena:blocked"]))
+    assert figures.NOISY_LABEL not in legend_texts(drawn[-1])  # no noisy column: none hollow
+
+
 # ---- memory and heatmaps ----------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_poin
 from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
 from hyperf.analysis.summary import incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
-from hyperf.report.headline import headline_cells
+from hyperf.report.headline import headline_cells, length
 from hyperf.report.sections import Section, sections
 from hyperf.report.style import attention_label
 from hyperf.store import Store
@@ -40,12 +40,6 @@ class Report:
     headline_table: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.headline
 
 
-def fmt_length(value) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{value / 1024:.1f}K" if value >= 1024 else f"{value:.0f}"
-
-
 def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
     """The few sentences under the headline table: the largest measured speedup at a few
     lengths, and what cannot be compared."""
@@ -66,7 +60,7 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
             at = speed[speed["seq_len"] == seq_len]
             best = at.loc[at["speedup"].idxmax()]
             lines.append(
-                f"At L={fmt_length(seq_len)}, {best['hyena']} (order {best['order']}) is "
+                f"At L={length(seq_len)}, {best['hyena']} (order {best['order']}) is "
                 f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
                 f"{best['speedup_high']:.2f}) as fast as "
                 f"{attention_label(best['attention'], best.get('causal', 1))} "

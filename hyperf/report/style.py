@@ -229,14 +229,6 @@ def light_grid(ax) -> None:
         ax.spines[side].set_visible(False)
 
 
-def log_log(ax, ylabel: str, title: str, legend_size: int = 6) -> None:
-    """Log₂ L × log y axes with a grid (the legend is the figure's: ``outside_legend``)."""
-    length_axis(ax, [line_x for line in ax.lines for line_x in line.get_xdata()])
-    log_y(ax)
-    ax.set(ylabel=ylabel, title=title)
-    light_grid(ax)
-
-
 def outside_legend(fig, axes, entries: list[tuple], where: str | None = None):
     """One legend for the figure, outside every axes: right of a single panel (``where`` =
     "right"), else below the panels, in as many columns as the figure's width holds.

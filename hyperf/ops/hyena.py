@@ -269,7 +269,7 @@ class CausalDepthwiseConv(torch.autograd.Function):
                 "bct,bct->c", g[..., delay:], x[..., :-delay]
             )
         # x̃ = x + input_bias wherever t − d ≥ 0: tap j sees the bias weighted Σ_{t≥K−1−j} g[t].
-        seen = tail_sums[:, kernel_size - 1 - torch.arange(kernel_size)]  # (C, K)
+        seen = tail_sums[:, :kernel_size].flip(-1)  # (C, K); no index tensor: graph-capturable
         grad_taps += input_bias.unsqueeze(-1) * seen
         grad_bias = tail_sums[:, 0]
         grad_input_bias = (taps * seen).sum(-1)

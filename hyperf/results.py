@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, make_dataclass
 
 from hyperf.measure.stats import summarize, summarize_point
+from hyperf.params import point_params
 
 # ok: correct against an independent oracle; wrong: timed but over tolerance; unchecked:
 # timed, but no independent oracle could check it; the rest were not timed.
@@ -24,29 +25,33 @@ STATUSES = ("ok", "wrong", "unchecked", "oom", "timeout", "crashed", "skipped")
 MEASURED = ("ok", "wrong", "unchecked")  # statuses that carry times
 
 
-@dataclass
-class Params:
-    """The parameters of a point, as columns (one row per run and point)."""
+def _column_type(hint) -> type:
+    """A parameter's type as a column's: flags are 0/1, a choice of strings is a string."""
+    if hint is bool:
+        return int
+    if typing.get_origin(hint) is typing.Literal:
+        return str
+    return hint
 
-    op: str
-    family: str
-    mode: str
-    device: str
-    dtype: str
-    batch: int
-    seq_len: int
-    d_model: int
-    n_heads: int | None
-    hyena_order: int
-    depth: int
-    variant: str
-    emb_dim: int
-    filter_order: int
-    modulate: int
-    timed_region: str
-    # 1: causal (every Hyena and long convolution, and attention by default); 0: attention
-    # without the mask (an encoder's). Schema 6; rows stored before it read 1 (they were).
-    causal: int = 1
+
+# The parameters of a point, as columns (one row per run and point): the point model's
+# (``hyperf.params``, under their column names) and where and how it was measured. A
+# ``Params`` built by the worker is plain data; ``columns(Params)`` declares them.
+Params = make_dataclass(
+    "Params",
+    [
+        ("op", str),
+        ("family", str),
+        ("mode", str),
+        ("device", str),
+        *(
+            (facts.column_name(name), _column_type(hint))
+            for name, (hint, _, facts) in point_params().items()
+            if name != "op"
+        ),
+        ("timed_region", str),
+    ],
+)
 
 
 @dataclass

@@ -15,17 +15,9 @@ from torch import nn
 from hyperf import registry
 from hyperf.ops.longconv import long_conv
 from hyperf.ops.model import build_mixer, build_model
+from hyperf.params import DTYPE_NAMES, MODES, WorkloadParams, default_heads  # noqa: F401
 
-# What a timed region contains: no_grad forward; forward with grad enabled; backward alone
-# (the forward runs outside the timed region); forward then backward.
-MODES = ("infer", "fwd", "bwd", "fwd_bwd")
-
-DTYPES = {
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float64": torch.float64,
-}
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 class LongConvLayer(nn.Module):
@@ -44,26 +36,8 @@ class LongConvLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class Workload:
-    """One operator (a registry name) at one shape. ``depth=0`` is the bare mixer;
-    ``depth ≥ 1`` wraps it in that many pre-norm residual blocks. For ``longconv:*``,
-    ``d_model`` is the channel count C and the input is (B, C, L). ``causal=False`` makes an
-    ``attention:*`` mixer bidirectional (an encoder's); every other operator here is causal
-    and refuses it."""
-
-    op: str
-    batch: int = 1
-    seq_len: int = 1024
-    d_model: int = 768
-    dtype: str = "float32"
-    depth: int = 0
-    order: int = 2
-    variant: str = "safari"
-    n_heads: int | None = None
-    filter_order: int = 64
-    emb_dim: int = 3
-    modulate: bool = True
-    causal: bool = True
+class Workload(WorkloadParams):
+    """A point's parameters (``hyperf.params.WorkloadParams``) and how to build and run it."""
 
     @property
     def family(self) -> str:

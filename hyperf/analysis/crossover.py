@@ -30,6 +30,7 @@ import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
 from hyperf.measure.stats import centre, log_replicates
+from hyperf.params import columns_where
 
 HYENA_FAMILIES = ("hyena", "longconv")
 MIN_FIT_POINTS = 3  # a power law through two points fits anything
@@ -189,20 +190,11 @@ def crossover(
 
 # --- over the points DataFrame ------------------------------------------------------------
 
-PAIR_KEYS = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
-# ``causal`` (1, or 0 for bidirectional attention): a bidirectional series is its own series,
-# never merged with the causal one of the same operator.
-SERIES_KEYS = [
-    "run_id",
-    "op",
-    "mode",
-    "hyena_order",
-    "depth",
-    "d_model",
-    "batch",
-    "dtype",
-    "causal",
-]
+# Hyena and attention are compared where these are equal; a series (a curve over L) is one
+# operator at one value of each series key. Both derive from the point model
+# (``hyperf.params``): a bidirectional attention series (``causal`` 0) is its own series.
+PAIR_KEYS = ["run_id", "mode", "device", *columns_where("paired")]
+SERIES_KEYS = ["run_id", "op", "mode", *columns_where("series")]
 
 
 def series_columns(keys: tuple) -> dict:

@@ -18,14 +18,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from hyperf import registry
+from hyperf.params import point_params
 from hyperf.sweep.spec import SPEC_VERSION, Spec
 from hyperf.workload import Workload
 
-HYENA_ONLY = ("order", "variant", "emb_dim", "filter_order", "modulate")
-ATTENTION_ONLY = ("n_heads", "causal")
 # Parameters added after point IDs were first stored, with the default that every point
 # stored before them had: at that value they stay out of the hash (``point_id``).
-ADDED_LATER = {"causal": True}
+ADDED_LATER = {
+    name: default for name, (_, default, facts) in point_params().items() if facts.added_later
+}
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,16 @@ class Point:
 
 
 def normalise(workload: Workload) -> Workload:
-    """Reset the axes that do not apply to the workload's family to their defaults."""
-    defaults = Workload(op=workload.op)
+    """Reset the parameters that do not apply to the workload's family to their defaults."""
     family = registry.get(workload.op).family
-    changes = {}
-    if family != "hyena":
-        changes.update({name: getattr(defaults, name) for name in HYENA_ONLY})
-    if family != "attention":
-        changes.update({name: getattr(defaults, name) for name in ATTENTION_ONLY})
-    if family == "longconv":
-        changes["depth"] = 0
-    return replace(workload, **changes)
+    return replace(
+        workload,
+        **{
+            name: default
+            for name, (_, default, facts) in point_params().items()
+            if facts.families is not None and family not in facts.families
+        },
+    )
 
 
 def point_id(workload: Workload, mode: str, device: str) -> str:

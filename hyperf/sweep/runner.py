@@ -32,6 +32,7 @@ from hyperf.measure.memory import (
     saved_activation_bytes,
 )
 from hyperf.measure.timing import TimingOptions, time_workload
+from hyperf.params import store_columns
 from hyperf.results import Params, Repeat
 from hyperf.sweep.plan import Point
 from hyperf.sweep.spec import Budget
@@ -42,23 +43,11 @@ MEMORY_HEADROOM = 0.8  # a point may use this fraction of the available memory
 def point_params(point: Point) -> Params:
     w = point.workload
     return Params(
-        op=w.op,
+        **store_columns(w),
         family=w.family,
         mode=point.mode,
         device=point.device,
-        dtype=w.dtype,
-        batch=w.batch,
-        seq_len=w.seq_len,
-        d_model=w.d_model,
-        n_heads=w.n_heads,
-        hyena_order=w.order,
-        depth=w.depth,
-        variant=w.variant,
-        emb_dim=w.emb_dim,
-        filter_order=w.filter_order,
-        modulate=int(w.modulate),
         timed_region=point.timed_region,
-        causal=int(w.causal),
     )
 
 

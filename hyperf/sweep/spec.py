@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import typing
+from dataclasses import MISSING
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,16 +35,15 @@ from pydantic import (
 
 from hyperf import registry
 from hyperf.measure.timing import TimingOptions
+from hyperf.params import MAX_SEQ_LEN, Param, point_params
 from hyperf.workload import DTYPES, MODES, Workload
 
 SPEC_VERSION = 1
 
 # Upper bounds, generous for any real GPU experiment; they catch a typo (an extra zero, 2**40)
-# before it plans a point that cannot run. The others are on PointParams' fields (and so on
-# every axis): batch, d_model and n_heads ≤ 65536, order ≤ 16, depth ≤ 256, filter_order (the
-# filter MLP's width) ≤ 4096, emb_dim ≤ 1023.
-MAX_LOG2_SEQ_LEN = 24
-MAX_SEQ_LEN = 2**MAX_LOG2_SEQ_LEN  # 16M tokens: the longest sequence, listed or {log2: …}
+# before it plans a point that cannot run. Each parameter's own bounds are on its Workload
+# field (and so on every axis).
+MAX_LOG2_SEQ_LEN = MAX_SEQ_LEN.bit_length() - 1
 MAX_TOKENS_PER_BATCH = 2**30
 
 
@@ -84,31 +84,29 @@ def _known(kind: str, value: str) -> str:
     return value
 
 
-class PointParams(Strict):
-    """One point's parameters and every rule they obey (a ``points:`` entry; each axis lists
-    values of one field)."""
+def _pydantic_field(name: str, hint, default, facts: Param):
+    """A ``PointParams`` field from a ``Workload`` field: its type, default, bounds and doc;
+    a parameter with its own CLI option also accepts that name as a key (``heads``)."""
+    extra = {} if default is MISSING else {"default": default}
+    if facts.option:
+        alias = facts.option.removeprefix("--").replace("-", "_")
+        extra["validation_alias"] = AliasChoices(name, alias)
+    return hint, Field(ge=facts.ge, le=facts.le, description=facts.doc, **extra)
+
+
+_PointFields = create_model(
+    "_PointFields",
+    __base__=BaseModel,
+    __config__=None,
+    **{name: _pydantic_field(name, *spec) for name, spec in point_params().items()},
+)
+
+
+class PointParams(_PointFields):  # type: ignore[misc, valid-type]
+    """One point's parameters (``hyperf.workload.Workload``'s fields) and every rule they
+    obey (a ``points:`` entry; each axis lists values of one field)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    op: str
-    batch: int = Field(1, ge=1, le=65536)
-    seq_len: int = Field(1024, ge=1, le=MAX_SEQ_LEN)
-    d_model: int = Field(768, ge=1, le=65536)
-    dtype: str = "float32"
-    n_heads: int | None = Field(
-        None, ge=1, le=65536, validation_alias=AliasChoices("n_heads", "heads")
-    )
-    order: int = Field(2, ge=1, le=16, description="Hyena order N (≥ 2 for the safari variant)")
-    depth: int = Field(0, ge=0, le=256, description="0: the bare mixer; k: k pre-norm blocks")
-    variant: Literal["safari", "paper"] = "safari"
-    emb_dim: int = Field(
-        3, ge=3, le=1023, description="odd: t plus (emb_dim − 1)/2 sine/cosine pairs"
-    )
-    filter_order: int = Field(64, ge=1, le=4096, description="width of the implicit filter MLP")
-    modulate: bool = True
-    causal: bool = Field(
-        True, description="attention only: false for bidirectional (encoder) attention"
-    )
 
     @field_validator("op")
     @classmethod

@@ -52,7 +52,7 @@ UNKNOWN_KEYS = [
     ("budget: {warmup_call: 1}\n", "min_warmup_calls (or warmup_calls)"),
     ("opps: [hyena:fft]\n", "opps: unknown key; did you mean 'ops'? allowed: name, description"),
     ("axes: {hedas: [2]}\n", "axes.hedas: unknown key; did you mean 'heads'?"),
-    ("axes: {hedas: [2]}\n", "allowed: batch, seq_len, d_model, n_heads (or heads), order"),
+    ("axes: {hedas: [2]}\n", "allowed: batch, seq_len, d_model, depth, order, variant, n_heads"),
     (
         "points: [{op: hyena:fft, seqlen: 64}]\n",
         "points.0.seqlen: unknown key; did you mean 'seq_len'?",

@@ -95,19 +95,3 @@ def cpu_threads(threads: int | None):
         yield torch.get_num_threads()
     finally:
         torch.set_num_threads(previous)
-
-
-def capture_cuda_graph(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
-    """Record ``fn`` into a CUDA graph (after a warm-up on a side stream); returns replay."""
-    if device.type != "cuda":
-        raise ValueError("cuda_graph timing needs a CUDA device")
-    stream = torch.cuda.Stream(device)
-    stream.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            fn()
-    torch.cuda.current_stream(device).wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return graph.replay

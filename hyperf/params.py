@@ -19,6 +19,10 @@ from typing import Literal
 # (the forward runs outside the timed region); forward then backward.
 MODES = ("infer", "fwd", "bwd", "fwd_bwd")
 DTYPE_NAMES = ("float32", "float16", "bfloat16", "float64")
+# How a step runs (``hyperf.measure.execution``): eager PyTorch, a replayed CUDA graph, or
+# torch.compile.
+Exec = Literal["eager", "graph", "compile"]
+EXECS: tuple[str, ...] = typing.get_args(Exec)
 MAX_SEQ_LEN = 2**24  # 16M tokens: catches a typo (an extra zero) before it plans a point
 
 
@@ -101,6 +105,10 @@ class WorkloadParams:
     causal: bool = param(
         True, "attention only: false for bidirectional (encoder) attention",
         families=("attention",), series=True, added_later=True,
+    )  # fmt: skip
+    exec: Exec = param(  # noqa: RUF009 (a Literal alias: ruff cannot see it is immutable)
+        "eager", "how the step runs: eager, graph (CUDA graphs, replayed) or compile "
+        "(torch.compile)", series=True, paired=True, added_later=True,
     )  # fmt: skip
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import asdict, dataclass, fields, make_dataclass
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 
 from hyperf.measure.stats import summarize, summarize_point
 from hyperf.params import point_params
@@ -45,11 +45,15 @@ Params = make_dataclass(
         ("mode", str),
         ("device", str),
         *(
-            (facts.column_name(name), _column_type(hint))
-            for name, (hint, _, facts) in point_params().items()
+            (
+                facts.column_name(name),
+                _column_type(hint),
+                field(default=int(default) if isinstance(default, bool) else default),
+            )
+            for name, (hint, default, facts) in point_params().items()
             if name != "op"
         ),
-        ("timed_region", str),
+        ("timed_region", str, field(default="filter generation in")),
     ],
 )
 
@@ -73,6 +77,9 @@ class Repeat:
     attempts: int | None = None  # 1 + retries used
     interpreted: int | None = None
     wall_s: float | None = None
+    device_ms: float | None = None  # one step's device (CUDA) or operator (CPU) time
+    device_events: float | None = None  # its kernels (CUDA) or operator calls (CPU)
+    recompiled: int | None = None  # torch.compile graphs built while sampling
     detail_json: str | None = None  # repeat 0: check, FLOPs, memory; every repeat: probes
 
 
@@ -114,6 +121,11 @@ class PointRow:
     tolerance: float | None = None
     oracle: str | None = None
     wall_s: float | None = None
+    # One step's device (CUDA: summed kernel time) or operator (CPU: summed operator self
+    # time) ms and its kernel or operator count, read by the profiler in repeat 0.
+    device_ms: float | None = None
+    device_events: float | None = None
+    recompiled: int | None = None  # torch.compile graphs built while sampling (any repeat)
     detail_json: str | None = None
     finished_at: str | None = None
 
@@ -190,6 +202,9 @@ def combine(repeats: list[Repeat], samples: list[list[float]]) -> PointRow:
         tolerance=detail.get("tolerance"),
         oracle=detail.get("oracle"),
         wall_s=sum(r.wall_s or 0.0 for r in repeats),
+        device_ms=first.device_ms,
+        device_events=first.device_events,
+        recompiled=max((r.recompiled or 0) for r in repeats),
         detail_json=json.dumps(
             {
                 **detail,

@@ -36,9 +36,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from hyperf.params import point_params
 from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 PARAM_COLUMNS = columns(Params)
 RESULT_COLUMNS = columns(PointRow)
 REPEAT_COLUMNS = columns(Repeat)
@@ -185,6 +186,29 @@ def _schema_v6(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE points SET causal = 1 WHERE causal IS NULL")
 
 
+def _add_declared_columns(conn: sqlite3.Connection) -> None:
+    """Every column declared now (``hyperf.results``) that the file lacks is added — from
+    schema 7: ``exec``, and the device time and recompilation counts. A parameter added
+    later (``Param.added_later``) gets its default in the rows stored before it: every
+    earlier point ran that way (eager, causal). Adding a parameter or a statistic later is
+    one more version mapped to this step."""
+    for table, declared in (
+        ("points", {**PARAM_COLUMNS, **RESULT_COLUMNS}),
+        ("repeats", REPEAT_COLUMNS),
+    ):
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in declared.items():
+            if name not in have:
+                conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {name} {kind.replace(' NOT NULL', '')}"
+                )
+    for name, (_, default, facts) in point_params().items():
+        if facts.added_later:
+            column = facts.column_name(name)
+            value = int(default) if isinstance(default, bool) else default
+            conn.execute(f"UPDATE points SET {column} = ? WHERE {column} IS NULL", (value,))
+
+
 MIGRATIONS = {
     1: _schema_v1,
     2: _schema_v2,
@@ -192,6 +216,7 @@ MIGRATIONS = {
     4: _schema_v4,
     5: _schema_v5,
     6: _schema_v6,
+    7: _add_declared_columns,
 }  # version -> step from version − 1
 
 

@@ -101,9 +101,10 @@ def test_a_schema_1_database_is_migrated_without_loss(tmp_path):
     assert path.read_bytes() != before
 
 
-def test_a_schema_5_database_gains_causal_and_keeps_rows_and_ids(tmp_path):
+def test_a_schema_5_database_gains_causal_and_exec_and_keeps_rows_and_ids(tmp_path):
     """Schema 6 adds ``causal``: every row stored before it was causal (attention was always
-    masked; Hyena and long convolutions are causal), so each gets 1. Point IDs are kept."""
+    masked; Hyena and long convolutions are causal), so each gets 1. Schema 7 adds ``exec``:
+    every earlier point ran eager. Point IDs are kept."""
     path = tmp_path / "v5.db"
     conn = sqlite3.connect(path, isolation_level=None)
     for version in range(1, 6):
@@ -126,10 +127,11 @@ def test_a_schema_5_database_gains_causal_and_keeps_rows_and_ids(tmp_path):
     before = path.read_bytes()
     for write in (False, True):  # a reader migrates a copy in memory; a sweep, the file
         with Store(path, write=write) as store:
-            assert store.schema_version() == SCHEMA_VERSION == 6
+            assert store.schema_version() == SCHEMA_VERSION == 7
             points = store.points().set_index("point_id")
             assert sorted(points.index) == sorted(r[0] for r in rows)
             assert points["causal"].tolist() == [1, 1, 1]
+            assert points["exec"].tolist() == ["eager"] * 3
             assert points.loc["bf8daa71a156e289", "n_heads"] == 2
             assert (points["median_ms"] == 1.5).all()
             assert store.done_point_ids(1) == {r[0] for r in rows}  # resume skips them all

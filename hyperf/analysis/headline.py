@@ -1,4 +1,5 @@
-"""The headline: one row per Hyena backend × attention backend × mode, from rankable points.
+"""The headline: one row per Hyena backend × attention backend × mode × exec mode, from
+rankable points.
 
 A run can hold many configurations of each pair (orders, depths, widths). The headline takes,
 for each pair and mode, the configuration measured over the most lengths (ties: the lower
@@ -11,14 +12,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-CONFIG = ["run_id", "mode", "device", "dtype", "batch", "d_model", "depth"]
-PAIR = ["hyena", "attention", "causal", "mode"]
+from hyperf.analysis.crossover import PAIR_KEYS
+
+CONFIG = PAIR_KEYS  # what two operators are compared at (the point model's paired keys)
+PAIR = ["hyena", "attention", "causal", "mode", "exec"]
 COLUMNS = [
     "hyena",
     "order",
     "attention",
     "causal",
     "mode",
+    "exec",
     "depth",
     "d_model",
     "batch",
@@ -57,4 +61,4 @@ def headline_table(crossovers: pd.DataFrame, speedups: pd.DataFrame) -> pd.DataF
     for column in COLUMNS:
         if column not in table:
             table[column] = None
-    return table[COLUMNS].sort_values(["mode", "hyena", "attention"], ignore_index=True)
+    return table[COLUMNS].sort_values(["mode", "exec", "hyena", "attention"], ignore_index=True)

@@ -126,6 +126,22 @@ def roofline_bound(flops: float, bytes_moved: float, peak_flops: float, bandwidt
     return Bound(max(compute_s, memory_s), "compute" if compute_s >= memory_s else "memory")
 
 
+# A point is overhead-bound when its device (CUDA kernels) or operator (CPU) time is under
+# this share of its wall time: the rest is Python, dispatch and launches, not the operator.
+OVERHEAD_SHARE = 0.5
+BOUND_CLASSES = ("overhead", "memory", "compute")
+
+
+def bound_class(wall_s: float, device_s: float | None, floor: Bound) -> str:
+    """The one rule for what bounds a point: ``overhead`` when the device (or operator) time
+    is under ``OVERHEAD_SHARE`` of the wall time; otherwise the ceiling its roofline floor
+    comes from (``memory`` or ``compute``); "" when neither is known."""
+    known = device_s is not None and math.isfinite(device_s) and wall_s > 0
+    if known and device_s < OVERHEAD_SHARE * wall_s:
+        return "overhead"
+    return floor.bound_by
+
+
 def peak_rate(ceilings: Ceilings | dict, dtype: str) -> float:
     """The calibrated matmul rate for ``dtype``, float32's when ``dtype`` was not calibrated.
     ``ceilings`` is a ``Ceilings`` or its dict (as a run stores it)."""

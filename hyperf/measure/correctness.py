@@ -41,6 +41,7 @@ from torch import nn
 
 from hyperf import registry
 from hyperf.device import resolve_device
+from hyperf.measure import execution
 from hyperf.ops.attention import SelfAttention
 from hyperf.workload import Workload
 
@@ -231,3 +232,60 @@ def _check_rows(
         note,
         ROWS,
     )
+
+
+def check_exec(
+    workload: Workload,
+    mode: str,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    compile_mode: str = "default",
+) -> float | None:
+    """How far the point's ``exec`` mode is from eager on the same input: the largest
+    relative error over the output and, in training modes, the input's and every
+    parameter's gradient. None for eager (``check_workload`` checks eager against the
+    oracle; together they check every exec mode against it)."""
+    if workload.exec == "eager":
+        return None
+    device = resolve_device(device)
+    ok, reason = execution.available(workload.exec, device, mode)
+    if not ok:
+        raise ValueError(reason)
+    training = mode in ("bwd", "fwd_bwd")
+    module, u = workload.instantiate(device, seed=seed, requires_grad=training)
+    leaves = [u, *module.parameters()] if training else []
+    grad_out: list[torch.Tensor] = []
+
+    def step(run: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        for leaf in leaves:
+            leaf.grad = None
+        with torch.set_grad_enabled(training):
+            y = run(u)
+            if training:
+                if not grad_out:
+                    generator = torch.Generator(device=device).manual_seed(seed + 1)
+                    grad_out.append(torch.randn(y.shape, generator=generator, device=device))
+                y.backward(grad_out[0].to(y.dtype))
+        return y
+
+    def results(y: torch.Tensor) -> list[torch.Tensor]:
+        grads = [leaf.grad for leaf in leaves if leaf.grad is not None]
+        return [t.detach().clone() for t in (y, *grads)]
+
+    expected = results(step(module))
+    if workload.exec == "compile":
+        compiled = execution.compile_module(module, compile_mode)
+        got = results(step(compiled))
+    else:  # graph: the replayed step's static output and gradients
+        held: dict[str, torch.Tensor] = {}
+
+        def captured() -> None:
+            held["y"] = step(module)
+
+        replay = execution.capture_graph(captured, device)
+        replay()
+        torch.cuda.synchronize(device)
+        got = results(held["y"])
+    if len(got) != len(expected):
+        raise ValueError(f"exec {workload.exec} produced {len(got)} of {len(expected)} tensors")
+    return max(_rel_error(a, b) for a, b in zip(got, expected, strict=True))

@@ -13,8 +13,11 @@ lazy initialisation land there and are reported as ``first_call_ms``); warm-up u
 ``min_warmup_calls`` calls and ``warmup_s`` seconds; then samples until the 95% CI of the
 median (order statistics, ``stats.median_ci``) is within ±``target_rel_ci`` of it, or the
 budget is spent (never fewer than ``min_samples``, never more than ``max_samples``). On CUDA
-the L2 is flushed before every sample unless ``warm``; ``cuda_graph`` replays a captured graph
-instead of calling ``fn``.
+the L2 is flushed before every sample unless ``warm``. With ``exec`` graph the step is
+captured after the warm-up and the samples time its replay; with ``compile`` the first call
+holds the compilation. After sampling, ``device_steps`` more steps run under the profiler for
+the step's device (CUDA) or operator (CPU) time (``hyperf.measure.execution.device_time``):
+outside the samples, so the profiler never touches a timed call.
 
 Beside each sample's wall time the process CPU time is kept, and a contention probe is read
 around the sampling phase (``hyperf.measure.contention``): a measurement taken while something
@@ -30,19 +33,19 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hyperf.device import (
-    capture_cuda_graph,
     cpu_threads,
     l2_flusher,
     make_timer,
     resolve_device,
     synchronize,
 )
-from hyperf.measure import contention
+from hyperf.measure import contention, execution
 from hyperf.measure.stats import Stats, summarize
 from hyperf.workload import MODES, Workload
 
@@ -63,7 +66,12 @@ class TimingOptions(BaseModel):
     warmup_s: float = Field(0.1, ge=0, description="warm-up lasts at least this long, s")
     min_warmup_calls: int = Field(3, ge=0, alias="warmup_calls")
     warm: bool = Field(False, description="keep caches warm (no L2 flush between samples)")
-    cuda_graph: bool = False
+    compile_mode: Literal["default", "max-autotune"] = Field(
+        "default", description="torch.compile's mode for points with exec: compile"
+    )
+    device_steps: int = Field(
+        0, ge=0, description="steps profiled after sampling for the device time (0: none)"
+    )
     threads: int | None = Field(None, ge=1, description="CPU intra-op threads (None: as is)")
     seed: int = 0
 
@@ -88,7 +96,7 @@ class Measurement:
     device: str
     threads: int
     warm: bool
-    cuda_graph: bool
+    exec: str
     interpreted: bool
     wall_s: float
     warmup_calls: int = 0
@@ -96,6 +104,8 @@ class Measurement:
     contention: dict = field(default_factory=dict)  # probe readings over the sampling phase
     contended_because: list[str] = field(default_factory=list)  # empty: not contended
     notes: list[str] = field(default_factory=list)
+    device_time: dict = field(default_factory=dict)  # execution.DeviceTime of a step, if read
+    recompiled: int = 0  # torch.compile graphs built while sampling (exec compile)
 
     @property
     def contended(self) -> bool:
@@ -155,16 +165,20 @@ def measure(
     params: Sequence[torch.Tensor] = (),
     options: TimingOptions | None = None,
     interpreted: bool = False,
+    exec: str = "eager",
 ) -> Measurement:
-    """Time ``fn`` (a zero-argument callable returning the forward output)."""
+    """Time ``fn`` (a zero-argument callable returning the forward output) run as ``exec``
+    (``hyperf.measure.execution``; for ``compile`` the caller passes the compiled module's
+    call: compilation is then the first call's cost)."""
     if not callable(fn):
         raise ValueError(f"fn must be callable; got {type(fn).__name__}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     options = options or TimingOptions()
     device = resolve_device(device)
-    if options.cuda_graph and mode in BACKWARD_MODES:
-        raise ValueError("cuda_graph timing supports modes infer and fwd only")
+    ok, reason = execution.available(exec, device, mode)
+    if not ok:
+        raise ValueError(reason)
     resettable = [t for t in (*params, *grad_inputs) if isinstance(t, torch.Tensor)]
     prepare, timed = _make_step(fn, mode, options.seed)
     clock = make_timer(device)
@@ -172,11 +186,13 @@ def measure(
     watch = contention.probe(device)
     started = time.perf_counter()
     cpu_ms: list[float] = []
+    # A replayed graph writes its gradients into its own buffers: they are never reset.
+    reset = {"grads": True}
 
     with cpu_threads(options.threads) as threads, torch.set_grad_enabled(mode != "infer"):
 
         def sample() -> float:
-            if resettable:
+            if resettable and reset["grads"]:
                 _reset_grads(resettable)
             prepare()
             flush()
@@ -194,8 +210,10 @@ def measure(
         ):
             sample()
             warmup_calls += 1
-        if options.cuda_graph:
-            timed = capture_cuda_graph(timed, device)
+        if exec == "graph":
+            _reset_grads(resettable)
+            timed, reset["grads"] = execution.capture_graph(timed, device), False
+        compiled_before = execution.compilations() if exec == "compile" else 0
 
         samples: list[float] = []
         cpu_ms.clear()
@@ -214,9 +232,22 @@ def measure(
                     break
                 next_check = max(n + 1, math.ceil(n * 1.2))
         readings = watch.stop(time.perf_counter() - sampling_start, sum(cpu_ms) / 1e3, threads)
+        recompiled = execution.compilations() - compiled_before if exec == "compile" else 0
+        device_time = {}
+        # Not for ``bwd``: its forward runs before each step, outside the clock but inside a
+        # profiled window, so the profile could not tell the two apart.
+        if options.device_steps and not interpreted and mode != "bwd":
+            device_time = execution.device_time(
+                timed,
+                device,
+                options.device_steps,
+                before_each=lambda: _reset_grads(resettable) if reset["grads"] else None,
+            ).as_dict()
         _reset_grads(resettable)
 
     notes = ["Triton interpreter: not a speed"] if interpreted else []
+    if recompiled:
+        notes.append(f"torch.compile recompiled {recompiled}× while sampling")
     return Measurement(
         samples_ms=samples,
         first_call_ms=first_call_ms,
@@ -225,7 +256,7 @@ def measure(
         device=str(device),
         threads=threads,
         warm=options.warm,
-        cuda_graph=options.cuda_graph,
+        exec=exec,
         interpreted=interpreted,
         wall_s=time.perf_counter() - started,
         warmup_calls=warmup_calls,
@@ -233,6 +264,8 @@ def measure(
         contention=readings,
         contended_because=contention.assess(readings),
         notes=notes,
+        device_time=device_time,
+        recompiled=recompiled,
     )
 
 
@@ -243,21 +276,28 @@ def time_workload(
     options: TimingOptions | None = None,
     interpreted: bool = False,
 ) -> Measurement:
-    """Instantiate ``workload`` on ``device`` and measure it in ``mode``.
+    """Instantiate ``workload`` on ``device`` and measure it in ``mode``, run as its
+    ``exec`` (compiled here for ``compile``).
 
     In backward modes the input requires grad too (a mixer inside a network must produce it).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     device = resolve_device(device)
-    seed = (options or TimingOptions()).seed
-    module, u = workload.instantiate(device, seed=seed, requires_grad=mode in BACKWARD_MODES)
+    options = options or TimingOptions()
+    module, u = workload.instantiate(
+        device, seed=options.seed, requires_grad=mode in BACKWARD_MODES
+    )
+    parameters = list(module.parameters())
+    if workload.exec == "compile":
+        module = execution.compile_module(module, options.compile_mode)
     return measure(
         lambda: module(u),
         device=device,
         mode=mode,
         grad_inputs=(u,),
-        params=list(module.parameters()),
+        params=parameters,
         options=options,
         interpreted=interpreted,
+        exec=workload.exec,
     )

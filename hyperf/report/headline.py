@@ -46,6 +46,7 @@ def headline_cells(table: pd.DataFrame) -> pd.DataFrame:
                 "Hyena": f"{row.hyena} (order {row.order})",
                 "attention": attention_label(row.attention, row.causal),
                 "mode": row.mode,
+                "exec": row.exec,
                 "setting": f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}",
                 "crossover L (95 % CI)": _crossover(row),
                 "speedup at the longest L (95 % CI)": _speedup(row),

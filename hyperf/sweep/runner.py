@@ -23,7 +23,8 @@ import torch
 
 from hyperf import registry
 from hyperf.device import resolve_device
-from hyperf.measure.correctness import TOLERANCES, check_workload
+from hyperf.measure import execution
+from hyperf.measure.correctness import TOLERANCES, check_exec, check_workload
 from hyperf.measure.flops import NoModelError, analytic_bytes, analytic_flops, counted_flops
 from hyperf.measure.memory import (
     analytic_activation_bytes,
@@ -104,6 +105,9 @@ def run_point(
         return Repeat("skipped", reason), [], []
     if point.skip_reason:
         return Repeat("skipped", point.skip_reason), [], []
+    ok, reason = execution.available(w.exec, device, point.mode)
+    if not ok:
+        return Repeat("skipped", reason), [], []
     predicted = analytic_peak_bytes(w, point.mode)
     free = available_memory(device)
     if predicted > MEMORY_HEADROOM * free:
@@ -119,6 +123,7 @@ def run_point(
     budget = Budget.model_validate(point.budget)
     options = TimingOptions.model_validate(
         budget.model_dump(include=set(TimingOptions.model_fields))
+        | ({} if repeat == 0 else {"device_steps": 0})  # one repeat's device time is enough
     )
     interpreted = runs_interpreted(w.op, device)
     detail: dict = {}
@@ -136,6 +141,11 @@ def run_point(
                 time.sleep(RETRY_PAUSE_S * attempts)
                 timing = time_workload(w, point.mode, device, options, interpreted=interpreted)
                 attempts += 1
+        if repeat == 0 and w.exec != "eager":  # after timing: its first call holds compilation
+            with _stage(stage_s, "check"):
+                status, error, detail["exec_rel_error"] = _check_exec(
+                    point, device, options.compile_mode, status, error
+                )
     except Exception as failure:  # a bug in one backend must not end the sweep
         if out_of_memory(failure):
             return Repeat("oom", (str(failure) or type(failure).__name__).splitlines()[0]), [], []
@@ -153,6 +163,7 @@ def run_point(
             "contention": readings,
             "contended_because": timing.contended_because,
             "warmup_calls": timing.warmup_calls,
+            "device_time": timing.device_time,
         }
     )
     return (
@@ -172,6 +183,9 @@ def run_point(
             attempts=attempts,
             interpreted=int(interpreted),
             wall_s=timing.wall_s,
+            device_ms=timing.device_time.get("device_ms"),
+            device_events=timing.device_time.get("events"),
+            recompiled=timing.recompiled,
             detail_json=json.dumps(detail),
         ),
         timing.samples_ms,
@@ -230,6 +244,19 @@ def _first_repeat_facts(
         detail["saved_bytes_model"] = analytic_activation_bytes(w)
     detail.update(max_rel_error=check.max_rel_error, tolerance=tolerance, oracle=check.oracle)
     return status, error, detail
+
+
+def _check_exec(
+    point: Point, device: torch.device, compile_mode: str, status: str, error: str | None
+) -> tuple[str, str | None, float]:
+    """(status, error, relative error) after checking the point's exec mode against eager —
+    which the first repeat checked against the oracle: together, the exec mode against it."""
+    w = point.workload
+    exec_error = check_exec(w, point.mode, device, compile_mode=compile_mode)
+    tolerance = point.tolerance or TOLERANCES[w.dtype]
+    if exec_error > tolerance and status != "wrong":
+        return "wrong", f"exec {w.exec} vs eager: relative error {exec_error:.3g}", exec_error
+    return status, error, exec_error
 
 
 def _profile(point: Point, device: torch.device) -> dict:

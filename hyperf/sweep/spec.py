@@ -212,6 +212,9 @@ class Budget(TimingOptions):
     timeout_s: float = Field(300.0, gt=0, description="a repeat running longer is killed (s)")
     repeats: int = Field(3, ge=1, description="independent worker processes per point")
     retries: int = Field(2, ge=0, description="re-measurements of a contended repeat")
+    device_steps: int = Field(
+        3, ge=0, description="steps profiled after sampling, in repeat 0, for the device time"
+    )
 
 
 class SkipRule(Strict):
@@ -330,17 +333,32 @@ class Spec(Strict):
         return cases
 
 
+# Budget keys added after spec hashes were first stored, at the default every earlier run
+# had, and removed keys with the only value they had: the hash sees the budget as it was.
+BUDGET_ADDED_LATER = {"device_steps": 3, "compile_mode": "default"}
+BUDGET_REMOVED = {"cuda_graph": False}  # superseded by the exec axis
+
+
 def spec_hash(spec: Spec) -> str:
     """A hash of what the spec asks for, normalised: comments, layout, key order, aliases and
-    spelled-out defaults do not change it; the description does not count. ``causal`` at
-    its default (an axis of ``[true]``, a point's ``true``) is left out, so that specs written
-    before it existed keep their hash and their runs can still be resumed."""
+    spelled-out defaults do not change it; the description does not count. Parameters added
+    later (``Param.added_later``: causal, exec) at their defaults — an axis of just that
+    value, a point's value — and budget keys added later at their defaults are left out, so
+    that specs written before them keep their hash and their runs can still be resumed."""
     data = spec.model_dump(mode="json", exclude={"description"})
-    if data["axes"].get("causal") == [True]:
-        del data["axes"]["causal"]
-    for point in data["points"]:
-        if point.get("causal") is True:
-            del point["causal"]
+    for name, (_, default, facts) in point_params().items():
+        if not facts.added_later:
+            continue
+        if data["axes"].get(name) == [default]:
+            del data["axes"][name]
+        for point in data["points"]:
+            if point.get(name) == default:
+                del point[name]
+    budget = data["budget"]
+    for name, default in BUDGET_ADDED_LATER.items():
+        if budget.get(name) == default:
+            del budget[name]
+    budget.update(BUDGET_REMOVED)
     content = json.dumps(data, sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 

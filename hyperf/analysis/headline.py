@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hyperf.analysis.crossover import PAIR_KEYS
+from hyperf.analysis.rank import with_point_defaults
 
 CONFIG = PAIR_KEYS  # what two operators are compared at (the point model's paired keys)
 PAIR = ["hyena", "attention", "causal", "mode", "exec"]
@@ -45,6 +46,9 @@ def headline_table(crossovers: pd.DataFrame, speedups: pd.DataFrame) -> pd.DataF
     """One row per (Hyena op, attention op, causal, mode); see the module docstring."""
     if speedups.empty:
         return pd.DataFrame(columns=COLUMNS)
+    speedups = with_point_defaults(speedups)
+    if not crossovers.empty:
+        crossovers = with_point_defaults(crossovers)
     keys = [*CONFIG, "hyena", "order", "attention", "causal"]
     lengths = speedups.groupby(keys, dropna=False)["seq_len"].agg(["count", "max"]).reset_index()
     lengths = lengths.sort_values(

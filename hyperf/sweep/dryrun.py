@@ -127,7 +127,7 @@ def print_plan(
     # The wall-time model's efficiencies are relative to the default rates: its yardstick.
     yardstick = DEFAULT_CEILINGS[device_name.split(":")[0]]
     costs = wall_costs(db, device_name, yardstick)
-    measured: list[tuple[float, dict, bool]] = []
+    measured: list[tuple[float, dict, bool, str]] = []
     budget = spec.budget.model_dump(by_alias=True)
     # A causal column only where the plan has bidirectional points (``causal: false``).
     both = any(not p.workload.causal for p in plan)
@@ -141,7 +141,7 @@ def print_plan(
             w = point.workload
             rough = _predict(point, yardstick)[0] if calibrated else seconds
             step = estimate.step_seconds(point.id, w.op, point.mode, rough or seconds, costs)
-            measured.append((step, budget, profiled(point)))
+            measured.append((step, budget, profiled(point), w.exec))
         if i < max_rows:
             w = point.workload
             cells = (w.op, point.mode, w.dtype, w.batch, w.seq_len, w.d_model, w.order, w.depth)

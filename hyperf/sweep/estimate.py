@@ -15,6 +15,11 @@ and ``runner.run_point`` do (``t`` is one step of the point in its mode, in seco
   ``count_flops``) and ``memory`` (if ``measure_memory``), each ``fixed + multiplier × t``
   (``STAGE_MULTIPLIERS``: about how many steps the stage runs; the oracle checks a capped
   length, so its multiplier is small);
+- under ``exec: compile``: ``compile_s`` per repeat (each repeat is a fresh process: dynamo
+  traces again; inductor's on-disk cache spares most of the code generation), and once more
+  in repeat 0, whose check against eager compiles a second module;
+- repeat 0 reads the step's device time after sampling: ``device_fixed_s`` (the profiler's
+  start) plus ``device_steps + 1`` steps;
 - every repeat: the ``timing`` stage, ``timing_fixed_s`` (building the module and inputs)
   plus ``(1 + warmup_calls) × t`` (first call and warm-up) plus the sampling loop, which
   takes at least ``min_samples`` steps and otherwise runs until its budget
@@ -68,6 +73,10 @@ class Costs:
         default_factory=lambda: {"check": 0.04, "flops": 0.3, "memory": 0.04, "profile": 0.8}
     )
     timing_fixed_s: float = 0.01
+    # torch.compile of one hyperf module at D=64 on a 2-core CPU: 1–5 s (hyena:fft 3.4 s,
+    # attention 0.4–1 s; torch 2.13, measured here); the profiler's start: ~0.2 s.
+    compile_s: float = 3.0
+    device_fixed_s: float = 0.2
     retry_s: float = 0.03  # contended repeats re-timed: their extra time, per repeat on average
     # Roofline ÷ measured step, over all points; relative to the dry run's default rates
     # (``dryrun.DEFAULT_CEILINGS``), which on a 2-core CPU happen to match the median point.
@@ -122,12 +131,18 @@ def repeat_seconds(
     measure_memory: bool,
     count_flops: bool,
     profiled: bool = False,
+    execution: str = "eager",
 ) -> float:
     """Predicted wall time of one repeat of a point (worker start-up not included);
-    ``profiled``: the point is also profiled (``hyperf sweep --profile``), after repeat 0."""
+    ``profiled``: the point is also profiled (``hyperf sweep --profile``), after repeat 0;
+    ``execution``: the point's exec mode."""
     total = costs.repeat_overhead_s + costs.timing_fixed_s + timing_seconds(step_s, budget)
     if budget.get("retries", 2):
         total += costs.retry_s
+    if execution == "compile":
+        total += costs.compile_s * (2 if repeat == 0 else 1)
+    if repeat == 0 and budget.get("device_steps", 3):
+        total += costs.device_fixed_s + (budget.get("device_steps", 3) + 1) * step_s
     if repeat == 0:
         stages = {
             "check": True,
@@ -144,17 +159,19 @@ def sweep_seconds(
     points: Iterable[tuple[float, dict]], costs: Costs, measure_memory: bool, count_flops: bool
 ) -> float:
     """Predicted wall time of a sweep over ``points`` that are measured (skipped points cost
-    nothing worth counting): (step seconds, budget dict) or (step seconds, budget dict,
-    profiled)."""
+    nothing worth counting): (step seconds, budget dict), optionally followed by profiled
+    (bool) and the exec mode."""
     points = list(points)
     if not points:
         return costs.driver_start_s
     passes = max(int(b.get("repeats", 1)) for _, b, *_ in points)
     total = costs.driver_start_s + passes * costs.worker_start_s
-    for step_s, budget, *profiled in points:
+    for step_s, budget, *extra in points:
+        profiled = bool(extra and extra[0])
+        execution = extra[1] if len(extra) > 1 else "eager"
         for repeat in range(int(budget.get("repeats", 1))):
             total += repeat_seconds(
-                step_s, budget, repeat, costs, measure_memory, count_flops, any(profiled)
+                step_s, budget, repeat, costs, measure_memory, count_flops, profiled, execution
             )
     return total
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# One step of ../shared/GPU.md on a lent GPU machine, run from the repository root there:
-#   bash scripts/gpu_session.sh smoke   # env, list, calibrate, gpu_smoke sweep + report,
-#                                       # the Triton kernel benchmark, the test suite
-#   bash scripts/gpu_session.sh sweep SPEC   # a long sweep and its report
+# The GPU run of ../shared/GPU.md on a lent GPU machine, from the repository root there, in at
+# most two commands of at most 5 minutes each:
+#   bash scripts/gpu_session.sh main    # env, calibrate, the main job's GPU default
+#                                       # (sweeps/gpu_default.yaml: eager and CUDA graphs) and
+#                                       # its report
+#   bash scripts/gpu_session.sh extra   # the CUDA tests, the eager/graph/kernel benchmark,
+#                                       # the Triton long-convolution benchmark
+#   bash scripts/gpu_session.sh sweep SPEC   # any other spec and its report
 # Packages the image lacks travel as wheels in .whl/ (see the device tool's README).
 # Everything lands in $OUT (at most 8 files come back, so folders are tarred).
 set -uo pipefail
-stage="${1:?smoke or sweep}"
+stage="${1:?main, extra or sweep}"
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT"
 if [ -d .whl ]; then
@@ -17,36 +21,33 @@ export PYTHONPATH="$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export HYPERF_CACHE_DIR="$OUT/cache"
 hyperf() { python3 -m hyperf.cli "$@"; }
 step() { echo "=== $* ($(date +%T))"; }
+sweep() {  # SPEC NAME: the sweep into $OUT/NAME.db and its report, under SWEEP_S seconds
+  step sweep "$1"; timeout "${SWEEP_S:-230}" python3 -m hyperf.cli sweep "$1" --device cuda \
+    --db "$OUT/$2.db" --quiet
+  step runs; hyperf runs --db "$OUT/$2.db"
+  step report; hyperf report --db "$OUT/$2.db" -o "$OUT/report/$2.html"
+}
 case "$stage" in
-smoke)
+main)
   {
     step env; hyperf env
-    step list; hyperf list --device cuda --dtype float16
     step calibrate; hyperf calibrate --device cuda
-    step sweep; timeout "${SWEEP_S:-200}" python3 -m hyperf.cli sweep sweeps/gpu_smoke.yaml --device cuda \
-      --db "$OUT/gpu.db" --profile-filter 'seq_len=4096,mode=fwd_bwd' --quiet
-    step report; hyperf report --db "$OUT/gpu.db" -o "$OUT/report/smoke.html"
-    [ -n "${SKIP_MONARCH:-}" ] || { step triton_monarch; timeout 90 python3 benchmarks/triton_monarch.py; }
-  } > "$OUT/smoke.log" 2>&1
+    sweep sweeps/gpu_default.yaml gpu_default
+  } > "$OUT/main.log" 2>&1
+  ;;
+extra)
   step pytest > "$OUT/pytest.log"
   # shellcheck disable=SC2086 # PYTEST_PATHS holds several paths
-  timeout "${PYTEST_S:-240}" python3 -m pytest -q -p no:cacheprovider --timeout 120 \
-    -o addopts="-ra --benchmark-disable" ${PYTEST_PATHS:-tests} >> "$OUT/pytest.log" 2>&1
+  timeout "${PYTEST_S:-120}" python3 -m pytest -q -p no:cacheprovider --timeout 60 \
+    -o addopts="-ra --benchmark-disable" ${PYTEST_PATHS:-tests/measure tests/ops} \
+    >> "$OUT/pytest.log" 2>&1
+  {
+    step exec_floor; timeout 90 python3 benchmarks/exec_floor.py --out "$OUT" --time-limit 80
+    step triton_monarch; timeout 50 python3 benchmarks/triton_monarch.py
+  } > "$OUT/extra.log" 2>&1
   ;;
 sweep)
-  spec="${2:?a spec file}"
-  if [ -n "${PYTEST_PATHS:-}" ]; then
-    # shellcheck disable=SC2086 # PYTEST_PATHS holds several paths
-    timeout "${PYTEST_S:-120}" python3 -m pytest -q -x -p no:cacheprovider --tb=short \
-      -o addopts="-ra --benchmark-disable" $PYTEST_PATHS > "$OUT/pytest.log" 2>&1
-  fi
-  {
-    step env; hyperf env
-    step sweep; timeout "${SWEEP_S:-420}" python3 -m hyperf.cli sweep "$spec" --device cuda \
-      --db "$OUT/gpu.db" --quiet
-    step resume-status; hyperf runs --db "$OUT/gpu.db"
-    step report; hyperf report --db "$OUT/gpu.db" -o "$OUT/report/report.html"
-  } > "$OUT/sweep.log" 2>&1
+  sweep "${2:?a spec file}" "$(basename "$2" .yaml)" > "$OUT/sweep.log" 2>&1
   ;;
 esac
 # Folders deeper than two levels do not come back: pack profiles and report files.

@@ -80,10 +80,19 @@ def _skip_reason(spec: Spec, workload: Workload) -> str | None:
         )
         if not matches:
             continue
-        if rule.seq_len_gt is not None and workload.seq_len > rule.seq_len_gt:
-            return f"{rule.reason} (seq_len {workload.seq_len} > {rule.seq_len_gt})"
-        if rule.batch_gt is not None and workload.batch > rule.batch_gt:
-            return f"{rule.reason} (batch {workload.batch} > {rule.batch_gt})"
+        # Skipped when it exceeds every bound the rule gives (both: long sequences at a
+        # large batch).
+        bounds = [
+            (name, value, bound)
+            for name, value, bound in (
+                ("seq_len", workload.seq_len, rule.seq_len_gt),
+                ("batch", workload.batch, rule.batch_gt),
+            )
+            if bound is not None
+        ]
+        if bounds and all(value > bound for _, value, bound in bounds):
+            exceeded = ", ".join(f"{name} {value} > {bound}" for name, value, bound in bounds)
+            return f"{rule.reason} ({exceeded})"
     return None
 
 

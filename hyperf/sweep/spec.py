@@ -218,7 +218,8 @@ class Budget(TimingOptions):
 
 
 class SkipRule(Strict):
-    """Skip points of ``op`` (a name or 'family:*') whose axes exceed the given bounds."""
+    """Skip points of ``op`` (a name or 'family:*') that exceed every bound given (with two,
+    both: e.g. long sequences at a large batch)."""
 
     op: str
     seq_len_gt: int | None = None

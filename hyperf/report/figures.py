@@ -24,10 +24,12 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from hyperf.analysis.rank import with_point_defaults
 from hyperf.report.style import (
     BIDIRECTIONAL_STYLE,
     CI_LABEL,
     DPI,
+    EXEC_STYLE,
     LINE_WIDTH,
     MARKER_SIZE,
     NOISY_LABEL,
@@ -35,6 +37,7 @@ from hyperf.report.style import (
     OVERLAY_SHADES,
     attention_label,
     depth_marker,
+    exec_suffix,
     integer_or_none,
     integer_text,
     is_attention,
@@ -67,8 +70,9 @@ def _png(fig) -> str | None:
 
 
 def _with_causal(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with a ``causal`` column (1 where there was none: every point was causal)."""
-    return frame if "causal" in frame.columns else frame.assign(causal=1)
+    """``frame`` with ``causal`` and ``exec`` (their defaults where a frame has none: every
+    point of a store before them was causal and eager)."""
+    return with_point_defaults(frame)
 
 
 def _prepared(points: pd.DataFrame) -> pd.DataFrame:
@@ -90,14 +94,19 @@ def _colour(colours: dict, op: str) -> tuple:
     return colours[op] if op in colours else palette([*colours, op])[op]
 
 
-def style(colours: dict, op: str, family: str, order, depth, causal=1) -> dict:
+def style(
+    colours: dict, op: str, family: str, order, depth, causal=1, execution: str = "eager"
+) -> dict:
     """The line keywords of one series: colour by ``op`` (a tint when bidirectional), line
-    style by Hyena ``order`` (dotted when bidirectional), marker by ``depth``."""
+    style by Hyena ``order`` (dotted when bidirectional; dash-dot under a graph or compile
+    exec mode), marker by ``depth``."""
     colour, linestyle = _colour(colours, op), "-"
     if family == "hyena":
         linestyle = order_style(order)
     elif not is_causal(causal):
         colour, linestyle = tint(colour), BIDIRECTIONAL_STYLE
+    if isinstance(execution, str) and execution != "eager":
+        linestyle = EXEC_STYLE
     return {"color": colour, "linestyle": linestyle, "marker": depth_marker(depth)}
 
 
@@ -201,8 +210,9 @@ def _time_figure(points: pd.DataFrame, colours: dict, overlay: pd.DataFrame | No
     for ax, mode in zip(axes[0], modes, strict=True):
         for label, row, group in _series(data[data["mode"] == mode]):
             keywords = style(
-                colours, row["op"], row["family"], row["hyena_order"], row["depth"], row["causal"]
-            )
+                colours, row["op"], row["family"], row["hyena_order"], row["depth"], row["causal"],
+                row.get("exec", "eager"),
+            )  # fmt: skip
             _draw(
                 ax, group["seq_len"], group["median_ms"], keywords, label, group["noisy"],
                 group["ci_low_ms"] if has_ci else None, group["ci_high_ms"] if has_ci else None,
@@ -260,16 +270,18 @@ def _speedup_figure(speedups: pd.DataFrame, colours: dict):
             & (data["attention"] == attention)
             & (data["causal"].map(is_causal) == (not bidirectional))
         ]
-        groups = chosen.groupby(["hyena", "order", "depth"], dropna=False)
-        for (hyena, order, depth), group in sorted(
+        groups = chosen.groupby(["hyena", "order", "depth", "exec"], dropna=False)
+        for (hyena, order, depth, execution), group in sorted(
             groups,
-            key=lambda g: (g[0][0], integer_or_none(g[0][1]) or 0, integer_or_none(g[0][2]) or 0),
-        ):
+            key=lambda g: (
+                g[0][0], integer_or_none(g[0][1]) or 0, integer_or_none(g[0][2]) or 0, g[0][3],
+            ),
+        ):  # fmt: skip
             group = group.sort_values("seq_len")
-            keywords = style(colours, hyena, "hyena", order, depth)
+            keywords = style(colours, hyena, "hyena", order, depth, execution=execution)
             label = (
                 f"{hyena} (order {integer_text(order)}) vs {attention_label(attention, causal)}, "
-                f"depth {integer_text(depth)}"
+                f"depth {integer_text(depth)}{exec_suffix(execution)}"
             )
             noisy = group.get("noisy")
             _draw(
@@ -337,8 +349,9 @@ def _memory_figure(points: pd.DataFrame, colours: dict):
             continue
         for label, row, group in _series(subset):
             keywords = style(
-                colours, row["op"], row["family"], row["hyena_order"], row["depth"], row["causal"]
-            )
+                colours, row["op"], row["family"], row["hyena_order"], row["depth"], row["causal"],
+                row.get("exec", "eager"),
+            )  # fmt: skip
             _draw(ax, group["seq_len"], group[column], keywords, label, group["noisy"])
             entries.setdefault(label, (_handle(keywords), label))
             noisy = noisy or bool(group["noisy"].any())

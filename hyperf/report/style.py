@@ -64,6 +64,8 @@ KNOWN_COLOURS = {
 ORDER_STYLES = {2: "-", 3: "--", 4: "-.", 5: ":"}
 HIGH_ORDER_STYLE = (0, (4, 1.5, 1, 1.5, 1, 1.5))  # dash-dot-dot: order 6 and above
 BIDIRECTIONAL_STYLE = ":"
+# A series run as a CUDA graph or under torch.compile: dash-dot, beside its eager line.
+EXEC_STYLE = (0, (6, 2, 1, 2))
 BIDIRECTIONAL_TINT = 0.45  # how far toward white a bidirectional series' colour is moved
 DEPTH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 OVERLAY_SHADES = ("0.2", "0.45", "0.62", "0.35", "0.55")
@@ -279,12 +281,18 @@ def integer_text(order) -> str:
     return str(order) if number is None else str(number)
 
 
+def exec_suffix(execution) -> str:
+    """ ", graph" or ", compile" for a series not run eager; "" for eager (the default)."""
+    return f", {execution}" if isinstance(execution, str) and execution != "eager" else ""
+
+
 def series_label(row) -> str:
-    """Operator (and order for Hyena, "bidirectional" for non-causal attention); the run too
-    when several runs share a report."""
+    """Operator (and order for Hyena, "bidirectional" for non-causal attention, the exec mode
+    when not eager); the run too when several runs share a report."""
     if row["family"] == "hyena":
         label = f"{row['op']} (order {integer_text(row['hyena_order'])})"
     else:
         label = attention_label(row["op"], row.get("causal"))
+    label += exec_suffix(row.get("exec"))
     tag = row.get("run_tag")
     return f"{label} [{tag}]" if isinstance(tag, str) and tag else label

@@ -10,7 +10,8 @@ For each rankable point three times of one step:
   bandwidth).
 
 ``floor_pct`` = floor / wall (100 % is the roofline), ``host_ms`` = wall − device (the part
-that is not the operator) and ``bound`` the one rule of ``ceilings.bound_class``:
+that is not the operator; NaN where the device time exceeds the wall time — on a CPU the
+profiler's own cost inflates operator times, and a negative cost is no result) and ``bound`` the one rule of ``ceilings.bound_class``:
 ``overhead`` where the device time is under half the wall time, else ``memory`` or
 ``compute`` by the ceiling the floor comes from. A floor needs a FLOP and byte model and
 calibrated ceilings; without them it is NaN and the bound rests on the device time alone.
@@ -68,7 +69,7 @@ def floor_table(points: pd.DataFrame, ceilings: dict[int, dict]) -> pd.DataFrame
                 "ci_high_ms": point.get("ci_high_ms"),
                 "device_ms": device_ms,
                 "device_events": _number(point.get("device_events")),
-                "host_ms": wall_ms - device_ms,
+                "host_ms": wall_ms - device_ms if wall_ms >= device_ms else math.nan,
                 "floor_ms": floor_ms,
                 "floor_pct": 100 * floor_ms / wall_ms,
                 "bound": bound_class(wall_ms / 1e3, device_ms / 1e3, floor),

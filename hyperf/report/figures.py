@@ -517,3 +517,49 @@ def benchmark_history(
         ax.axis("off")
     fig.tight_layout()
     return to_png(fig), names
+
+
+def _floor_figure(table: pd.DataFrame, colours: dict):
+    """The figure ``floor_vs_length`` draws (None when nothing has a device time)."""
+    data = table[table["device_ms"].notna()] if len(table) else table
+    if data.empty:
+        return None
+    panels = sorted(data.groupby(["op", "mode", "exec"]).groups)
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False, sharey=True
+    )
+    lines = (("wall_ms", "-", "wall (measured median)"), ("device_ms", "--", "device / operators"),
+             ("floor_ms", ":", "roofline floor"))  # fmt: skip
+    for ax, (op, mode, execution) in zip(axes.flat, panels, strict=False):
+        panel = data[(data["op"] == op) & (data["mode"] == mode) & (data["exec"] == execution)]
+        for _, group in panel.groupby(["run_id", "batch", "d_model", "depth", "hyena_order"]):
+            group = group.sort_values("seq_len")
+            for column, linestyle, _ in lines:
+                ax.plot(group["seq_len"], group[column], linestyle=linestyle,
+                        color=_colour(colours, op), lw=LINE_WIDTH)  # fmt: skip
+            overhead = group[group["bound"] == "overhead"]
+            ax.plot(overhead["seq_len"], overhead["wall_ms"], "o", mfc="none",
+                    color=_colour(colours, op), ms=MARKER_SIZE + 3)  # fmt: skip
+        length_axis(ax, list(panel["seq_len"]))
+        ax.set_title(f"{op}, {mode}, {execution}", fontsize=9)
+        light_grid(ax)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    log_y(axes[0][0])
+    for row in axes:
+        row[0].set_ylabel("ms per step")
+    legend = [(Line2D([], [], color="0.3", linestyle=s, lw=LINE_WIDTH), t) for _, s, t in lines]
+    legend.append((Line2D([], [], marker="o", mfc="none", color="0.3", lw=0), OVERHEAD_LABEL))
+    outside_legend(fig, axes[0], legend)
+    return fig
+
+
+OVERHEAD_LABEL = "overhead-bound (device time under half the wall time)"
+
+
+def floor_vs_length(table: pd.DataFrame, colours: dict) -> str | None:
+    """Wall, device (or operator) time and roofline floor vs L, one panel per operator, mode
+    and exec mode; overhead-bound points circled (``hyperf.analysis.floor``)."""
+    return _png(_floor_figure(table, colours))

@@ -11,10 +11,11 @@ import pandas as pd
 from hyperf.analysis import load
 from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
+from hyperf.analysis.floor import floor_table
 from hyperf.analysis.headline import headline_table
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
-from hyperf.analysis.summary import incomplete_runs
+from hyperf.analysis.summary import ceilings_by_run, incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.report.headline import headline_cells, length
 from hyperf.report.sections import Section, sections
@@ -38,6 +39,7 @@ class Report:
     bench_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)  # incomplete runs: shown first everywhere
     headline_table: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.headline
+    floor: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.floor, per point
 
 
 def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
@@ -120,9 +122,10 @@ def assemble(
         lines.append(history_headline(series, steps))
     elif runs.empty:
         lines = ["This store holds no runs yet: measure one with hyperf sweep SPEC --db STORE."]
+    floor = floor_table(points, ceilings_by_run(runs)) if not points.empty else pd.DataFrame()
     return Report(
         lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps,
-        headline_table=top,
+        headline_table=top, floor=floor,
     )  # fmt: skip
 
 

@@ -189,6 +189,33 @@ def time_section(c: Context) -> Section:
     )
 
 
+def floor_section(c: Context) -> Section:
+    table = c.report.floor
+    png = figures.floor_vs_length(table, c.colours) if not table.empty else None
+    bound = table["bound"].value_counts().to_dict() if not table.empty else {}
+    counts = ", ".join(f"{n} {kind or 'unknown'}" for kind, n in bound.items())
+    note = (
+        "Per point: the measured wall time; the device time of one step (CUDA: the summed "
+        "kernel, memcpy and memset time; CPU: the summed operator self time, read under the "
+        "profiler, which inflates it a little); and the roofline floor (the point's FLOPs at "
+        "the calibrated matmul rate or its bytes at the calibrated copy bandwidth, whichever "
+        "is slower). Overhead-bound: the device time is under half the wall time, so the wall "
+        "time is Python, dispatch and launches, not the operator."
+    )
+    columns = ["op", "mode", "exec", "seq_len", "d_model", "depth", "wall_ms", "device_ms"]
+    columns += ["host_ms", "device_events", "floor_ms", "floor_pct", "bound"]
+    return Section(
+        "floor",
+        "Wall, device and floor",
+        note,
+        figures=[Figure(png, "wall, device time and roofline floor vs sequence length")],
+        tables=[
+            Table("floor", table, columns, caption=f"Bound classes: {counts}." if counts else "")
+        ],
+        empty="No point has a device time (stores before schema 7 have none).",
+    )
+
+
 def speedup_section(c: Context) -> Section:
     speed = c.report.speedups
     drawn = [
@@ -554,6 +581,7 @@ SECTIONS: list[Callable[[Context], Section | None]] = [
     headline_section,
     environment_section,
     time_section,
+    floor_section,
     speedup_section,
     crossover_section,
     scaling_section,

@@ -11,10 +11,11 @@ For each rankable point three times of one step:
 
 ``floor_pct`` = floor / wall (100 % is the roofline), ``host_ms`` = wall − device (the part
 that is not the operator; NaN where the device time exceeds the wall time — on a CPU the
-profiler's own cost inflates operator times, and a negative cost is no result) and ``bound`` the one rule of ``ceilings.bound_class``:
-``overhead`` where the device time is under half the wall time, else ``memory`` or
-``compute`` by the ceiling the floor comes from. A floor needs a FLOP and byte model and
-calibrated ceilings; without them it is NaN and the bound rests on the device time alone.
+profiler's own cost inflates operator times, and a negative cost is no result) and
+``bound`` the one rule of ``ceilings.bound_class``: ``overhead`` where the device time is
+under half the wall time, else ``memory`` or ``compute`` by the ceiling the floor comes
+from. A floor needs a FLOP and byte model and calibrated ceilings; without them it is NaN
+and the bound rests on the device time alone.
 """
 
 from __future__ import annotations

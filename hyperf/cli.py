@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from pathlib import Path
 
 import click
-import torch
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hyperf import __version__, registry
-from hyperf.bench.cli import bench
 from hyperf.errors import clear_errors, fail
+from hyperf.params import DTYPE_NAMES
 
-DTYPES = {
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "float64": torch.float64,
+# Commands load torch, pandas and seaborn only when they run: `hyperf --help` and the store
+# commands stay fast. Groups defined in their own module load when named.
+# (Their short help is repeated here so that `hyperf --help` need not import them.)
+LAZY_GROUPS = {
+    "bench": (
+        "hyperf.bench.cli:bench",
+        "pytest-benchmark results: the regression gate, and their history across commits.",
+    ),
 }
 
 
@@ -37,7 +40,36 @@ def _show_error(error: click.ClickException, file=None) -> None:
 
 
 class HyperfGroup(click.Group):
-    """The top-level group: click's usage errors print as ``error: …`` (exit 2, as before)."""
+    """The top-level group: click's usage errors print as ``error: …`` (exit 2, as before);
+    the groups of ``LAZY_GROUPS`` are imported only when named (click's lazy-group pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_GROUPS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_GROUPS:
+            module, _, attribute = LAZY_GROUPS[name][0].partition(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's command list, with the lazy groups' short help taken from ``LAZY_GROUPS``
+        rather than from importing them."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in LAZY_GROUPS:
+                rows.append(
+                    (name, click.utils.make_default_short_help(LAZY_GROUPS[name][1], limit))
+                )
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def make_context(self, *args, **kwargs) -> click.Context:
         try:
@@ -76,9 +108,6 @@ def main() -> None:
     """
 
 
-main.add_command(bench)
-
-
 @main.command("list", short_help="Every operator, whether it can run here, and why not.")
 @click.option(
     "--device",
@@ -88,7 +117,7 @@ main.add_command(bench)
 )
 @click.option(
     "--dtype",
-    type=click.Choice(sorted(DTYPES)),
+    type=click.Choice(sorted(DTYPE_NAMES)),
     default="float32",
     show_default=True,
     help="Dtype to check availability for (some kernels are fp16/bf16 only).",
@@ -102,6 +131,8 @@ def list_backends(device: str | None, dtype: str) -> None:
     Example:
       hyperf list --device cuda --dtype float16
     """
+    import torch
+
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     table = Table(title=f"hyperf operators on {device} / {dtype}")
     table.add_column("name", no_wrap=True)
@@ -110,7 +141,7 @@ def list_backends(device: str | None, dtype: str) -> None:
     table.add_column("checked against", no_wrap=True)
     for name in registry.names():
         entry = registry.get(name)
-        ok, reason = registry.check_available(name, device, DTYPES[dtype])
+        ok, reason = registry.check_available(name, device, getattr(torch, dtype))
         # An available entry may still carry a caveat (the Triton interpreter on CPU).
         what = (f"{entry.summary} ({reason})" if reason else entry.summary) if ok else reason
         table.add_row(
@@ -885,7 +916,13 @@ def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: 
     except ImportError as error:
         fail(f"{error}; install the triton extra: pip install -e '.[triton]'")
     archs = tuple(int(t.removeprefix("sm_")) for t in targets) or triton_aot.TARGETS
-    chosen = tuple(DTYPES[d] for d in dtypes) or (torch.float32, torch.float16, torch.bfloat16)
+    import torch
+
+    chosen = tuple(getattr(torch, d) for d in dtypes) or (
+        torch.float32,
+        torch.float16,
+        torch.bfloat16,
+    )
     rows = triton_aot.kernel_table(archs, chosen)
     if as_json:
         click.echo(json.dumps([r.as_row() for r in rows], indent=2))

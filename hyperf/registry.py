@@ -23,15 +23,16 @@ import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from hyperf.errors import PluginError
 
+if TYPE_CHECKING:  # torch is imported where a check runs: listing names needs none
+    import torch
+
 Availability = tuple[bool, str]
-AvailableFn = Callable[[torch.device, torch.dtype], Availability]
-MaxSeqLenFn = Callable[[torch.device, torch.dtype], int]
+AvailableFn = Callable[["torch.device", "torch.dtype"], Availability]
+MaxSeqLenFn = Callable[["torch.device", "torch.dtype"], int]
 NO_LIMIT = 2**62  # what a MaxSeqLenFn returns where the backend has no limit
 
 FAMILIES = ("longconv", "hyena", "attention")
@@ -202,6 +203,8 @@ def check_available(
     """``(ok, reason)`` for running ``name`` on ``device`` in ``dtype`` (and at ``seq_len``,
     when given: a backend with a length limit is unavailable beyond it, not a crash); never
     raises for a registered name."""
+    import torch
+
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         return False, "CUDA is not available on this machine"

@@ -20,7 +20,10 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
 def walk(group: click.Group = main, path: tuple[str, ...] = ()):
-    for name, command in sorted(group.commands.items()):
+    """Every command under ``group``, lazily loaded groups (``bench``) included."""
+    context = click.Context(group)
+    for name in sorted(group.list_commands(context)):
+        command = group.get_command(context, name)
         yield (*path, name), command
         if isinstance(command, click.Group):
             yield from walk(command, (*path, name))
@@ -116,14 +119,23 @@ def readme_commands(text: str) -> list[str]:
     return [part for part in parts if part.startswith("hyperf ")]
 
 
+CONTEXT = click.Context(main)
+# Every top-level command, lazily loaded groups (``bench``) included.
+TOP_COMMANDS = {name: main.get_command(CONTEXT, name) for name in main.list_commands(CONTEXT)}
+
+
 def resolve(words: list[str]) -> tuple[tuple[str, ...], click.Command, list[str]]:
     """The command path a README line names, its command, and the words after it."""
     command: click.Command = main
     path: tuple[str, ...] = ()
     words = words[1:]
-    while isinstance(command, click.Group) and words and words[0] in command.commands:
+    while (
+        isinstance(command, click.Group)
+        and words
+        and words[0] in command.list_commands(CONTEXT)
+    ):
         path += (words[0],)
-        command = command.commands[words[0]]
+        command = command.get_command(CONTEXT, words[0])
         words = words[1:]
     return path, command, words
 
@@ -131,7 +143,7 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], click.Command, list[str]
 def test_readme_finds_commands_to_check():
     lines = readme_commands(README.read_text())
     named = {resolve(line.split())[0][:1] for line in lines}
-    assert len(lines) > 30 and {(name,) for name in main.commands} <= named
+    assert len(lines) > 30 and {(name,) for name in TOP_COMMANDS} <= named
 
 
 @pytest.mark.parametrize("line", readme_commands(README.read_text()))
@@ -152,10 +164,10 @@ def command_sections(text: str) -> dict[str, str]:
 
 
 def test_readme_has_a_section_for_every_command_and_no_other():
-    assert set(command_sections(README.read_text())) == set(main.commands)
+    assert set(command_sections(README.read_text())) == set(TOP_COMMANDS)
 
 
-@pytest.mark.parametrize("name", sorted(main.commands))
+@pytest.mark.parametrize("name", sorted(TOP_COMMANDS))
 def test_options_a_readme_section_names_exist(name):
     """In a command's section, every option table row and every inline `--flag …` span names
     an option of that command (of one of its subcommands, for a group)."""
@@ -163,5 +175,5 @@ def test_options_a_readme_section_names_exist(name):
     spans = re.findall(r"`(--[^`]+)`", section)
     rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
     flags = set(FLAG.findall(" ".join(spans + rows)))
-    unknown = flags - long_options(main.commands[name])
+    unknown = flags - long_options(TOP_COMMANDS[name])
     assert not unknown, f"README section `hyperf {name}` names {sorted(unknown)}"

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # torch is imported where a check runs: listing names needs n
 Availability = tuple[bool, str]
 AvailableFn = Callable[["torch.device", "torch.dtype"], Availability]
 MaxSeqLenFn = Callable[["torch.device", "torch.dtype"], int]
+InterpretedFn = Callable[["torch.device"], bool]
 NO_LIMIT = 2**62  # what a MaxSeqLenFn returns where the backend has no limit
 
 FAMILIES = ("longconv", "hyena", "attention")
@@ -56,6 +57,11 @@ class Entry:
     summary: str
     oracle: str | None = None  # the entry this one is checked against; None: it is the oracle
     max_seq_len: MaxSeqLenFn | None = None  # the longest L it handles there; None: no limit
+    # Whether it runs in an interpreter on a device (Triton off CUDA): correct, never a speed.
+    interpreted: InterpretedFn | None = None
+
+    def runs_interpreted(self, device: torch.device) -> bool:
+        return bool(self.interpreted and self.interpreted(device))
 
     @property
     def family(self) -> str:
@@ -91,6 +97,7 @@ def register(
     summary: str = "",
     oracle: str | None = None,
     max_seq_len: MaxSeqLenFn | None = None,
+    interpreted: InterpretedFn | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``fn`` under ``name`` (``family:impl``). Without ``oracle`` it is
     checked against its family's (``FAMILY_ORACLES``); naming itself leaves it unchecked."""
@@ -102,7 +109,7 @@ def register(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         first_doc_line = (fn.__doc__ or "").strip().split("\n")[0]
-        add(Entry(name, fn, available, summary or first_doc_line, oracle, max_seq_len))
+        add(Entry(name, fn, available, summary or first_doc_line, oracle, max_seq_len, interpreted))
         return fn
 
     return decorate
@@ -116,10 +123,40 @@ class RegisteredTwice(ValueError):
         super().__init__(f"registry name {name!r} is registered twice (first by {first})")
 
 
+# Entries made from others: (family, make) — ``make(impl)`` registers what follows from
+# ``family:impl`` (``hyperf.ops.hyena``: a Hyena operator for every long convolution,
+# plugins' included).
+_DERIVERS: list[tuple[str, Callable[[str], None]]] = []
+_DERIVED: dict[str, set[str]] = {}  # entry → the entries made from it
+
+
+def _make(entry: Entry, make: Callable[[str], None]) -> None:
+    before = set(_ENTRIES)
+    make(entry.impl)
+    _DERIVED.setdefault(entry.name, set()).update(set(_ENTRIES) - before)
+
+
 def add(entry: Entry) -> None:
     if entry.name in _ENTRIES:
         raise RegisteredTwice(entry.name, _ENTRIES[entry.name].fn.__module__)
     _ENTRIES[entry.name] = entry
+    for family, make in _DERIVERS:
+        if entry.family == family:
+            _make(entry, make)
+
+
+def derive(family: str, make: Callable[[str], None]) -> None:
+    """Call ``make(impl)`` for every ``family`` entry, now and whenever one is added."""
+    _DERIVERS.append((family, make))
+    for entry in [e for e in _ENTRIES.values() if e.family == family]:
+        _make(entry, make)
+
+
+def remove(name: str) -> None:
+    """Forget ``name`` and the entries made from it (a test's temporary backend)."""
+    _ENTRIES.pop(name, None)
+    for derived in _DERIVED.pop(name, set()):
+        remove(derived)
 
 
 def _import(module: str) -> None:

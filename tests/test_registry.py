@@ -108,7 +108,7 @@ def plugin(monkeypatch, tmp_path):
     yield write
     for name in added:
         sys.modules.pop(name, None)
-    registry._ENTRIES.pop("longconv:half_test", None)
+    registry.remove("longconv:half_test")
 
 
 def test_plugin_that_cannot_be_found(plugin):

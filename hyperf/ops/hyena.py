@@ -299,6 +299,11 @@ def _longconv_limit(backend: str) -> registry.MaxSeqLenFn:
 
 
 def _register_hyena(backend: str) -> None:
+    """``hyena:{backend}`` for the long convolution ``longconv:{backend}`` (once)."""
+    if f"hyena:{backend}" in registry.names("hyena"):
+        return
+    longconv = registry.get(f"longconv:{backend}")
+
     def build(d_model: int, l_max: int, **hparams) -> HyenaOperator:
         return HyenaOperator(d_model, l_max, longconv=backend, **hparams)
 
@@ -310,9 +315,9 @@ def _register_hyena(backend: str) -> None:
             f"Hyena operator with the {backend!r} long convolution",
             oracle=None if backend == "reference" else "hyena:reference",
             max_seq_len=_longconv_limit(backend),
+            interpreted=longconv.interpreted,
         )
     )
 
 
-for _backend in ("fft", "blocked", "triton", "reference"):
-    _register_hyena(_backend)
+registry.derive("longconv", _register_hyena)

@@ -63,15 +63,6 @@ def available_memory(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def runs_interpreted(op: str, device: torch.device) -> bool:
-    if not op.endswith(":triton"):
-        return False
-    from hyperf.ops.longconv import triton_monarch
-
-    check = getattr(triton_monarch, "runs_interpreted", None)
-    return bool(check(device)) if check else device.type != "cuda"
-
-
 # What torch's CPU allocator raises (a RuntimeError) when an allocation fails.
 CPU_OOM = "DefaultCPUAllocator: can't allocate memory"
 
@@ -125,7 +116,7 @@ def run_point(
         budget.model_dump(include=set(TimingOptions.model_fields))
         | ({} if repeat == 0 else {"device_steps": 0})  # one repeat's device time is enough
     )
-    interpreted = runs_interpreted(w.op, device)
+    interpreted = registry.get(w.op).runs_interpreted(device)
     detail: dict = {}
     stage_s: dict[str, float] = {}  # where the repeat's wall-clock time went, s
     try:

@@ -57,7 +57,7 @@ def off_by_one_backend():
         )
     )
     yield name
-    registry._ENTRIES.pop(name)
+    registry.remove(name)
 
 
 def test_a_wrong_backend_is_caught(off_by_one_backend):
@@ -103,7 +103,7 @@ def masked_backend():
         registry.Entry(name, build, registry.always_available, "test only", "attention:naive")
     )
     yield name
-    registry._ENTRIES.pop(name)
+    registry.remove(name)
 
 
 @pytest.mark.parametrize(

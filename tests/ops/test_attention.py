@@ -202,7 +202,7 @@ def test_a_builder_without_causal_builds_causal_and_refuses_non_causal():
         with pytest.raises(ValueError, match="takes no 'causal' parameter"):
             Workload(name, seq_len=8, d_model=16, causal=False).instantiate()
     finally:
-        registry._ENTRIES.pop(name)
+        registry.remove(name)
 
 
 # --- FlashAttention-2 and -3 cores with stand-in modules (no GPU here) ---------------------

@@ -34,7 +34,7 @@ def plugin_env(monkeypatch):
     importlib.import_module("plugin_backends")
     yield
     # Leave no crashing backend behind for later tests that walk the registry.
-    for name, entry in list(registry._ENTRIES.items()):
-        if entry.fn.__module__ == "plugin_backends":
-            del registry._ENTRIES[name]
+    for name in registry.names():
+        if registry.get(name).fn.__module__ == "plugin_backends":
+            registry.remove(name)
     sys.modules.pop("plugin_backends", None)

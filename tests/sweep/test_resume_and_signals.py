@@ -105,7 +105,7 @@ def flaky(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.import_module("flaky_plugin")
     yield flag
-    registry._ENTRIES.pop("longconv:flaky_test", None)
+    registry.remove("longconv:flaky_test")
     sys.modules.pop("flaky_plugin", None)
 
 

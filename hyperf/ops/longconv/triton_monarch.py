@@ -428,6 +428,7 @@ def _max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
     "longconv:triton",
     available=_available,
     max_seq_len=_max_seq_len,
+    interpreted=runs_interpreted,
     summary="fused Monarch FFT convolution in Triton (tl.dot DFTs, L ≤ 8192)",
     oracle="longconv:reference",
 )

@@ -14,8 +14,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from hyperf.store import is_sqlite_file
-
 Writer = Callable[[Path], None]  # writes the file's content to the path it is given
 
 
@@ -71,3 +69,15 @@ def _umask() -> int:
 
 def text(content: str) -> Writer:
     return lambda path: path.write_text(content, encoding="utf-8")
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """True if ``path`` is an existing file that starts with SQLite's header."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == SQLITE_HEADER
+    except OSError:
+        return False

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hyperf.files import is_sqlite_file
 from hyperf.params import point_params
 from hyperf.results import STATUSES, Params, PointRow, Repeat, columns
 
@@ -223,18 +224,6 @@ MIGRATIONS = {
 class StoreError(ValueError):
     """A database path that cannot be used: the message names the file, what is wrong with
     it and what to do."""
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def is_sqlite_file(path: Path) -> bool:
-    """True if ``path`` is an existing file that starts with SQLite's header."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(16) == SQLITE_HEADER
-    except OSError:
-        return False
 
 
 def _usable_path(path: str | Path) -> Path:

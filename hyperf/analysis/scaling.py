@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.crossover import (
+    PAIR_KEYS,
     SERIES_KEYS,
     fit_power_law,
     interpolate_crossing,
@@ -91,6 +92,7 @@ def step_costs(points: pd.DataFrame, axis: str) -> pd.DataFrame:
             "hyena_order",
             "variant",
             "causal",
+            "exec",
         )
         if c != axis
     ]
@@ -148,7 +150,7 @@ def memory_crossovers(points: pd.DataFrame, column: str = "saved_bytes") -> pd.D
     ``causal`` is the attention's (0: bidirectional)."""
     ok = rankable_points(points)
     ok = ok[ok[column].notna()]
-    keys = ["run_id", "mode", "d_model", "batch", "dtype", "depth"]
+    keys = [k for k in PAIR_KEYS if k != "device"]
     rows = []
     hyena, attention = ok[ok["family"] == "hyena"], ok[ok["family"] == "attention"]
     for fixed, h_all in hyena.groupby(keys):

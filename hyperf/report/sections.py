@@ -238,7 +238,8 @@ def speedup_section(c: Context) -> Section:
 
 
 def crossover_section(c: Context) -> Section:
-    columns = ["hyena", "order", "attention", "causal", "mode", "depth", "d_model", "batch"]
+    columns = ["hyena", "order", "attention", "causal", "mode", "exec", "depth", "d_model"]
+    columns += ["batch"]
     columns += ["dtype", "crossover_L", "ci_low", "ci_high", "extrapolated", "note", "lengths"]
     return Section(
         "crossovers",
@@ -253,7 +254,8 @@ def crossover_section(c: Context) -> Section:
 
 
 def scaling_section(c: Context) -> Section:
-    columns = ["op", "causal", "mode", "order", "depth", "d_model", "b", "r2", "a_ms", "points"]
+    columns = ["op", "causal", "mode", "exec", "order", "depth", "d_model", "b", "r2", "a_ms"]
+    columns += ["points"]
     return Section(
         "scaling",
         Markup("Scaling: time ≈ a·L<sup>b</sup>"),
@@ -265,7 +267,7 @@ def scaling_section(c: Context) -> Section:
 
 def _step_table(name: str, costs: pd.DataFrame, *fixed: str) -> Table:
     """Resolved per-step costs with their 95 % interval on the page; every fit in the CSV."""
-    columns = ["op", "causal", "mode", "seq_len", *fixed, "per_step_ms", "ci_low_ms"]
+    columns = ["op", "causal", "mode", "exec", "seq_len", *fixed, "per_step_ms", "ci_low_ms"]
     columns += ["ci_high_ms", "r2", "steps"]
     if costs.empty:
         return Table(name, costs, columns)
@@ -551,7 +553,8 @@ def predictions_section(c: Context) -> Section:
 
 
 def not_ranked_section(c: Context) -> Section:
-    columns = ["op", "causal", "mode", "dtype", "seq_len", "d_model", "depth", "hyena_order"]
+    columns = ["op", "causal", "mode", "exec", "dtype", "seq_len", "d_model", "depth"]
+    columns += ["hyena_order"]
     columns += ["status", "not_ranked_because", "median_ms", "error"]
     return Section(
         "not-ranked",

@@ -6,6 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -53,6 +54,7 @@ def test_report_files_and_sections(real_run):
         "Headline",
         "Environment",
         "Time vs sequence length",
+        "Wall, device and floor",
         "Speedup",
         "Crossovers",
         "Scaling",
@@ -62,10 +64,15 @@ def test_report_files_and_sections(real_run):
         "Methodology",
     ):
         assert section in html
-    assert html.count("data:image/png;base64,") == 3 and "http://" not in html
+    # time, wall/device/floor, speedup, memory
+    assert html.count("data:image/png;base64,") == 4 and "http://" not in html
     assert (tmp / "out" / "quick.md").read_text().startswith("# hyperf report")
-    for name in ("crossovers", "speedups", "scaling", "points"):
+    for name in ("crossovers", "speedups", "scaling", "points", "floor"):
         assert (tmp / "out" / f"quick-{name}.csv").exists()
+    # Every ranked point has its operator time (CPU) and a bound class beside its wall time.
+    floor = pd.read_csv(tmp / "out" / "quick-floor.csv")
+    assert len(floor) and (floor["device_ms"] > 0).all() and (floor["device_events"] > 0).all()
+    assert set(floor["bound"].dropna()) <= {"overhead", "memory", "compute"}
 
 
 @pytest.mark.parametrize("case", ["no_runs", "empty", "all_failed", "single_point", "one_backend"])

@@ -18,6 +18,7 @@ from hyperf.analysis.rank import with_point_defaults
 CONFIG = PAIR_KEYS  # what two operators are compared at (the point model's paired keys)
 PAIR = ["hyena", "attention", "causal", "mode", "exec"]
 COLUMNS = [
+    "run_id",
     "hyena",
     "order",
     "attention",
@@ -39,6 +40,7 @@ COLUMNS = [
     "speedup_high",
     "noisy",
     "lengths",
+    "overhead_bound",
 ]
 
 
@@ -66,3 +68,27 @@ def headline_table(crossovers: pd.DataFrame, speedups: pd.DataFrame) -> pd.DataF
         if column not in table:
             table[column] = None
     return table[COLUMNS].sort_values(["mode", "exec", "hyena", "attention"], ignore_index=True)
+
+
+def mark_overhead(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``overhead_bound``: which side of the speedup at the longest L is
+    overhead-bound (``hyperf.analysis.floor``: device time under half the wall time) —
+    "Hyena", "attention", "both" or "" — so a speedup set by launch and Python costs says so."""
+    if table.empty or floor.empty:
+        return table.assign(overhead_bound="")
+    bound = floor.set_index(
+        ["run_id", "op", "mode", "exec", "batch", "d_model", "depth", "seq_len"]
+    )["bound"]
+    marks = []
+    for row in table.to_dict("records"):
+        sides = []
+        for side, op in (("Hyena", row["hyena"]), ("attention", row["attention"])):
+            key = (row["run_id"], op, row["mode"], row["exec"], row["batch"], row["d_model"],
+                   row["depth"], row["longest_L"])  # fmt: skip
+            found = bound.get(key) if key in bound.index else None
+            if isinstance(found, pd.Series):
+                found = found.iloc[0]
+            if found == "overhead":
+                sides.append(side)
+        marks.append("both" if len(sides) == 2 else "".join(sides))
+    return table.assign(overhead_bound=marks)

@@ -49,7 +49,13 @@ def headline_cells(table: pd.DataFrame) -> pd.DataFrame:
                 "exec": row.exec,
                 "setting": f"depth {row.depth}, D={row.d_model}, B={row.batch}, {row.dtype}",
                 "crossover L (95 % CI)": _crossover(row),
-                "speedup at the longest L (95 % CI)": _speedup(row),
+                "speedup at the longest L (95 % CI)": _speedup(row) + _overhead(row),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _overhead(row) -> str:
+    """ "; overhead-bound (Hyena)" when a side of that speedup is launch/Python-bound."""
+    side = getattr(row, "overhead_bound", "")
+    return f"; overhead-bound ({side})" if isinstance(side, str) and side else ""

@@ -12,14 +12,14 @@ from hyperf.analysis import load
 from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.floor import floor_table
-from hyperf.analysis.headline import headline_table
+from hyperf.analysis.headline import headline_table, mark_overhead
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
 from hyperf.analysis.summary import ceilings_by_run, incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.report.headline import headline_cells, length
 from hyperf.report.sections import Section, sections
-from hyperf.report.style import attention_label
+from hyperf.report.style import attention_label, exec_suffix
 from hyperf.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -66,7 +66,7 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
                 f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
                 f"{best['speedup_high']:.2f}) as fast as "
                 f"{attention_label(best['attention'], best.get('causal', 1))} "
-                f"({best['mode']}, depth {best['depth']})."
+                f"({best['mode']}{exec_suffix(best.get('exec'))}, depth {best['depth']})."
             )
     if points["family"].nunique() < 2:
         lines.append("Only one family of operators was measured: there is nothing to cross.")
@@ -123,6 +123,7 @@ def assemble(
     elif runs.empty:
         lines = ["This store holds no runs yet: measure one with hyperf sweep SPEC --db STORE."]
     floor = floor_table(points, ceilings_by_run(runs)) if not points.empty else pd.DataFrame()
+    top = mark_overhead(top, floor)
     return Report(
         lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps,
         headline_table=top, floor=floor,

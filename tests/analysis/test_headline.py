@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hyperf.analysis.headline import headline_table
+from hyperf.analysis.headline import headline_table, mark_overhead
 from hyperf.report.headline import headline_cells, length
 
 BASE = {"run_id": 1, "device": "cpu", "dtype": "float32", "batch": 1, "d_model": 64}
@@ -52,3 +52,20 @@ def test_missing_crossover_says_why_and_lengths_read_well():
     assert (cells["crossover L (95 % CI)"] == "not resolved: noisy").all()
     assert [length(n) for n in (512, 1024, 1536, 16384)] == ["512", "1K", "1.5K", "16K"]
     assert headline_table(pd.DataFrame(), pd.DataFrame()).empty
+
+
+def test_a_speedup_resting_on_an_overhead_bound_point_says_so():
+    """The headline's speedup cell names the side whose point at the longest L is
+    overhead-bound (device time under half its wall time), per exec mode."""
+    table = headline_table(_crossovers(), _speedups())
+    floor_rows = []
+    for mode in ("fwd", "fwd_bwd"):
+        for op, bound in (("hyena:fft", "overhead"), ("attention:naive", "compute")):
+            bound = bound if mode == "fwd" else "memory"
+            floor_rows.append(BASE | {"op": op, "mode": mode, "exec": "eager", "depth": 1,
+                              "seq_len": 2048, "bound": bound})  # fmt: skip
+    marked = mark_overhead(table, pd.DataFrame(floor_rows))
+    by_mode = dict(zip(marked["mode"], marked["overhead_bound"], strict=True))
+    assert by_mode == {"fwd": "Hyena", "fwd_bwd": ""}
+    cells = headline_cells(marked).set_index("mode")["speedup at the longest L (95 % CI)"]
+    assert cells["fwd"].endswith("overhead-bound (Hyena)") and "overhead" not in cells["fwd_bwd"]

@@ -32,6 +32,7 @@ import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, record_function, schedule, tensorboard_trace_handler
 
+from hyperf import registry
 from hyperf.device import resolve_device, synchronize
 from hyperf.files import OutputError
 from hyperf.measure.timing import BACKWARD_MODES, _make_step, _reset_grads
@@ -347,9 +348,7 @@ def plot_memory(
 
 
 def _notes(workload: Workload, device: torch.device) -> list[str]:
-    from hyperf.sweep.runner import runs_interpreted
-
-    if runs_interpreted(workload.op, device):
+    if registry.runs_interpreted(workload.op, device):
         return ["Triton interpreter: the times are the interpreter's, not the kernel's"]
     return []
 

@@ -73,15 +73,6 @@ def available_memory(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
-def runs_interpreted(op: str, device: torch.device) -> bool:
-    if not op.endswith(":triton"):
-        return False
-    from hyperf.ops.longconv import triton_monarch
-
-    check = getattr(triton_monarch, "runs_interpreted", None)
-    return bool(check(device)) if check else device.type != "cuda"
-
-
 # What torch's CPU allocator raises (a RuntimeError) when an allocation fails.
 CPU_OOM = "DefaultCPUAllocator: can't allocate memory"
 
@@ -115,9 +106,9 @@ def run_point(
         return Repeat("skipped", reason), [], []
     if point.skip_reason:
         return Repeat("skipped", point.skip_reason), [], []
-    predicted = analytic_peak_bytes(w, point.mode)
+    predicted = analytic_peak_bytes(w, point.mode)  # None: no memory model, not skipped
     free = available_memory(device)
-    if predicted > MEMORY_HEADROOM * free:
+    if predicted is not None and predicted > MEMORY_HEADROOM * free:
         return (
             Repeat(
                 "skipped",
@@ -131,7 +122,7 @@ def run_point(
     options = TimingOptions.model_validate(
         budget.model_dump(include=set(TimingOptions.model_fields))
     )
-    interpreted = runs_interpreted(w.op, device)
+    interpreted = registry.runs_interpreted(w.op, device)
     detail: dict = {}
     stage_s: dict[str, float] = {}  # where the repeat's wall-clock time went, s
     try:
@@ -221,13 +212,16 @@ def _first_repeat_facts(
         status = "wrong"
         error = f"max relative error {check.max_rel_error:.3g} > tolerance {tolerance:.3g}"
     detail = {"checked_len": check.checked_len, "checked": check.method}
-    try:
-        flops, moved = analytic_flops(w, point.mode), analytic_bytes(w, point.mode)
-        detail.update(
-            flops=flops["total"], bytes=moved["total"], flops_terms=flops, bytes_terms=moved
-        )
-    except NoModelError as missing:  # a plugin backend: its FLOPs stay empty, not a crash
+    try:  # a plugin backend without a model: its FLOPs or bytes stay empty, not a crash
+        flops = analytic_flops(w, point.mode)
+        detail.update(flops=flops["total"], flops_terms=flops)
+    except NoModelError as missing:
         detail["flops_note"] = str(missing)
+    try:
+        moved = analytic_bytes(w, point.mode)
+        detail.update(bytes=moved["total"], bytes_terms=moved)
+    except NoModelError as missing:
+        detail["bytes_note"] = str(missing)
     if count_flops:
         with _stage(stage_s, "flops"):
             detail["flops_counted"] = counted_flops(w, point.mode, device)["total"]
@@ -237,8 +231,9 @@ def _first_repeat_facts(
             detail.update(peak_bytes=memory.peak_bytes, memory_method=memory.method)
             if point.mode != "infer":
                 detail["saved_bytes"] = saved_activation_bytes(w, device)
-    if point.mode != "infer":
-        detail["saved_bytes_model"] = analytic_activation_bytes(w)
+    saved_model = analytic_activation_bytes(w) if point.mode != "infer" else None
+    if saved_model is not None:  # None: the operator has no memory model
+        detail["saved_bytes_model"] = saved_model
     detail.update(max_rel_error=check.max_rel_error, tolerance=tolerance, oracle=check.oracle)
     return status, error, detail
 

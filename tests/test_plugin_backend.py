@@ -18,7 +18,8 @@ from matplotlib.colors import to_rgb
 
 from hyperf import registry
 from hyperf.cli import main
-from hyperf.measure.flops import analytic_flops
+from hyperf.measure.flops import NoModelError, analytic_bytes, analytic_flops
+from hyperf.measure.memory import analytic_activation_bytes, analytic_peak_bytes
 from hyperf.report.html import write_report
 from hyperf.report.style import HYENA_COLOURS, palette
 from hyperf.store import Store
@@ -60,6 +61,11 @@ def test_the_backend_and_a_hyena_operator_over_it_are_registered(plugin):
     assert hyena.derived_from == BACKEND and hyena.oracle == "hyena:reference"
     assert hyena.flop_terms is not None  # the backend's terms, inside Hyena's
     assert hyena.byte_terms is hyena.memory is hyena.time_model is None  # unknown, not borrowed
+    for op in (BACKEND, HYENA):
+        w = Workload(op, seq_len=64, d_model=16)
+        with pytest.raises(NoModelError, match="no byte model"):
+            analytic_bytes(w, "fwd")
+        assert analytic_activation_bytes(w) is None and analytic_peak_bytes(w, "fwd") is None
     listing = CliRunner().invoke(main, ["list", "--device", "cpu"]).output
     assert BACKEND in listing and HYENA in listing
 

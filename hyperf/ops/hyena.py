@@ -8,7 +8,9 @@ Two variants, recorded with every result:
   ``v ← conv(v ⊙ x_i)`` for x_i in reversed(x[1:]), then ``y = v ⊙ x[0]``.
 - ``paper`` — Algorithm 3: z¹ = v, zⁿ⁺¹ = xⁿ ⊙ (hⁿ ∗ zⁿ + Dⁿ·zⁿ), N long convolutions.
 
-The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend. Each
+The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend: every
+``longconv:X`` in the registry, plugins' included, yields a ``hyena:X`` entry (``hyena_entry``)
+whose FLOP, byte and memory terms are the operator's own around the backend's. Each
 stage runs in a profiler region (``hyperf.ops.regions``) named as in the paper: projections,
 short conv, filter generation, then the long convolution's own regions and the gates.
 """
@@ -331,11 +333,11 @@ def hyena_bytes(w: Workload, conv: Entry) -> Terms:
     variant's last product always does) and the filter."""
     elem, d, n, convs = element_size(w), w.d_model, w.order, convolutions(w)
     plane = w.batch * w.seq_len * d
-    fused = hasattr(conv.fn, "gated")
+    fused = hasattr(conv.fn, "gated")  # the backend applies the gates (``long_conv``)
     terms: Terms = {}
     add_terms(terms, conv.byte_terms(w), convs)
     if fused:
-        terms["long_conv"] += convs * elem * plane
+        add_terms(terms, {"long_conv": elem * plane}, convs)
     terms["projections"] = elem * (plane + (n + 1) * plane + 2 * plane) + elem * (
         (n + 1) * d * d + d * d
     )

@@ -104,8 +104,7 @@ def _memory(w: Workload) -> Memory:
     flop_terms=lambda w: fft_conv_terms(w.batch, w.d_model, w.seq_len),
     byte_terms=unfused_conv_bytes,
     memory=_memory,
-    # 7 kernels forward (torch.profiler, hyperf's module on an H100; 19 per training step).
-    time_model=TimeModel("torch_fft", kernels=7),
+    time_model=TimeModel("torch_fft", kernels=7),  # kernels: torch.profiler, forward
     colour="#1f77b4",  # blue
 )
 def fft_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:

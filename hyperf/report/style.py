@@ -78,7 +78,7 @@ def _extra_colours(count: int, attention: bool) -> list[tuple]:
     ]
 
 
-def fixed_colour(op: str) -> str | None:
+def _fixed_colour(op: str) -> str | None:
     """The colour ``op``'s registry entry fixes, or None (none fixed, or not registered)."""
     from hyperf import registry  # the operators' own facts (imports torch)
 
@@ -98,7 +98,7 @@ def palette(ops: Iterable[str]) -> dict[str, tuple]:
         family = sorted({op for op in ops if is_attention(op) == attention})
         fixed: dict[str, str] = {}
         for op in family:
-            colour = fixed_colour(op)
+            colour = _fixed_colour(op)
             if colour and colour not in fixed.values():
                 fixed[op] = colour
         free = [c for c in pool if c not in fixed.values()]

@@ -473,7 +473,6 @@ def _memory(w: Workload) -> Memory:
     "longconv:triton",
     available=_available,
     max_seq_len=_max_seq_len,
-    interpreted=runs_interpreted,
     summary="fused Monarch FFT convolution in Triton (tl.dot DFTs, L ≤ 8192)",
     oracle="longconv:reference",
     interpreted=runs_interpreted,

@@ -14,13 +14,23 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from hyperf.store import is_sqlite_file
-
 Writer = Callable[[Path], None]  # writes the file's content to the path it is given
 
 
 class OutputError(ValueError):
     """An output path that would lose data or cannot be written; the message says which."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """True if ``path`` is an existing file that starts with SQLite's header."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def check_outputs(paths: list[Path], store: str | Path | None = None) -> None:

@@ -105,12 +105,14 @@ class Measurement:
         return asdict(self)
 
 
-def _reset_grads(tensors: Sequence[torch.Tensor]) -> None:
+def reset_grads(tensors: Sequence[torch.Tensor]) -> None:
+    """Drop the gradients the last backward accumulated (outside the clock), so each sample
+    writes fresh ones as a training step does."""
     for tensor in tensors:
         tensor.grad = None
 
 
-def _make_step(
+def make_step(
     fn: Callable[[], torch.Tensor], mode: str, seed: int
 ) -> tuple[Callable[[], None], Callable[[], object]]:
     """(prepare, timed) for the mode: ``prepare`` runs outside the clock before each sample.
@@ -166,7 +168,7 @@ def measure(
     if options.cuda_graph and mode in BACKWARD_MODES:
         raise ValueError("cuda_graph timing supports modes infer and fwd only")
     resettable = [t for t in (*params, *grad_inputs) if isinstance(t, torch.Tensor)]
-    prepare, timed = _make_step(fn, mode, options.seed)
+    prepare, timed = make_step(fn, mode, options.seed)
     clock = make_timer(device)
     flush = (lambda: None) if options.warm else l2_flusher(device)
     watch = contention.probe(device)
@@ -177,7 +179,7 @@ def measure(
 
         def sample() -> float:
             if resettable:
-                _reset_grads(resettable)
+                reset_grads(resettable)
             prepare()
             flush()
             synchronize(device)
@@ -214,7 +216,7 @@ def measure(
                     break
                 next_check = max(n + 1, math.ceil(n * 1.2))
         readings = watch.stop(time.perf_counter() - sampling_start, sum(cpu_ms) / 1e3, threads)
-        _reset_grads(resettable)
+        reset_grads(resettable)
 
     notes = ["Triton interpreter: not a speed"] if interpreted else []
     return Measurement(

@@ -1,13 +1,17 @@
-"""What a report section is made of: tables (each also written as CSV), figures (inline
-PNG) and the section itself. Presentation only: every value is escaped when rendered."""
+"""What a report section is made of — tables (each also written as CSV), figures (inline
+PNG), the section itself — and the ``Context`` every section function is given. Presentation
+only: every value is escaped when rendered."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from numbers import Number
+from pathlib import Path
 
 import pandas as pd
 from markupsafe import Markup
+
+from hyperf.report.model import Report
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,17 @@ class Section:
         drawn = any(f.png for f in self.figures)
         shown = [t for t in self.tables if t.on_page]
         return drawn or any(not (t.frame if t.shown is None else t.shown).empty for t in shown)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every section function sees: the report's model, one colour per operator for all
+    figures, and the folder the HTML lands in (for relative links; None: absolute)."""
+
+    report: Report
+    colours: dict
+    base: Path | None
+
+    @property
+    def ranked(self) -> pd.DataFrame:
+        return self.report.ranked

@@ -21,6 +21,18 @@ class OutputError(ValueError):
     """An output path that would lose data or cannot be written; the message says which."""
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """True if ``path`` is an existing file that starts with SQLite's header."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
 def check_outputs(paths: list[Path], store: str | Path | None = None) -> None:
     """Raise OutputError unless every path can be written without destroying a database."""
     for path in paths:
@@ -69,15 +81,3 @@ def _umask() -> int:
 
 def text(content: str) -> Writer:
     return lambda path: path.write_text(content, encoding="utf-8")
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def is_sqlite_file(path: Path) -> bool:
-    """True if ``path`` is an existing file that starts with SQLite's header."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(16) == SQLITE_HEADER
-    except OSError:
-        return False

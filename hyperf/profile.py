@@ -35,7 +35,7 @@ from torch.profiler import ProfilerActivity, record_function, schedule, tensorbo
 from hyperf import registry
 from hyperf.device import resolve_device, synchronize
 from hyperf.files import OutputError
-from hyperf.measure.timing import BACKWARD_MODES, _make_step, _reset_grads
+from hyperf.measure.timing import BACKWARD_MODES, make_step, reset_grads
 from hyperf.ops.regions import CATEGORIES, PREFIX
 from hyperf.workload import MODES, Workload
 
@@ -97,7 +97,7 @@ def profile_workload(
         old.unlink()
 
     module, u = workload.instantiate(device, seed=SEED, requires_grad=mode in BACKWARD_MODES)
-    prepare, timed = _make_step(lambda: module(u), mode, SEED)
+    prepare, timed = make_step(lambda: module(u), mode, SEED)
     resettable = [*module.parameters(), u]
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
@@ -115,7 +115,7 @@ def profile_workload(
     try:
         with torch.set_grad_enabled(mode != "infer"), profiler:
             for _ in range(options.wait + options.warmup + options.active):
-                _reset_grads(resettable)
+                reset_grads(resettable)
                 prepare()  # bwd: the forward, outside the step's range
                 synchronize(device)
                 with record_function(STEP_RANGE):
@@ -127,7 +127,7 @@ def profile_workload(
     finally:
         if device.type == "cuda":
             torch.cuda.memory._record_memory_history(enabled=None)
-        _reset_grads(resettable)
+        reset_grads(resettable)
 
     events = event_table(profiler, device)
     steps = events[events["name"] == STEP_RANGE]

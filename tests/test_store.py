@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hyperf.results import Params, PointRow, Repeat
-from hyperf.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, _schema_v1, claim_owner
+from hyperf.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, claim_owner
 
 PARAMS = Params(
     op="hyena:fft",
@@ -78,7 +78,7 @@ def test_repeat_samples_and_point_are_one_transaction(tmp_path):
 def test_a_schema_1_database_is_migrated_without_loss(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    _schema_v1(conn)
+    MIGRATIONS[1](conn)  # the tables of schema 1
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     conn.execute("INSERT INTO runs (name, status) VALUES ('old', 'finished')")

@@ -8,12 +8,9 @@ timings, never in their place. Only rankable points are drawn (the one filter,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
-from hyperf.store import Store
 
 POINT_COLUMNS = [
     "op",
@@ -29,13 +26,6 @@ POINT_COLUMNS = [
     "rankable",
     "not_ranked_because",
 ]
-
-
-def load_breakdowns(db: str | Path, run_ids: list[int] | None = None) -> pd.DataFrame:
-    """The stored breakdown rows (run_id, point_id, category, cpu_ms, device_ms, share,
-    profile_dir) of the given runs (all if None)."""
-    with Store(db) as store:
-        return store.breakdowns(run_ids)
 
 
 def breakdown_table(points: pd.DataFrame, breakdowns: pd.DataFrame) -> pd.DataFrame:

@@ -1,21 +1,16 @@
 """The report's smaller tables, as plain DataFrames: what the runs ran on, what was checked,
-how close to the roofline, which published series to draw beside the measurements, and
-which runs are incomplete. Pure functions over what ``load`` returns (``incomplete_runs``
-also reads the store), so the report layer only lays them out."""
+how close to the roofline, and which published series to draw beside the measurements. Pure
+functions over what ``Store.load`` returns, so the report layer only lays them out."""
 
 from __future__ import annotations
 
 import json
-import shlex
-from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from hyperf.analysis.predict import published
 from hyperf.analysis.rank import rankable_points
-from hyperf.store import Store
-from hyperf.sweep.plan import build_plan
-from hyperf.sweep.spec import Spec
+from hyperf.analysis.scaling import roofline_table
 
 
 def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -67,8 +62,6 @@ def roofline_summary(points: pd.DataFrame, ceilings: dict[int, dict]) -> pd.Data
     """Achieved TFLOP/s and GB/s (best over the lengths measured) and the best roofline
     fraction per backend, mode, dtype and causality; each run's points against that run's own
     ceilings, so two machines are never measured against one roof."""
-    from hyperf.analysis.scaling import roofline_table
-
     if points.empty:
         return pd.DataFrame()
     roof = pd.concat(
@@ -88,8 +81,6 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     """The paper's Figure 4.3 as reference series (seq_len, series, ms) when a run measured
     its configuration (order-2 Hyena at D=768 in half precision), each series labelled with
     its source and GPU; and a sentence on how the run differs from it. (None, "") otherwise."""
-    from hyperf.analysis.predict import published
-
     if points.empty:
         return None, ""
     ranked = rankable_points(points)
@@ -117,39 +108,3 @@ def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
         f"{devices}, batch {batches}, modes {', '.join(sorted(set(match['mode'])))}."
     )
     return pd.DataFrame(rows), note
-
-
-def stored_spec(spec_text: str | None) -> Spec | None:
-    """The run's stored spec, or None when it no longer validates (e.g. a plugin operator
-    that is not loaded, or a run made without a spec)."""
-    try:
-        return Spec.model_validate(yaml.safe_load(spec_text or ""))
-    except (ValueError, yaml.YAMLError):
-        return None
-
-
-def incomplete_runs(store: Store, db: str | Path, run_ids: list[int]) -> list[str]:
-    """One line per run that does not hold every point its stored spec plans (re-planned as
-    the driver plans it) or was not finished: how many of its planned points are stored, its
-    status, and the command that finishes it."""
-    lines = []
-    for run_id in run_ids:
-        run = store.run(run_id)
-        done = store.done_point_ids(run_id)
-        spec = stored_spec(run["spec_text"])
-        planned = {p.id for p in build_plan(spec, run["device"])} if spec else None
-        if planned is not None and planned <= done and run["status"] == "finished":
-            continue
-        if planned is None:
-            counts = f"{len(done)} points stored, of a number planned that is unknown"
-        else:
-            counts = f"{len(done & planned)} of {len(planned)} planned points stored"
-        device = ""
-        if spec is not None and spec.device != run["device"]:
-            device = f" --device {shlex.quote(str(run['device']))}"
-        lines.append(
-            f"Run {run_id} ({run['name']}) is incomplete: {counts} (status {run['status']}). "
-            f"Finish it with: hyperf sweep SPEC --db {shlex.quote(str(db))} --resume {run_id}"
-            f"{device} (SPEC: the spec file run {run_id} was made from)"
-        )
-    return lines

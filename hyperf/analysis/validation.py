@@ -253,8 +253,6 @@ def fig4_3_reading(gpu: str = "A100-80GB") -> tuple[pd.DataFrame, pd.DataFrame, 
     """The paper's Figure 4.3 under the reading that fits it best: (per L, each series'
     published and predicted ms and error %; every reading's summary, best first; the best
     reading in words)."""
-    from hyperf.analysis.predict import validate_fig4_3
-
     points, readings = validate_fig4_3(gpu)
     best = readings.iloc[0]
     chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]

@@ -19,8 +19,11 @@ from typing import Any
 import click
 import pandas as pd
 
+from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, commit_series, history_steps
 from hyperf.bench.compare import BenchInputError, _short, benchmark_key
 from hyperf.errors import clear_errors
+from hyperf.store import Store
+from hyperf.units import time_unit
 
 JSON_HINT = "give the file pytest wrote with --benchmark-json FILE (add --benchmark-save-data)"
 
@@ -161,8 +164,6 @@ def _entry(path: Path, index: int, entry: Any) -> dict[str, Any]:
 def import_command(files: tuple[str, ...], db: str) -> None:
     """Import pytest-benchmark JSON files (--benchmark-json) into the store's benchmark
     history. A run already imported is skipped, so importing a file again adds nothing."""
-    from hyperf.store import Store
-
     parsed = [parse_file(path) for path in files]  # every file checked before any is stored
     with Store(db, write=True) as store:
         counts = [store.import_benchmarks(p) for p in parsed]
@@ -182,9 +183,6 @@ def import_command(files: tuple[str, ...], db: str) -> None:
 def history_command(db: str, name: str | None, as_json: bool) -> None:
     """Each benchmark's time commit by commit (median, 95% CI) and the commits where it
     stepped (hyperf/analysis/steps.py), from results stored by `hyperf bench import`."""
-    from hyperf.analysis.steps import commit_series, history_steps
-    from hyperf.store import Store
-
     with Store(db) as store:
         history = store.benchmark_history(name)
         if history.empty and name is not None:
@@ -238,9 +236,6 @@ def print_history(series: pd.DataFrame, steps: pd.DataFrame) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-
-    from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH
-    from hyperf.units import time_unit
 
     console = Console(width=max(Console().width, 110))
     for fullname, points in series.groupby("fullname", sort=True):

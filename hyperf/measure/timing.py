@@ -115,12 +115,14 @@ class Measurement:
         return asdict(self)
 
 
-def _reset_grads(tensors: Sequence[torch.Tensor]) -> None:
+def reset_grads(tensors: Sequence[torch.Tensor]) -> None:
+    """Drop the gradients the last backward accumulated (outside the clock), so each sample
+    writes fresh ones as a training step does."""
     for tensor in tensors:
         tensor.grad = None
 
 
-def _make_step(
+def make_step(
     fn: Callable[[], torch.Tensor], mode: str, seed: int
 ) -> tuple[Callable[[], None], Callable[[], object]]:
     """(prepare, timed) for the mode: ``prepare`` runs outside the clock before each sample.
@@ -180,7 +182,7 @@ def measure(
     if not ok:
         raise ValueError(reason)
     resettable = [t for t in (*params, *grad_inputs) if isinstance(t, torch.Tensor)]
-    prepare, timed = _make_step(fn, mode, options.seed)
+    prepare, timed = make_step(fn, mode, options.seed)
     clock = make_timer(device)
     flush = (lambda: None) if options.warm else l2_flusher(device)
     watch = contention.probe(device)
@@ -193,7 +195,7 @@ def measure(
 
         def sample() -> float:
             if resettable and reset["grads"]:
-                _reset_grads(resettable)
+                reset_grads(resettable)
             prepare()
             flush()
             synchronize(device)
@@ -217,7 +219,7 @@ def measure(
             eager_step = timed
 
             def fresh_step() -> None:
-                _reset_grads(resettable)
+                reset_grads(resettable)
                 eager_step()
 
             timed, reset["grads"] = execution.capture_graph(fresh_step, device), False
@@ -249,9 +251,9 @@ def measure(
                 timed,
                 device,
                 options.device_steps,
-                before_each=lambda: _reset_grads(resettable) if reset["grads"] else None,
+                before_each=lambda: reset_grads(resettable) if reset["grads"] else None,
             ).as_dict()
-        _reset_grads(resettable)
+        reset_grads(resettable)
 
     notes = ["Triton interpreter: not a speed"] if interpreted else []
     if recompiled:

@@ -1,78 +1,21 @@
-"""One self-contained HTML report (figures and CSS inline), plus Markdown and CSV beside it."""
+"""One self-contained HTML report (figures and CSS inline), plus Markdown and CSV beside it:
+the model (``model.build``) computed first, then laid out as sections (``sections.py``),
+then rendered here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
-from hyperf.analysis import load
-from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
-from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
-from hyperf.analysis.floor import floor_table
-from hyperf.analysis.headline import headline_table, mark_overhead
-from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
-from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
-from hyperf.analysis.summary import ceilings_by_run, incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
-from hyperf.report.headline import headline_cells, length
-from hyperf.report.sections import Section, sections
-from hyperf.report.style import attention_label, exec_suffix
-from hyperf.store import Store
+from hyperf.report.blocks import Section
+from hyperf.report.headline import headline_cells
+from hyperf.report.model import Report, build
+from hyperf.report.sections import sections
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass
-class Report:
-    headline: list[str]
-    crossovers: pd.DataFrame
-    speedups: pd.DataFrame
-    scaling: pd.DataFrame
-    not_ranked: pd.DataFrame  # failures, interpreted, contended, wrong, unchecked: shown only
-    points: pd.DataFrame  # every point, marked rankable or not
-    runs: pd.DataFrame
-    breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # profiled, rankable
-    bench_series: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.steps
-    bench_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
-    warnings: list[str] = field(default_factory=list)  # incomplete runs: shown first everywhere
-    headline_table: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.headline
-    floor: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.floor, per point
-
-
-def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
-    """The few sentences under the headline table: the largest measured speedup at a few
-    lengths, and what cannot be compared."""
-    if points.empty:
-        return ["This run holds no points."]
-    ranked = rankable_points(points)
-    lines = []
-    if ranked.empty:
-        why = not_ranked_points(points)["not_ranked_because"].value_counts()
-        counts = ", ".join(f"{n} × {reason}" for reason, n in why.items())
-        lines.append(
-            f"None of the {len(points)} points can be ranked ({counts}); see Not ranked below."
-        )
-    if not speed.empty:
-        fixed = [n for n in (8192, 65536) if n in set(speed["seq_len"])]
-        longest = speed["seq_len"].max()
-        for seq_len in dict.fromkeys([*fixed, longest]):  # each length once
-            at = speed[speed["seq_len"] == seq_len]
-            best = at.loc[at["speedup"].idxmax()]
-            lines.append(
-                f"At L={length(seq_len)}, {best['hyena']} (order {best['order']}) is "
-                f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
-                f"{best['speedup_high']:.2f}) as fast as "
-                f"{attention_label(best['attention'], best.get('causal', 1))} "
-                f"({best['mode']}{exec_suffix(best.get('exec'))}, depth {best['depth']})."
-            )
-    if points["family"].nunique() < 2:
-        lines.append("Only one family of operators was measured: there is nothing to cross.")
-    elif not ranked.empty and ranked["family"].nunique() < 2:
-        lines.append("Only one family of operators can be ranked: there is nothing to cross.")
-    return lines
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -82,67 +25,6 @@ def markdown_table(frame: pd.DataFrame) -> str:
     cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
-
-
-def build(db: str | Path, run_ids: list[int] | None = None) -> Report:
-    """The report's data: the runs ``run_ids`` (all if None), and the store's whole
-    benchmark history (``hyperf bench import``), which belongs to no run."""
-    points, samples, runs = load(db, run_ids)
-    with Store(db) as store:
-        history = store.benchmark_history()
-        warnings = incomplete_runs(store, db, runs["id"].tolist())
-    report = assemble(points, samples, runs, load_breakdowns(db, runs["id"].tolist()), history)
-    report.warnings = warnings
-    return report
-
-
-def assemble(
-    points: pd.DataFrame,
-    samples: dict[tuple[int, str], list[float]],
-    runs: pd.DataFrame,
-    breakdowns: pd.DataFrame | None = None,
-    history: pd.DataFrame | None = None,
-) -> Report:
-    """The report's data from what ``load`` (and ``Store.benchmark_history``) return (a pure
-    function: testable without a database). Comparisons see rankable points only; the rest
-    are listed as not ranked."""
-    points = points if "rankable" in points.columns else mark_rankable(points)
-    cross = crossovers(points, samples) if not points.empty else pd.DataFrame()
-    speed = speedups(points, samples) if not points.empty else pd.DataFrame()
-    scaling = scaling_fits(points) if not points.empty else pd.DataFrame()
-    not_ranked = not_ranked_points(points)
-    table = breakdown_table(points, breakdowns if breakdowns is not None else pd.DataFrame())
-    series = commit_series(history if history is not None else pd.DataFrame())
-    steps = history_steps(series)
-    lines = headline(cross, speed, points)
-    top = headline_table(cross, speed)
-    if not series.empty:
-        if runs.empty:
-            lines = ["This store holds no sweep runs, only benchmark history (below)."]
-        lines.append(history_headline(series, steps))
-    elif runs.empty:
-        lines = ["This store holds no runs yet: measure one with hyperf sweep SPEC --db STORE."]
-    floor = floor_table(points, ceilings_by_run(runs)) if not points.empty else pd.DataFrame()
-    top = mark_overhead(top, floor)
-    return Report(
-        lines, cross, speed, scaling, not_ranked, points, runs, table, series, steps,
-        headline_table=top, floor=floor,
-    )  # fmt: skip
-
-
-def history_headline(series: pd.DataFrame, steps: pd.DataFrame) -> str:
-    """One sentence on the benchmark history: its size and its largest step, if any."""
-    size = (
-        f"Benchmark history: {series['fullname'].nunique()} benchmarks over "
-        f"{series['commit'].nunique()} commits"
-    )
-    if steps.empty:
-        return f"{size}; no step in time of {MIN_CHANGE:.0%} or more."
-    largest = steps.loc[steps["change"].abs().idxmax()]
-    return (
-        f"{size}; {len(steps)} step(s) in time, the largest {largest['change']:+.1%} for "
-        f"{largest['name']} at commit {largest['label']}."
-    )
 
 
 def template() -> jinja2.Template:
@@ -166,13 +48,11 @@ def render(
 
 def page(report: Report, title: str, built: list[Section], csv_stem: str | None) -> str:
     """The HTML of already built sections, under the incomplete-run banner and the counts."""
-    points = report.points
-    ranked = rankable_points(points) if not points.empty else points
     return template().render(
         title=title,
         warnings=report.warnings,
-        n_points=len(points),
-        n_ranked=len(ranked),
+        n_points=len(report.points),
+        n_ranked=len(report.ranked),
         sections=built,
         csv_stem=csv_stem,
     )

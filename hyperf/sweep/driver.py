@@ -16,7 +16,6 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -28,7 +27,7 @@ from hyperf.store import Store, claim_owner
 from hyperf.sweep.executors import LocalExecutor, RayExecutor
 from hyperf.sweep.plan import Point, build_plan, point_filter
 from hyperf.sweep.runner import point_params
-from hyperf.sweep.spec import Spec, spec_hash, text_hash
+from hyperf.sweep.spec import Spec, spec_hash, stored_spec, text_hash
 
 
 @dataclass
@@ -104,10 +103,8 @@ def stored_points(
 def _stored_spec_hash(text: str | None) -> str | None:
     """The normalised hash of a stored spec's text (runs made before hashes were normalised),
     or None if it no longer validates (e.g. a plugin operator that is not loaded)."""
-    try:
-        return spec_hash(Spec.model_validate(yaml.safe_load(text or "")))
-    except (ValueError, yaml.YAMLError):
-        return None
+    spec = stored_spec(text)
+    return spec_hash(spec) if spec is not None else None
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hyperf.device import resolve_device
+from hyperf.envinfo import capture
 from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
 from hyperf.measure.flops import NoModelError, analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
@@ -94,8 +95,6 @@ def wall_costs(db: str | None, device_name: str, ceilings: dict) -> estimate.Cos
     base = estimate.DEFAULT_COSTS.get(device_name.split(":")[0], estimate.Costs())
     if not db:
         return base
-    from hyperf.envinfo import capture
-
     key = estimate.machine_key(capture())
     repeats, runs = estimate.load_stored(db, device_name, key, _stored_roofline(ceilings))
     if not repeats:

@@ -49,6 +49,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from hyperf.store import Store, StoreError
+
 # "profile": torch.profiler's wait + warmup + active steps (hyperf.profile.ProfileOptions).
 STAGE_MULTIPLIERS = {"check": 0.3, "flops": 1.0, "memory": 1.2, "profile": 6.0}
 MEASURED_STAGES = ("check", "flops", "memory", "profile")
@@ -300,15 +302,6 @@ def machine_key(env: dict) -> tuple:
     return (env.get("device_name") or env.get("cpu_model"), env.get("cpu_cores"))
 
 
-def _repeat_rows(conn: sqlite3.Connection, run_id: int) -> list[tuple]:
-    return conn.execute(
-        "SELECT r.point_id, r.repeat, r.median_ms, r.detail_json, r.status,"
-        " p.params_json, p.op, p.mode, r.attempts FROM repeats r JOIN points p"
-        " ON p.run_id = r.run_id AND p.point_id = r.point_id WHERE r.run_id=?",
-        (run_id,),
-    ).fetchall()
-
-
 def load_stored(
     db: str, device: str, key: tuple, roofline: Callable[[dict], float | None] | None = None
 ) -> tuple[list[StoredRepeat], list[StoredRun]]:
@@ -316,61 +309,51 @@ def load_stored(
     (``machine_key``), as ``fit_costs`` reads them; ``roofline``: a stored point's dict
     (``Point.as_dict``) → its roofline seconds, or None. Nothing (no error) when ``db`` does
     not exist or is not a store."""
-    from hyperf.store import Store, StoreError
-
     try:
         store = Store(db)
     except (StoreError, OSError):
         return [], []
     with store:
-        conn = store.conn
         try:
-            runs = conn.execute(
-                "SELECT id, env_json, started_at, finished_at FROM runs"
-                " WHERE device=? AND status='finished'",
-                (device,),
-            ).fetchall()
-        except sqlite3.Error:  # an old or foreign schema: no calibration
+            runs = store.finished_runs(device)
+        except sqlite3.Error:  # a damaged store: no calibration
             return [], []
         stored_runs, repeats = [], []
-        for run_id, env_json, started, finished in runs:
+        for run in runs:
             try:
-                env = json.loads(env_json or "{}")
+                env = json.loads(run["env_json"] or "{}")
             except json.JSONDecodeError:
                 continue
             if machine_key(env) != key:
                 continue
             try:
-                rows = _repeat_rows(conn, run_id)
-            except sqlite3.Error:  # a store from before repeats were kept
+                rows = store.repeat_timings(run["id"])
+            except sqlite3.Error:  # a damaged store: this run does not calibrate
                 continue
-            count = 0
             for row in rows:
-                point_id, repeat, median_ms, detail_json, status, params_json, op, mode = row[:8]
-                count += 1
-                if median_ms is None or status not in ("ok", "unchecked", "wrong"):
+                if row["median_ms"] is None or row["status"] not in ("ok", "unchecked", "wrong"):
                     continue
-                detail = json.loads(detail_json or "{}")
-                params = json.loads(params_json or "{}")
+                detail = json.loads(row["detail_json"] or "{}")
+                params = json.loads(row["params_json"] or "{}")
                 stage_s = detail.get("stage_s") or {}
                 if not stage_s:
                     continue
                 repeats.append(
                     StoredRepeat(
-                        run_id=run_id,
-                        point_id=point_id,
-                        op=op,
-                        mode=mode,
-                        repeat=repeat,
-                        step_s=median_ms / 1e3,
+                        run_id=run["id"],
+                        point_id=row["point_id"],
+                        op=row["op"],
+                        mode=row["mode"],
+                        repeat=row["repeat"],
+                        step_s=row["median_ms"] / 1e3,
                         stage_s=stage_s,
                         budget=params.get("budget") or {},
                         roofline_s=roofline(params) if roofline else None,
-                        attempts=int(row[8] or 1),
+                        attempts=int(row["attempts"] or 1),
                     )
                 )
-            duration = _seconds_between(started, finished)
-            if duration is not None and count:
-                passes = max((row[1] for row in rows), default=0) + 1
-                stored_runs.append(StoredRun(run_id, duration, count, passes))
+            duration = _seconds_between(run["started_at"], run["finished_at"])
+            if duration is not None and rows:
+                passes = max(row["repeat"] for row in rows) + 1
+                stored_runs.append(StoredRun(run["id"], duration, len(rows), passes))
     return repeats, stored_runs

@@ -369,6 +369,15 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def stored_spec(spec_text: str | None) -> Spec | None:
+    """A run's stored spec, or None when it no longer validates (e.g. a plugin operator
+    that is not loaded, or a run made without a spec)."""
+    try:
+        return Spec.model_validate(yaml.safe_load(spec_text or ""))
+    except (ValueError, yaml.YAMLError):
+        return None
+
+
 def _keys(model: type[BaseModel]) -> dict[str, str]:
     """Every key ``model`` accepts in a spec file, aliases included, to its field's name."""
     keys = {}

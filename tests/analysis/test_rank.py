@@ -17,7 +17,7 @@ import pytest
 from hyperf.analysis import mark_rankable, not_ranked_points, rankable_points
 from hyperf.analysis.crossover import crossovers, rankable, scaling_fits, speedups
 from hyperf.analysis.scaling import memory_crossovers, memory_fits, roofline_table, step_costs
-from hyperf.report import figures, html
+from hyperf.report import figures, html, model
 
 LENGTHS = [256, 512, 1024, 2048, 4096]
 
@@ -256,7 +256,7 @@ def test_report_draws_and_states_only_rankable_points(monkeypatch):
     for name in ("time_vs_length", "memory_vs_length", "speedup_vs_length"):
         monkeypatch.setattr(figures, name, spy(name, getattr(figures, name)))
     raw = build_points()
-    report = html.assemble(raw, samples_of(raw), runs_frame())
+    report = model.assemble(raw, samples_of(raw), runs_frame())
     page = html.render(report, "rank test")
 
     assert set(drawn["time_vs_length"]["op"]) == CLEAN
@@ -289,7 +289,7 @@ def test_report_draws_and_states_only_rankable_points(monkeypatch):
 
 def test_report_with_nothing_rankable_says_why():
     raw = pd.DataFrame([point("hyena:triton", n, 1.0, 1.0, interpreted=1) for n in (64, 128)])
-    report = html.assemble(raw, samples_of(raw), runs_frame())
+    report = model.assemble(raw, samples_of(raw), runs_frame())
     assert report.headline == [
         "None of the 2 points can be ranked (2 × interpreted (Triton interpreter)); "
         "see Not ranked below.",
@@ -306,7 +306,7 @@ def test_unchecked_attention_leaves_one_family_to_rank():
             for n in LENGTHS[:3]
         ]
     )
-    report = html.assemble(raw, samples_of(raw), runs_frame())
+    report = model.assemble(raw, samples_of(raw), runs_frame())
     assert report.headline == [
         "Only one family of operators can be ranked: there is nothing to cross."
     ]

@@ -167,11 +167,11 @@ def test_figures_draw_bidirectional_attention_as_its_own_line(points, monkeypatc
 
 
 def test_a_report_of_a_mixed_run_renders(points):
-    from hyperf.report import html
+    from hyperf.report import html, model
 
     runs = pd.DataFrame(
         [{"id": 1, "name": "mixed", "started_at": "", "env_json": "{}", "ceilings_json": None}]
     )
-    report = html.assemble(points, samples_of(points), runs)
+    report = model.assemble(points, samples_of(points), runs)
     assert sorted(report.crossovers.loc[report.crossovers["depth"] == 1, "causal"]) == [0, 1]
     assert "<html" in html.render(report, "mixed")

@@ -8,8 +8,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from hyperf.report import sections
+from hyperf.report.blocks import Section, Table
 from hyperf.report.html import write_report
-from hyperf.report.sections import Section, Table
 from hyperf.store import Store
 
 

@@ -235,7 +235,7 @@ def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path
     """On CPU the Triton backend runs (and is checked) in the interpreter; its times are
     stored flagged, without a rate, and the analysis leaves them out of every comparison."""
     pytest.importorskip("triton")
-    from hyperf.analysis import load
+    from hyperf.analysis import mark_rankable
 
     path = write_spec("""
         name: triton
@@ -250,7 +250,8 @@ def test_triton_points_run_interpreted_and_are_never_ranked(write_spec, tmp_path
         """)
     summary = sweep(path, tmp_path / "r.db")
     assert summary.statuses["ok"] == summary.planned == 12
-    points, _, _ = load(str(tmp_path / "r.db"), [summary.run_id])
+    with Store(tmp_path / "r.db") as store:
+        points = mark_rankable(store.points([summary.run_id]))
     triton = points[points["op"].str.endswith(":triton")]
     assert (triton["interpreted"] == 1).all() and triton["tflops"].isna().all()
     assert (triton["max_rel_error"] < 1e-4).all()  # checked against the float64 oracle

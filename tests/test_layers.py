@@ -155,7 +155,7 @@ def _code(path: Path) -> str:
 NAMES_OPERATORS = {
     "hyperf.analysis.predict",
     "hyperf.analysis.validation",
-    "hyperf.cli",
+    "hyperf.cli.predict",
     "hyperf.measure.flops",
     "hyperf.measure.memory",
     "hyperf.report.predicted",

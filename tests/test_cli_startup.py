@@ -15,7 +15,7 @@ import click
 import pytest
 
 from hyperf.bench.cli import bench
-from hyperf.cli import LISTED_HELP
+from hyperf.cli import COMMANDS, LISTED_HELP, main
 
 STORED = Path(__file__).resolve().parents[1] / "reports" / "cpu-quick" / "quick.db"
 
@@ -98,3 +98,9 @@ def test_the_bench_group_is_listed_as_its_docstring_says():
     for limit in (30, 45, 80, 200):
         listed = click.Command("bench", help=LISTED_HELP["bench"]).get_short_help_str(limit)
         assert listed == bench.get_short_help_str(limit)
+
+
+def test_each_lazy_command_is_named_as_it_is_listed():
+    context = click.Context(main)
+    for name in COMMANDS:
+        assert main.get_command(context, name).name == name

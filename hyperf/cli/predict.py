@@ -11,6 +11,7 @@ from rich.table import Table
 
 from hyperf.cli.common import wide_console
 from hyperf.errors import clear_errors
+from hyperf.params import default_heads
 
 DEFAULT_PREDICT_OPS = (
     "hyena:fft",
@@ -199,7 +200,7 @@ def predict_command(
     ops = ops or DEFAULT_PREDICT_OPS
     # An unknown op: a clear error naming the known ones.
     families = {op: registry.get(op).family for op in ops}
-    heads = heads or max(1, d_model // 64)
+    heads = heads or default_heads(d_model)
     if d_model % heads:
         raise click.BadParameter(f"{heads} must divide --d-model {d_model}", param_hint="--heads")
     rows = []

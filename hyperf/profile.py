@@ -348,7 +348,7 @@ def plot_memory(
 
 
 def _notes(workload: Workload, device: torch.device) -> list[str]:
-    if registry.get(workload.op).runs_interpreted(device):
+    if registry.runs_interpreted(workload.op, device):
         return ["Triton interpreter: the times are the interpreter's, not the kernel's"]
     return []
 

@@ -1,40 +1,83 @@
-"""One registry of everything hyperf can measure.
+"""One registry of everything hyperf can measure, and everything it knows about each entry.
 
-Each entry is registered by a decorator next to its code and is named ``family:impl``:
+Each entry is registered by its own file in ``hyperf/ops/`` (found and imported on the first
+lookup) or by a plugin named in ``HYPERF_PLUGINS``, and is named ``family:impl``:
 
 - ``longconv:*`` — long-convolution backends; ``fn(u, k, D)`` is the convolution itself,
   (B, C, L) in and out (validated inputs, see ``hyperf.ops.long_conv``);
 - ``hyena:*`` — the Hyena operator with one long-convolution backend; ``fn(d_model, l_max,
-  **hparams)`` builds the module, (B, L, D) in and out;
+  **hparams)`` builds the module, (B, L, D) in and out. One exists for every ``longconv:*``
+  entry, plugins' included, derived from it (``derive``; ``hyperf.ops.hyena``);
 - ``attention:*`` — attention mixers with projections; ``fn`` builds the module as above,
   causal unless given ``causal=False`` (a builder without that parameter builds causal
   attention only, and a bidirectional point of it is refused with the reason).
 
-``hyperf.workload.Workload`` turns any entry into a module and its input. An entry also knows
-whether it can run on a device and dtype (``available(device, dtype) -> (ok, reason)``), so a
-sweep can skip a point with the reason instead of failing, and ``hyperf list`` can print why a
-backend is missing.
+An ``Entry`` carries the operator's facts: where it can run (``available(device, dtype) ->
+(ok, reason)`` and its longest L), its oracle, whether it runs interpreted on a device, its
+FLOP, byte and memory terms at a point, how the GPU predictor times it, and its report colour.
+A fact left None is unknown, and shown as unknown downstream: no module outside
+``hyperf/ops/`` substitutes another operator's model or branches on an operator's name.
+``hyperf.workload.Workload`` turns any entry into a module and its input.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import torch
 
 from hyperf.errors import PluginError
 
-if TYPE_CHECKING:  # torch is imported where a check runs: listing names needs none
-    import torch
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 Availability = tuple[bool, str]
-AvailableFn = Callable[["torch.device", "torch.dtype"], Availability]
-MaxSeqLenFn = Callable[["torch.device", "torch.dtype"], int]
-InterpretedFn = Callable[["torch.device"], bool]
+AvailableFn = Callable[[torch.device, torch.dtype], Availability]
+MaxSeqLenFn = Callable[[torch.device, torch.dtype], int]
 NO_LIMIT = 2**62  # what a MaxSeqLenFn returns where the backend has no limit
+Terms = dict[str, float]
+FlopTermsFn = Callable[["Workload"], tuple[Terms, Terms]]  # (forward, backward) FLOPs per term
+ByteTermsFn = Callable[["Workload"], Terms]  # least bytes one forward moves, per term
+
+
+class Memory(NamedTuple):
+    """Bytes of one call: what autograd keeps for the backward (the input included), and the
+    transient buffers it needs beyond ``hyperf.measure.memory``'s allowance for every operator
+    (FFT spectra and four activation planes): attention's L×L scores, say."""
+
+    saved: float
+    scratch: float = 0.0
+
+
+MemoryFn = Callable[["Workload"], Memory]
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """How ``hyperf.analysis.predict`` times the operator's own part on a GPU it cannot run.
+
+    ``kind`` names one of the predictor's models: for a long convolution ``"torch_fft"``
+    (bandwidth-bound FFT passes), ``"dft_matmul"`` (dense DFT blocks on the GEMM surface, of
+    size ``block(L)``) or ``"fused_dft"`` (one kernel: max of its DFT FLOPs at the tf32 rate
+    and its bytes); for an attention core the published implementation whose timings it
+    follows (``"FA2"``, ``"FA3"``, ``"xformers"``, ``"pytorch"``: eager).
+    ``kernels``/``kernels_fwd_bwd``: the kernels one long convolution launches forward and per
+    training step (None: 3.5 × forward, the median ratio in hyperf's traces); an attention
+    core's follow its implementation. ``note`` is said with every prediction of it.
+    """
+
+    kind: str
+    kernels: float = 0.0
+    kernels_fwd_bwd: float | None = None
+    block: Callable[[int], float] | None = None
+    note: str = ""
+
 
 FAMILIES = ("longconv", "hyena", "attention")
 # Each family's float64 oracle: the entry every other entry of the family is checked against
@@ -49,7 +92,11 @@ FAMILY_ORACLES = {
 
 @dataclass(frozen=True)
 class Entry:
-    """A named operator: how to build it, and where it can run."""
+    """A named operator: how to build it, where it can run, and what hyperf knows about it.
+
+    The terms are functions of the point (a ``Workload``) for the bare operator (depth and
+    mode are applied by ``hyperf.measure``); None means unknown, never another's model.
+    """
 
     name: str
     fn: Callable[..., Any]
@@ -57,11 +104,13 @@ class Entry:
     summary: str
     oracle: str | None = None  # the entry this one is checked against; None: it is the oracle
     max_seq_len: MaxSeqLenFn | None = None  # the longest L it handles there; None: no limit
-    # Whether it runs in an interpreter on a device (Triton off CUDA): correct, never a speed.
-    interpreted: InterpretedFn | None = None
-
-    def runs_interpreted(self, device: torch.device) -> bool:
-        return bool(self.interpreted and self.interpreted(device))
+    interpreted: Callable[[torch.device], bool] | None = None  # an interpreter runs it there
+    flop_terms: FlopTermsFn | None = None
+    byte_terms: ByteTermsFn | None = None
+    memory: MemoryFn | None = None
+    time_model: TimeModel | None = None  # None: the GPU predictor does not cover it
+    colour: str | None = None  # its report colour; None: the report picks a free one
+    derived_from: str | None = None  # the entry this one was derived from (``derive``)
 
     @property
     def family(self) -> str:
@@ -73,16 +122,10 @@ class Entry:
 
 
 _ENTRIES: dict[str, Entry] = {}
-
-# Modules whose import registers entries; imported lazily on first lookup.
-_PROVIDERS = (
-    "hyperf.ops.longconv.reference",
-    "hyperf.ops.longconv.fft",
-    "hyperf.ops.longconv.blocked",
-    "hyperf.ops.longconv.triton_monarch",
-    "hyperf.ops.hyena",
-    "hyperf.ops.attention",
-)
+# (source family, rule): every entry of the source family yields rule(entry), looked up
+# like a registered one; kept as views, so removing the source removes them too.
+_DERIVERS: list[tuple[str, Callable[[Entry], Entry]]] = []
+_DERIVED: dict[tuple[int, str], tuple[Entry, Entry]] = {}  # (rule, source) → (source, entry)
 _loaded = False
 
 
@@ -96,11 +139,11 @@ def register(
     available: AvailableFn = always_available,
     summary: str = "",
     oracle: str | None = None,
-    max_seq_len: MaxSeqLenFn | None = None,
-    interpreted: InterpretedFn | None = None,
+    **facts: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register ``fn`` under ``name`` (``family:impl``). Without ``oracle`` it is
-    checked against its family's (``FAMILY_ORACLES``); naming itself leaves it unchecked."""
+    """Decorator: register ``fn`` under ``name`` (``family:impl``) with its ``facts``, the
+    other fields of ``Entry`` by name. Without ``oracle`` it is checked against its family's
+    (``FAMILY_ORACLES``); naming itself leaves it unchecked."""
     family, _, impl = name.partition(":")
     if family not in FAMILIES or not impl:
         raise ValueError(f"registry name {name!r} must be 'family:impl' with family in {FAMILIES}")
@@ -109,10 +152,30 @@ def register(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         first_doc_line = (fn.__doc__ or "").strip().split("\n")[0]
-        add(Entry(name, fn, available, summary or first_doc_line, oracle, max_seq_len, interpreted))
+        add(Entry(name, fn, available, summary or first_doc_line, oracle, **facts))
         return fn
 
     return decorate
+
+
+def derive(family: str, rule: Callable[[Entry], Entry]) -> None:
+    """Every entry of ``family``, registered now or later, yields ``rule(entry)`` as an entry
+    of its own (``hyperf.ops.hyena``: a ``hyena:X`` for every ``longconv:X``). An entry
+    registered under the same name takes precedence."""
+    _DERIVERS.append((family, rule))
+
+
+def _all() -> dict[str, Entry]:
+    """The registered entries and the ones derived from them (a registered name wins)."""
+    found: dict[str, Entry] = {}
+    for family, rule in _DERIVERS:
+        for source in [e for e in _ENTRIES.values() if e.family == family]:
+            key = (id(rule), source.name)
+            if key not in _DERIVED or _DERIVED[key][0] is not source:
+                _DERIVED[key] = (source, rule(source))
+            derived = _DERIVED[key][1]
+            found[derived.name] = derived
+    return found | _ENTRIES
 
 
 class RegisteredTwice(ValueError):
@@ -123,40 +186,15 @@ class RegisteredTwice(ValueError):
         super().__init__(f"registry name {name!r} is registered twice (first by {first})")
 
 
-# Entries made from others: (family, make) — ``make(impl)`` registers what follows from
-# ``family:impl`` (``hyperf.ops.hyena``: a Hyena operator for every long convolution,
-# plugins' included).
-_DERIVERS: list[tuple[str, Callable[[str], None]]] = []
-_DERIVED: dict[str, set[str]] = {}  # entry → the entries made from it
-
-
-def _make(entry: Entry, make: Callable[[str], None]) -> None:
-    before = set(_ENTRIES)
-    make(entry.impl)
-    _DERIVED.setdefault(entry.name, set()).update(set(_ENTRIES) - before)
-
-
 def add(entry: Entry) -> None:
     if entry.name in _ENTRIES:
         raise RegisteredTwice(entry.name, _ENTRIES[entry.name].fn.__module__)
     _ENTRIES[entry.name] = entry
-    for family, make in _DERIVERS:
-        if entry.family == family:
-            _make(entry, make)
-
-
-def derive(family: str, make: Callable[[str], None]) -> None:
-    """Call ``make(impl)`` for every ``family`` entry, now and whenever one is added."""
-    _DERIVERS.append((family, make))
-    for entry in [e for e in _ENTRIES.values() if e.family == family]:
-        _make(entry, make)
 
 
 def remove(name: str) -> None:
-    """Forget ``name`` and the entries made from it (a test's temporary backend)."""
+    """Forget ``name`` (a test's temporary backend); what is derived from it goes with it."""
     _ENTRIES.pop(name, None)
-    for derived in _DERIVED.pop(name, set()):
-        remove(derived)
 
 
 def _import(module: str) -> None:
@@ -198,8 +236,16 @@ def _plugin_error(module: str, error: Exception) -> PluginError:
     )
 
 
+def _providers() -> list[str]:
+    """Every module of ``hyperf.ops``: each operator's file registers it on import."""
+    import hyperf.ops
+
+    found = pkgutil.walk_packages(hyperf.ops.__path__, "hyperf.ops.")
+    return ["hyperf.ops", *sorted(m.name for m in found)]
+
+
 def _load() -> None:
-    """Import the built-in providers, then the modules named in ``HYPERF_PLUGINS``
+    """Import the built-in providers (``_providers``), then the modules named in ``HYPERF_PLUGINS``
     (comma-separated): a user's own backends, registered the same way and present in every
     worker process a sweep starts. A plugin that fails raises PluginError and leaves the
     registry unloaded, so the next lookup tries (and reports) again."""
@@ -209,7 +255,7 @@ def _load() -> None:
     _loaded = True  # first: a provider's import may itself look a name up
     plugins = [m.strip() for m in os.environ.get("HYPERF_PLUGINS", "").split(",")]
     try:
-        for module in _PROVIDERS:
+        for module in _providers():
             _import(module)
         for module in filter(None, plugins):
             try:
@@ -223,15 +269,27 @@ def _load() -> None:
 
 def names(family: str | None = None) -> list[str]:
     _load()
-    return sorted(n for n, e in _ENTRIES.items() if family is None or e.family == family)
+    return sorted(n for n, e in _all().items() if family is None or e.family == family)
 
 
 def get(name: str) -> Entry:
+    entry = lookup(name)
+    if entry is None:
+        raise ValueError(f"unknown operator {name!r}; registered: {', '.join(names())}")
+    return entry
+
+
+def lookup(name: str) -> Entry | None:
+    """The entry named ``name``, or None (a report may hold operators no longer registered)."""
     _load()
-    try:
-        return _ENTRIES[name]
-    except KeyError:
-        raise ValueError(f"unknown operator {name!r}; registered: {', '.join(names())}") from None
+    return _ENTRIES.get(name) or _all().get(name)
+
+
+def runs_interpreted(name: str, device: str | torch.device) -> bool:
+    """Whether ``name`` runs in an interpreter on ``device``: right answers, its times not a
+    speed (never ranked)."""
+    entry = get(name)
+    return entry.interpreted is not None and bool(entry.interpreted(torch.device(device)))
 
 
 def check_available(
@@ -240,8 +298,6 @@ def check_available(
     """``(ok, reason)`` for running ``name`` on ``device`` in ``dtype`` (and at ``seq_len``,
     when given: a backend with a length limit is unavailable beyond it, not a crash); never
     raises for a registered name."""
-    import torch
-
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         return False, "CUDA is not available on this machine"

@@ -26,6 +26,19 @@ def test_families_and_oracles():
             assert registry.get(entry.oracle).family == entry.family
 
 
+def test_every_long_convolution_has_a_hyena_operator_that_knows_what_it_knows():
+    for name in registry.names("longconv"):
+        conv = registry.get(name)
+        hyena = registry.get(f"hyena:{conv.impl}")
+        assert hyena.derived_from == name and hyena.colour == conv.colour
+        assert hyena.available is conv.available and hyena.max_seq_len is conv.max_seq_len
+        assert hyena.interpreted is conv.interpreted and hyena.time_model is conv.time_model
+        for fact in ("flop_terms", "byte_terms", "memory"):
+            assert (getattr(hyena, fact) is None) == (getattr(conv, fact) is None), (name, fact)
+    assert registry.runs_interpreted("hyena:triton", "cpu")
+    assert not registry.runs_interpreted("hyena:fft", "cpu")
+
+
 def test_every_available_entry_builds_and_runs_on_cpu():
     for name in registry.names():
         if not registry.check_available(name, "cpu", torch.float32)[0]:

@@ -39,8 +39,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from hyperf import registry
 from hyperf.analysis import gpu_model as parts
-from hyperf.measure.flops import _fft, analytic_bytes, analytic_flops
+from hyperf.measure.flops import analytic_bytes, analytic_flops
+from hyperf.ops.costs import fft_flops as _fft
 from hyperf.workload import Workload
 
 TERMS = ("gemm", "attention_core", "fft", "elementwise", "launch")
@@ -61,17 +63,8 @@ ATTENTION_SHARE = {"fwd": 1 / 3.5, "bwd": 2.5 / 3.5, "fwd_bwd": 1.0}
 # abstract and section 4.1: 1.5–2.0× forward, 1.5–1.75× backward); midpoints.
 FA3_SPEEDUP = {"fwd": 1.75, "bwd": 1.6}
 
-# Which published implementation times each hyperf attention core. sdpa-cudnn has no published
-# timing in the calibration data: assumed to run like FA2 (flagged in ``Prediction.notes``).
-ATTENTION_IMPL = {
-    "flash_attn": "FA2",
-    "sdpa-flash": "FA2",
-    "sdpa-efficient": "xformers",
-    "sdpa-cudnn": "FA2",
-    "sdpa-math": "pytorch",
-    "naive": "pytorch",
-    "flash_attn3": "FA3",
-}
+# Which published implementation times an attention core, and how a long convolution is
+# timed, is each operator's ``Entry.time_model`` (``hyperf.registry.TimeModel``).
 EAGER = "pytorch"
 # Bytes per L×L score element that an eager forward moves: the FlashAttention-2 benchmark's
 # baseline (baddbmm write 2, masked_fill 2+2, softmax 2+2, einsum read 2) against hyperf's
@@ -87,12 +80,12 @@ BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 # (aten ops that do device work, views and allocations left out; forward / forward+backward):
 # hyena:fft 35 / 122, hyena:blocked 96 / 259, longconv:fft 7 / 19, longconv:blocked 69 / 157,
 # attention:sdpa-math 13 / 35, attention:sdpa-flash 5 / 21. A backward launches about 2.5× the
-# forward's kernels (the fwd_bwd / fwd ratios are 2.7–4.2, median 3.5).
+# forward's kernels (the fwd_bwd / fwd ratios are 2.7–4.2, median 3.5). A long convolution's
+# count is its backend's (``TimeModel.kernels``).
 KERNELS = {
     "projections": {"hyena": 4, "attention": 4},
     "filter": 14,  # positional embedding, four linears, three sin and their frequency products
     "short_conv": 3,
-    "long_conv": {"fft": 7, "blocked": 68, "triton": 3},
     "gating": 4,  # plus one per product
     "attention_core": {"fused": 1, "eager": 9},
     "block": 7,  # two LayerNorms, two GEMMs, GELU, two residual adds
@@ -257,16 +250,21 @@ def _bytes(workload: Workload, mode: str, *keys: str) -> float:
     return sum(moved.get(k, 0.0) for k in keys)
 
 
+def _kernels(model: registry.TimeModel, mode: str) -> float:
+    """Kernels a long convolution launches in ``mode``: its own counts, else 3.5× forward."""
+    fwd_bwd = model.kernels_fwd_bwd or model.kernels * KERNEL_FACTOR["fwd_bwd"]
+    return {"fwd": model.kernels, "bwd": fwd_bwd - model.kernels, "fwd_bwd": fwd_bwd}[mode]
+
+
 def _long_conv(w: Workload, mode: str, gpu: str, convs: int) -> dict[str, float]:
-    backend = w.op.split(":", 1)[1]
+    model = registry.get(w.op).time_model
     flops = analytic_flops(w, mode)  # raises for lengths a backend does not handle
     bandwidth = achieved_bandwidth(gpu)
-    kernels = KERNELS["long_conv"].get(backend)
-    if kernels is None:
-        raise PredictError(f"no time model for long-conv backend {backend!r}")
-    kernels *= convs * KERNEL_FACTOR[mode]
+    if model is None or model.kind not in ("torch_fft", "dft_matmul", "fused_dft"):
+        raise PredictError(f"no time model for the long convolution of {w.op}")
+    kernels = _kernels(model, mode) * convs
     seq = w.seq_len
-    if backend == "fft":
+    if model.kind == "torch_fft":
         # Each real FFT of size 2L moves ~ a complex one of size L: 16 B per element per pass,
         # log2(2L)/λ passes (λ: butterfly levels per pass, fitted).
         transforms = flops.get("fft", 0.0) / _fft(2 * seq)
@@ -274,15 +272,12 @@ def _long_conv(w: Workload, mode: str, gpu: str, convs: int) -> dict[str, float]
         moved = transforms * seq * 16 * math.log2(2 * seq) / levels
         fft = moved / achieved_bandwidth(gpu, 2 * seq)
         elementwise = _bytes(w, mode, "long_conv") / bandwidth
-    elif backend == "blocked":
-        from hyperf.ops.longconv.blocked import fft_size, monarch_factors
-
-        factors = monarch_factors(fft_size(seq, seq))
-        block = math.prod(factors) ** (1 / len(factors))
+    elif model.kind == "dft_matmul":  # dense DFT blocks of size model.block(L)
+        block = model.block(seq)
         rows = flops.get("monarch_matmul", 0.0) / (2 * block * block)
         fft = gemm_seconds([(rows, block, block)], gpu, w.dtype)
         elementwise = (_bytes(w, mode, "long_conv") + 8 * flops.get("twiddle", 0.0)) / bandwidth
-    else:  # triton: one fused kernel, its DFTs on tf32 tensor cores, its bytes overlapped
+    else:  # fused_dft: one kernel, its DFTs on tf32 tensor cores, its bytes overlapped
         spec = device(gpu)
         passes = 3 if w.dtype == "float32" else 1
         e_max = parts.fitted_parameters()["gemm"]["e_max"]
@@ -331,12 +326,11 @@ def _attention(
     w: Workload, mode: str, gpu: str, impl: str | None = None
 ) -> dict[str, dict[str, float]]:
     own_impl = impl is None
-    impl = impl or ATTENTION_IMPL.get(w.op.split(":", 1)[1])
+    model = registry.get(w.op).time_model
+    impl = impl or (model.kind if model else None)
     if impl is None:
-        raise PredictError(
-            f"no time model for {w.op}; modelled: "
-            + ", ".join(f"attention:{i}" for i in ATTENTION_IMPL)
-        )
+        modelled = [n for n in registry.names("attention") if registry.get(n).time_model]
+        raise PredictError(f"no time model for {w.op}; modelled: " + ", ".join(modelled))
     rows, d = w.batch * w.seq_len, w.d_model
     heads = w.n_heads or max(1, d // 64)
     causal = getattr(w, "causal", True)
@@ -398,8 +392,6 @@ def predict(
         components = _hyena(workload, mode, gpu)
     elif family == "attention":
         components = _attention(workload, mode, gpu, attention_impl)
-        if workload.op.endswith("sdpa-cudnn"):
-            notes.append("sdpa-cudnn: no published timing; modelled as FlashAttention-2")
     else:
         raise PredictError(f"no time model for {workload.op}")
     if workload.depth and family != "longconv":
@@ -414,7 +406,10 @@ def predict(
             for name, terms in components.items()
             if name not in ("projections", "blocks")
         }
-    if spec["arch"] != "sm_80" and ATTENTION_IMPL.get(workload.op.split(":", 1)[1]) == "FA2":
+    model = registry.get(workload.op).time_model
+    if model and model.note:
+        notes.append(model.note)
+    if spec["arch"] != "sm_80" and model and model.kind == "FA2":
         notes.append(
             "FlashAttention-2's A100 efficiency carried to this device at its mma.sync "
             "rate (an assumption)"

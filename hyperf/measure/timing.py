@@ -211,8 +211,16 @@ def measure(
             sample()
             warmup_calls += 1
         if exec == "graph":
-            _reset_grads(resettable)
-            timed, reset["grads"] = execution.capture_graph(timed, device), False
+            # Gradients set to None inside the captured step (Python only, no CUDA work):
+            # the captured backward allocates them in the graph's pool, and every replay
+            # rewrites them (the pattern that captured every training step on an H200).
+            eager_step = timed
+
+            def fresh_step() -> None:
+                _reset_grads(resettable)
+                eager_step()
+
+            timed, reset["grads"] = execution.capture_graph(fresh_step, device), False
         compiled_before = execution.compilations() if exec == "compile" else 0
 
         samples: list[float] = []

@@ -23,7 +23,8 @@ import importlib.util
 import math
 import sys
 import warnings
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,12 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hyperf import registry
+from hyperf.ops.costs import element_size, linear_flops
 from hyperf.ops.regions import region
+from hyperf.registry import Memory, Terms, TimeModel
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 SDPA_BACKENDS = {
     "math": SDPBackend.MATH,
@@ -218,26 +224,120 @@ def _flash_attn3_available(device: torch.device, dtype: torch.dtype) -> tuple[bo
     return True, ""
 
 
-def _register_attention(core: str, available: registry.AvailableFn, summary: str) -> None:
+# --- costs ---------------------------------------------------------------------------------
+
+
+def _heads(w: Workload) -> int:
+    return w.n_heads or max(1, w.d_model // 64)
+
+
+def _scores(w: Workload) -> int:
+    """L×L score elements over the batch and heads."""
+    return w.batch * _heads(w) * w.seq_len**2
+
+
+def attention_flops(w: Workload) -> tuple[Terms, Terms]:
+    """(forward, backward) FLOPs: the projections, and the core by FlashAttention's convention
+    (Σ over heads of 4·L²·d_head forward, halved when causal, backward 2.5×) whatever the
+    core, so backends compare on the same work."""
+    rows, d = w.batch * w.seq_len, w.d_model
+    fwd: Terms = {}
+    bwd: Terms = {}
+    fwd["wqkv"], bwd["wqkv"] = linear_flops(rows, d, 3 * d)
+    fwd["out_proj"], bwd["out_proj"] = linear_flops(rows, d, d)
+    core = 4.0 * w.batch * w.seq_len**2 * d
+    if w.causal:
+        core /= 2  # the masked half is not counted
+    fwd["attention_core"], bwd["attention_core"] = core, 2.5 * core
+    return fwd, bwd
+
+
+def _costs(eager: bool, kept: Callable[[Workload], float]) -> dict[str, Any]:
+    """The byte and memory terms of a core. Its bytes do not depend on ``causal``: a fused
+    core reads q, k, v and writes the output once either way; an ``eager`` one also writes
+    and reads the L×L scores (2 writes, 2 reads; the mask's own pass, like the 1/√d scaling,
+    is left out of this least-traffic count), and holds them (3 fp32 copies) while it runs.
+    Saved for backward: the input, qkv and out_proj's input (5 planes) and what the core
+    ``kept``."""
+
+    def byte_terms(w: Workload) -> Terms:
+        elem, d, plane = element_size(w), w.d_model, w.batch * w.seq_len * w.d_model
+        core = elem * 4 * plane + (4 * elem * _scores(w) if eager else 0)
+        return {"projections": elem * (6 * plane + 4 * d * d), "attention_core": core}
+
+    def memory(w: Workload) -> Memory:
+        saved = 5 * element_size(w) * w.batch * w.seq_len * w.d_model + kept(w)
+        return Memory(saved, 3 * 4 * _scores(w) if eager else 0)
+
+    return {"flop_terms": attention_flops, "byte_terms": byte_terms, "memory": memory}
+
+
+def _lse(w: Workload) -> float:
+    """A fused core keeps the log-sum-exp (fp32, B·H·L)."""
+    return 4 * w.batch * _heads(w) * w.seq_len
+
+
+def _naive_kept(w: Workload) -> float:
+    """The softmax output (fp32) and, when causal, the boolean mask ``masked_fill`` saves."""
+    return 4 * _scores(w) + (w.seq_len**2 if w.causal else 0)
+
+
+def _math_kept(w: Workload) -> float:
+    """The softmax output (fp32) and the scaled q and k it multiplies (it adds its causal
+    bias in place and keeps none)."""
+    return 4 * _scores(w) + 2 * element_size(w) * w.batch * w.seq_len * w.d_model
+
+
+def _register_attention(core: str, available: registry.AvailableFn, summary: str, **facts) -> None:
     def build(
         d_model: int, l_max: int, n_heads: int | None = None, causal: bool = True
     ) -> SelfAttention:
         return SelfAttention(d_model, l_max, n_heads, core, causal)
 
     oracle = None if core == "naive" else "attention:naive"
-    registry.add(registry.Entry(f"attention:{core}", build, available, summary, oracle))
+    registry.add(registry.Entry(f"attention:{core}", build, available, summary, oracle, **facts))
 
 
 _register_attention(
-    "naive", registry.always_available, "eager softmax(QKᵀ/√d + mask)·V, quadratic memory"
+    "naive",
+    registry.always_available,
+    "eager softmax(QKᵀ/√d + mask)·V, quadratic memory",
+    **_costs(eager=True, kept=_naive_kept),
+    time_model=TimeModel("pytorch"),
+    colour="#d62728",  # red
 )
-_register_attention("flash_attn", _flash_attn_available, "flash-attn package (FlashAttention-2)")
 _register_attention(
-    "flash_attn3", _flash_attn3_available, "FlashAttention-3 (flash_attn_interface), sm_90 only"
+    "flash_attn",
+    _flash_attn_available,
+    "flash-attn package (FlashAttention-2)",
+    **_costs(eager=False, kept=_lse),
+    time_model=TimeModel("FA2"),
+    colour="#b8860b",  # dark gold
 )
-for _name in SDPA_BACKENDS:
+_register_attention(
+    "flash_attn3",
+    _flash_attn3_available,
+    "FlashAttention-3 (flash_attn_interface), sm_90 only",
+    **_costs(eager=False, kept=_lse),
+    time_model=TimeModel("FA3"),
+)
+# Per SDPA backend: eager or fused, the published implementation it is timed as, its colour.
+SDPA_FACTS = {
+    "math": (True, TimeModel("pytorch"), "#8c564b"),  # brown
+    "flash": (False, TimeModel("FA2"), "#ff7f0e"),  # orange
+    "efficient": (False, TimeModel("xformers"), "#e377c2"),  # pink
+    "cudnn": (
+        False,
+        TimeModel("FA2", note="sdpa-cudnn: no published timing; modelled as FlashAttention-2"),
+        None,
+    ),
+}
+for _name, (_eager, _model, _colour) in SDPA_FACTS.items():
     _register_attention(
         f"sdpa-{_name}",
         _sdpa_available(_name),
         f"torch scaled_dot_product_attention, {_name} backend",
+        **_costs(eager=_eager, kept=_math_kept if _eager else _lse),
+        time_model=_model,
+        colour=_colour,
     )

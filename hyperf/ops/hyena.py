@@ -8,22 +8,32 @@ Two variants, recorded with every result:
   ``v ← conv(v ⊙ x_i)`` for x_i in reversed(x[1:]), then ``y = v ⊙ x[0]``.
 - ``paper`` — Algorithm 3: z¹ = v, zⁿ⁺¹ = xⁿ ⊙ (hⁿ ∗ zⁿ + Dⁿ·zⁿ), N long convolutions.
 
-The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend. Each
+The long convolutions go through ``hyperf.ops.long_conv`` with a selectable backend: every
+``longconv:X`` in the registry, plugins' included, yields a ``hyena:X`` entry (``hyena_entry``)
+whose FLOP, byte and memory terms are the operator's own around the backend's. Each
 stage runs in a profiler region (``hyperf.ops.regions``) named as in the paper: projections,
 short conv, filter generation, then the long convolution's own regions and the gates.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hyperf import registry
-from hyperf.ops.longconv import long_conv
+from hyperf.ops.costs import add_terms, element_size, linear_flops
+from hyperf.ops.longconv import input_bytes, long_conv
 from hyperf.ops.regions import region
+from hyperf.registry import Entry, Memory, Terms
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 VARIANTS = ("safari", "paper")
 
@@ -283,41 +293,110 @@ def causal_depthwise_conv(
     return CausalDepthwiseConv.apply(x, weight, bias, input_bias)
 
 
-def _longconv_available(backend: str) -> registry.AvailableFn:
-    def available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
-        return registry.get(f"longconv:{backend}").available(device, dtype)
-
-    return available
+# --- hyena:X for every longconv:X, with its costs ------------------------------------------
 
 
-def _longconv_limit(backend: str) -> registry.MaxSeqLenFn:
-    def max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
-        limit = registry.get(f"longconv:{backend}").max_seq_len
-        return limit(device, dtype) if limit else registry.NO_LIMIT
-
-    return max_seq_len
+def convolutions(w: Workload) -> int:
+    """Long convolutions one operator does: N − 1 (safari) or N (paper)."""
+    return w.order - 1 if w.variant == "safari" else w.order
 
 
-def _register_hyena(backend: str) -> None:
-    """``hyena:{backend}`` for the long convolution ``longconv:{backend}`` (once)."""
-    if f"hyena:{backend}" in registry.names("hyena"):
-        return
-    longconv = registry.get(f"longconv:{backend}")
+def hyena_flops(w: Workload, conv: Entry) -> tuple[Terms, Terms]:
+    """(forward, backward) FLOPs of one HyenaOperator: projections, short conv, the implicit
+    filter's FFN and modulation, gating, and the backend's terms for each convolution. They
+    add up to the paper's Appendix A.2 accounting plus what it leaves out (the filter's FFN,
+    gating and skip terms), each under its own key."""
+    rows, d, seq_len, n = w.batch * w.seq_len, w.d_model, w.seq_len, w.order
+    convs = convolutions(w)
+    filter_channels = d * convs
+    fwd: Terms = {}
+    bwd: Terms = {}
+    fwd["in_proj"], bwd["in_proj"] = linear_flops(rows, d, (n + 1) * d)
+    fwd["out_proj"], bwd["out_proj"] = linear_flops(rows, d, d)
+    fwd["short_conv"] = 2.0 * 3 * rows * (n + 1) * d + rows * (n + 1) * d  # 3 taps + bias
+    bwd["short_conv"] = 2 * fwd["short_conv"]
+    width, emb = w.filter_order, w.emb_dim
+    ffn = 2.0 * seq_len * (emb * width + 2 * width * width + width * filter_channels)
+    fwd["filter_ffn"], bwd["filter_ffn"] = ffn, 2 * ffn
+    fwd["filter_modulation"] = 2.0 * seq_len * filter_channels if w.modulate else 0.0
+    bwd["filter_modulation"] = fwd["filter_modulation"]
+    fwd["gating"], bwd["gating"] = float(n * rows * d), 2.0 * n * rows * d
+    conv_fwd, conv_bwd = conv.flop_terms(w)
+    add_terms(fwd, conv_fwd, convs)
+    add_terms(bwd, conv_bwd, convs)
+    return fwd, bwd
+
+
+def hyena_bytes(w: Workload, conv: Entry) -> Terms:
+    """Least bytes of one forward: the convolutions (a backend that fuses the gates also reads
+    one), projections, short conv, the gate products that go through memory (the safari
+    variant's last product always does) and the filter."""
+    elem, d, n, convs = element_size(w), w.d_model, w.order, convolutions(w)
+    plane = w.batch * w.seq_len * d
+    fused = hasattr(conv.fn, "gated")  # the backend applies the gates (``long_conv``)
+    terms: Terms = {}
+    add_terms(terms, conv.byte_terms(w), convs)
+    if fused:
+        add_terms(terms, {"long_conv": elem * plane}, convs)
+    terms["projections"] = elem * (plane + (n + 1) * plane + 2 * plane) + elem * (
+        (n + 1) * d * d + d * d
+    )
+    terms["short_conv"] = elem * 2 * (n + 1) * plane
+    gated_passes = (1 if w.variant == "safari" else 0) if fused else n
+    terms["gating"] = elem * 3 * gated_passes * plane
+    terms["filter"] = 4 * w.seq_len * d * convs
+    return terms
+
+
+def hyena_memory(w: Workload, conv: Entry) -> Memory:
+    """Planes of B·L·D activations plus what each convolution keeps besides its input (a
+    stream kept already) and the filter's FFN, as ``HyenaOperator`` keeps them: in_proj's
+    input; the short conv's input and output (the N+1 streams, which the gates keep); per
+    convolution its output (kept by the next gate) and its input when that is a fresh gate
+    product (none where the backend fuses the gates); out_proj's input; the FFN's 9 L×W
+    activations (3 linear inputs, 2 per Sin) and the modulation window (C×L)."""
+    seq, d, n, convs = w.seq_len, w.d_model, w.order, convolutions(w)
+    elem, plane = element_size(w), w.batch * seq * d
+    fresh_inputs = convs if w.variant == "safari" else convs - 1
+    if hasattr(conv.fn, "gated"):
+        fresh_inputs = 0
+    planes = 1 + 2 * (n + 1) + convs + fresh_inputs + 1
+    own = conv.memory(w)
+    saved = elem * planes * plane + convs * (own.saved - input_bytes(w))
+    saved += elem * seq * 9 * w.filter_order
+    saved += elem * seq * convs * d if w.modulate else 0
+    return Memory(saved, own.scratch)
+
+
+def _over(conv: Entry, terms: Callable[..., Any], fact: object) -> Any:
+    """``terms`` with ``conv`` bound, or None (unknown) where the backend's own is."""
+    return None if fact is None else functools.partial(terms, conv=conv)
+
+
+def hyena_entry(conv: Entry) -> Entry:
+    """``hyena:X`` over ``longconv:X``: built with that backend, and knowing what it knows
+    (where it runs, its longest L, its terms, its time model, its colour); checked against
+    the Hyena operator over the backend's oracle."""
+    backend = conv.impl
 
     def build(d_model: int, l_max: int, **hparams) -> HyenaOperator:
         return HyenaOperator(d_model, l_max, longconv=backend, **hparams)
 
-    registry.add(
-        registry.Entry(
-            f"hyena:{backend}",
-            build,
-            _longconv_available(backend),
-            f"Hyena operator with the {backend!r} long convolution",
-            oracle=None if backend == "reference" else "hyena:reference",
-            max_seq_len=_longconv_limit(backend),
-            interpreted=longconv.interpreted,
-        )
+    return Entry(
+        f"hyena:{backend}",
+        build,
+        conv.available,
+        f"Hyena operator with the {backend!r} long convolution",
+        oracle=None if conv.oracle is None else f"hyena:{conv.oracle.split(':', 1)[1]}",
+        max_seq_len=conv.max_seq_len,
+        interpreted=conv.interpreted,
+        flop_terms=_over(conv, hyena_flops, conv.flop_terms),
+        byte_terms=_over(conv, hyena_bytes, conv.byte_terms),
+        memory=_over(conv, hyena_memory, conv.memory),
+        time_model=conv.time_model,
+        colour=conv.colour,
+        derived_from=conv.name,
     )
 
 
-registry.derive("longconv", _register_hyena)
+registry.derive("longconv", hyena_entry)

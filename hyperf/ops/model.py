@@ -1,17 +1,25 @@
 """Depth stacks: ``depth`` pre-norm residual blocks of (mixer, MLP), for the depth axis.
 
 Profiler regions (``hyperf.ops.regions``): "norm" and "mlp"; the residual adds are in none.
+The stack's own costs (``stack_flops``, ``stack_bytes``, ``stack_saved``: everything but the
+mixers) are added to the mixer's by ``hyperf.measure``.
 """
 
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from hyperf import registry
+from hyperf.ops.costs import element_size, linear_flops
 from hyperf.ops.regions import region
+from hyperf.registry import Terms
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 
 class Block(nn.Module):
@@ -89,3 +97,34 @@ def build_model(
         for _ in range(depth)
     ]
     return Stack(blocks, d_model)
+
+
+def stack_flops(w: Workload) -> tuple[Terms, Terms]:
+    """(forward, backward) FLOPs of ``w.depth`` blocks without their mixers: per block the MLP
+    (D → 4D → D), two LayerNorms (mean, variance, normalise, scale, shift: 5 per element) and
+    the residual adds; and the final LayerNorm."""
+    rows, d = w.batch * w.seq_len, w.d_model
+    up, down = linear_flops(rows, d, 4 * d), linear_flops(rows, 4 * d, d)
+    norms = 2 * 5.0 * rows * d
+    fwd = {"mlp": up[0] + down[0], "norm": norms, "residual": 2.0 * rows * d}
+    bwd = {"mlp": up[1] + down[1], "norm": 2 * norms, "residual": 0.0}
+    fwd = {k: w.depth * v for k, v in fwd.items()}
+    bwd = {k: w.depth * v for k, v in bwd.items()}
+    fwd["norm"] += 5.0 * rows * d  # the final LayerNorm
+    bwd["norm"] += 10.0 * rows * d
+    return fwd, bwd
+
+
+def stack_bytes(w: Workload) -> Terms:
+    """Least bytes one forward of the blocks moves without their mixers."""
+    elem, d, plane = element_size(w), w.d_model, w.batch * w.seq_len * w.d_model
+    return {"mlp_norms": w.depth * elem * (2 * plane + 8 * plane + 8 * d * d + 4 * plane)}
+
+
+def stack_saved(w: Workload) -> tuple[float, float]:
+    """(per block without its mixer, the final norm): bytes kept for backward. Per block the
+    two LayerNorms (input, and mean and rstd in fp32) and the MLP (input, 4D pre-activation,
+    4D activation); the mixer's input, the first norm's output, is counted by the mixer."""
+    elem, plane, rows = element_size(w), w.batch * w.seq_len * w.d_model, w.batch * w.seq_len
+    block = 2 * (elem * plane + 8 * rows) + elem * (plane + 8 * plane)
+    return block, elem * plane + 8 * rows

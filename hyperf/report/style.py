@@ -7,8 +7,10 @@ How a series is drawn (the same in the time, speedup and memory figures):
 - **colour: the operator** (``palette``). Hyena-family operators (``hyena:*``,
   ``longconv:*``) take cool colours (blue, green, purple, cyan, …), attention backends warm
   ones (red, orange, brown, pink, gold, …), so a Hyena line and an attention line never share
-  a colour; well-known operators keep the same colour in every report. Grey is reserved for
-  published reference series.
+  a colour. An operator's registry entry may fix its colour (``Entry.colour``, a
+  ``hyena:X`` takes its backend's), kept in every report; the others, plugins' and any
+  operator the registry no longer has, take free ones. Grey is reserved for published
+  reference series.
 - **line style: the Hyena order**: order 2 solid, 3 dashed, 4 dash-dot, 5 dotted, 6+
   dash-dot-dot. Attention has no order: causal attention is solid.
 - **bidirectional attention** (``causal = 0``): a lighter tint of its backend's colour *and*
@@ -47,20 +49,10 @@ FONT = 7.5  # legend and annotation size
 LINE_WIDTH = 1.4
 MARKER_SIZE = 4.5
 
-# Fixed colours of the operators hyperf registers: the same in every report.
+# The colours operators take, cool for the Hyena family and warm for attention: the ones the
+# registered operators fix (``Entry.colour``) come first.
 HYENA_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#393b79", "#637939")
 ATTENTION_COLOURS = ("#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#b8860b", "#7f2704")
-KNOWN_COLOURS = {
-    "hyena:fft": HYENA_COLOURS[0],
-    "hyena:blocked": HYENA_COLOURS[1],
-    "hyena:triton": HYENA_COLOURS[2],
-    "hyena:reference": HYENA_COLOURS[3],
-    "attention:naive": ATTENTION_COLOURS[0],
-    "attention:sdpa-flash": ATTENTION_COLOURS[1],
-    "attention:sdpa-math": ATTENTION_COLOURS[2],
-    "attention:sdpa-efficient": ATTENTION_COLOURS[3],
-    "attention:flash_attn": ATTENTION_COLOURS[4],
-}
 ORDER_STYLES = {2: "-", 3: "--", 4: "-.", 5: ":"}
 HIGH_ORDER_STYLE = (0, (4, 1.5, 1, 1.5, 1, 1.5))  # dash-dot-dot: order 6 and above
 BIDIRECTIONAL_STYLE = ":"
@@ -88,21 +80,34 @@ def _extra_colours(count: int, attention: bool) -> list[tuple]:
     ]
 
 
+def _fixed_colour(op: str) -> str | None:
+    """The colour ``op``'s registry entry fixes, or None (none fixed, or not registered)."""
+    from hyperf import registry  # the operators' own facts (imports torch)
+
+    entry = registry.lookup(str(op))
+    return entry.colour if entry else None
+
+
 def palette(ops: Iterable[str]) -> dict[str, tuple]:
     """A fixed colour per operator name, stable across the figures of one report and, for the
-    operators hyperf registers, across reports; no two ops share one, and a Hyena-family op
-    never takes an attention colour (cool vs warm hues)."""
+    operators whose entry fixes one, across reports; no two ops share one (of two fixing the
+    same, ``hyena:X`` and its backend ``longconv:X``, the first by name keeps it), and a
+    Hyena-family op never takes an attention colour (cool vs warm hues)."""
     ops = [str(op) for op in ops]
     colours: dict[str, tuple] = {}
     for attention in (False, True):
         pool = ATTENTION_COLOURS if attention else HYENA_COLOURS
         family = sorted({op for op in ops if is_attention(op) == attention})
-        taken = {KNOWN_COLOURS[op] for op in family if op in KNOWN_COLOURS}
-        free = [c for c in pool if c not in taken]
-        unknown = [op for op in family if op not in KNOWN_COLOURS]
+        fixed: dict[str, str] = {}
+        for op in family:
+            colour = _fixed_colour(op)
+            if colour and colour not in fixed.values():
+                fixed[op] = colour
+        free = [c for c in pool if c not in fixed.values()]
+        unknown = [op for op in family if op not in fixed]
         free += _extra_colours(max(0, len(unknown) - len(free)), attention)
         for op in family:
-            colours[op] = to_rgb(KNOWN_COLOURS.get(op) or free.pop(0))
+            colours[op] = to_rgb(fixed.get(op) or free.pop(0))
     return colours
 
 

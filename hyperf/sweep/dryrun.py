@@ -23,7 +23,7 @@ from rich.table import Table
 
 from hyperf.device import resolve_device
 from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
-from hyperf.measure.flops import analytic_bytes, analytic_flops
+from hyperf.measure.flops import NoModelError, analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
 from hyperf.sweep import estimate
 from hyperf.sweep.plan import Point, build_plan, point_filter
@@ -61,10 +61,13 @@ def _predict(point: Point, ceilings: dict) -> tuple[float | None, str, str, str]
             peak_rate(ceilings, w.dtype),
             ceilings["copy_bytes_per_s"],
         ).seconds
-        peak_mib = analytic_peak_bytes(w, point.mode) / 2**20
+        peak = analytic_peak_bytes(w, point.mode)  # None: no memory model
+    except NoModelError as error:  # a plugin's operator without a model: time unknown
+        return None, "?", "?", str(error)
     except ValueError as error:  # a shape the operator does not handle: it will fail
         return None, "—", "—", f"will fail: {error}"
-    return seconds, f"{1e3 * seconds:.2f}", f"{peak_mib:.0f}", ""
+    peak_cell = "?" if peak is None else f"{peak / 2**20:.0f}"
+    return seconds, f"{1e3 * seconds:.2f}", peak_cell, ""
 
 
 def _stored_roofline(ceilings: dict):

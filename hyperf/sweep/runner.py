@@ -99,9 +99,9 @@ def run_point(
     ok, reason = execution.available(w.exec, device, point.mode)
     if not ok:
         return Repeat("skipped", reason), [], []
-    predicted = analytic_peak_bytes(w, point.mode)
+    predicted = analytic_peak_bytes(w, point.mode)  # None: no memory model, not skipped
     free = available_memory(device)
-    if predicted > MEMORY_HEADROOM * free:
+    if predicted is not None and predicted > MEMORY_HEADROOM * free:
         return (
             Repeat(
                 "skipped",
@@ -116,7 +116,7 @@ def run_point(
         budget.model_dump(include=set(TimingOptions.model_fields))
         | ({} if repeat == 0 else {"device_steps": 0})  # one repeat's device time is enough
     )
-    interpreted = registry.get(w.op).runs_interpreted(device)
+    interpreted = registry.runs_interpreted(w.op, device)
     detail: dict = {}
     stage_s: dict[str, float] = {}  # where the repeat's wall-clock time went, s
     try:
@@ -215,13 +215,16 @@ def _first_repeat_facts(
         status = "wrong"
         error = f"max relative error {check.max_rel_error:.3g} > tolerance {tolerance:.3g}"
     detail = {"checked_len": check.checked_len, "checked": check.method}
-    try:
-        flops, moved = analytic_flops(w, point.mode), analytic_bytes(w, point.mode)
-        detail.update(
-            flops=flops["total"], bytes=moved["total"], flops_terms=flops, bytes_terms=moved
-        )
-    except NoModelError as missing:  # a plugin backend: its FLOPs stay empty, not a crash
+    try:  # a plugin backend without a model: its FLOPs or bytes stay empty, not a crash
+        flops = analytic_flops(w, point.mode)
+        detail.update(flops=flops["total"], flops_terms=flops)
+    except NoModelError as missing:
         detail["flops_note"] = str(missing)
+    try:
+        moved = analytic_bytes(w, point.mode)
+        detail.update(bytes=moved["total"], bytes_terms=moved)
+    except NoModelError as missing:
+        detail["bytes_note"] = str(missing)
     if count_flops:
         with _stage(stage_s, "flops"):
             detail["flops_counted"] = counted_flops(w, point.mode, device)["total"]
@@ -231,8 +234,9 @@ def _first_repeat_facts(
             detail.update(peak_bytes=memory.peak_bytes, memory_method=memory.method)
             if point.mode != "infer":
                 detail["saved_bytes"] = saved_activation_bytes(w, device)
-    if point.mode != "infer":
-        detail["saved_bytes_model"] = analytic_activation_bytes(w)
+    saved_model = analytic_activation_bytes(w) if point.mode != "infer" else None
+    if saved_model is not None:  # None: the operator has no memory model
+        detail["saved_bytes_model"] = saved_model
     detail.update(max_rel_error=check.max_rel_error, tolerance=tolerance, oracle=check.oracle)
     return status, error, detail
 

@@ -41,7 +41,6 @@ import torch
 from hyperf import envinfo, registry
 from hyperf.measure.flops import analytic_flops
 from hyperf.measure.timing import Measurement, TimingOptions, time_workload
-from hyperf.sweep.runner import runs_interpreted
 from hyperf.workload import Workload
 
 HERE = Path(__file__).parent
@@ -108,7 +107,7 @@ def skip_reason(workload: Workload, device: torch.device, smoke: bool, long: boo
     )
     if not ok:
         return reason
-    if runs_interpreted(workload.op, device):
+    if registry.runs_interpreted(workload.op, device):
         return "Triton runs in its interpreter here: its times are the interpreter's, not a speed"
     return None
 

@@ -63,7 +63,9 @@ def test_compile_puts_compilation_in_the_first_call_and_times_the_compiled_step(
     torch._dynamo.reset()  # compile afresh: a cache from an earlier test would hide it
     m = time_workload(w, "fwd", "cpu", options)
     assert m.exec == "compile" and m.recompiled == 0
-    assert m.first_call_ms > 20 * m.stats.median  # compiling costs far more than a step
+    # Compiling (dynamo's trace, inductor's code) takes far longer than a compiled step, and
+    # well over 100 ms on any machine; a step here takes about a millisecond.
+    assert m.first_call_ms > max(100.0, 5 * m.stats.min)
     assert m.device_time["device_ms"] > 0 and m.device_time["events"] > 0
 
 

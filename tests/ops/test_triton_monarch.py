@@ -179,7 +179,7 @@ def test_flop_model_counts_the_dots_the_kernel_issues(monkeypatch):
     """Every tl.dot the interpreter executes, summed, equals the analytic matmul FLOPs."""
     from triton.runtime import interpreter
 
-    from hyperf.measure.flops import triton_conv_terms
+    from hyperf.ops.longconv.triton_monarch import triton_conv_terms
 
     issued = []
     real_dot = interpreter.interpreter_builder.create_dot

@@ -11,6 +11,10 @@ Hyena's recurrence gates each convolution: ``post ⊙ conv(pre ⊙ u)``. ``long_
 gates too; a backend that fuses them into its kernel says so by giving its function a
 ``gated(u, k, D, pre, post)`` attribute, and the others get the two products done in torch.
 
+Each backend's file also registers what hyperf knows about it (``hyperf.registry.Entry``):
+its FLOP, byte and memory terms, how the GPU predictor times it, its report colour; the
+``hyena:<name>`` operator over it is derived from that (``hyperf.ops.hyena``).
+
 Profiler regions (``hyperf.ops.regions``): each backend marks its own work, "long conv" for
 one that does not separate its stages, the FFT stages for ``fft``; the gates done here are
 "pointwise/gating". Callers add no region around ``long_conv``, so nothing is counted twice.
@@ -18,10 +22,16 @@ one that does not separate its stages, the FFT stages for ``fft``; the gates don
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from hyperf import registry
+from hyperf.ops.costs import element_size
 from hyperf.ops.regions import region
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 
 def check_inputs(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> None:
@@ -80,3 +90,17 @@ def long_conv(
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """FFTs run in float32 (cuFFT has no bf16 FFT); float64 stays float64 for gradcheck."""
     return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def input_bytes(w: Workload) -> int:
+    """Bytes of one (B, C, L) input in the workload's dtype (C = ``d_model``)."""
+    return element_size(w) * w.batch * w.d_model * w.seq_len
+
+
+def unfused_conv_bytes(w: Workload) -> registry.Terms:
+    """Least traffic of one convolution done as separate torch passes: u read and y written in
+    the workload's dtype, their float32 copies written and read, and complex64 spectra of
+    L + 1 bins (the input's and the product's per row, the filter's per channel)."""
+    seq, plane = w.seq_len, w.batch * w.d_model * w.seq_len
+    spectra = 8 * (seq + 1) * (w.batch * w.d_model * 3 + w.d_model)
+    return {"long_conv": 4 * 2 * plane * 2 + spectra + element_size(w) * plane * 2}

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from hyperf.ops.longconv import compute_dtype
+from hyperf.ops.longconv import compute_dtype, input_bytes, unfused_conv_bytes
 from hyperf.ops.regions import region
-from hyperf.registry import register
+from hyperf.registry import Memory, Terms, TimeModel, register
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 Complex = tuple[torch.Tensor, torch.Tensor | None]  # (real, imag); imag None means zero
 
@@ -146,10 +150,71 @@ def matmul_dtype(u: torch.Tensor) -> torch.dtype:
     return compute_dtype(u.dtype)
 
 
+def monarch_fft_flops(n: int, real_input: bool) -> tuple[float, float]:
+    """(matmul, twiddle) FLOPs of ``monarch_fft`` on one length-n row.
+
+    A stage of factor f does an f×f DFT on n/f columns: 2 real matmuls for real input, 4 for
+    complex, i.e. 4·f·n or 8·f·n FLOPs; between stages, 6 FLOPs per element of twiddle (2 if
+    the data are still real).
+    """
+    factors = monarch_factors(n)
+    matmul = twiddle = 0.0
+    real = real_input
+    for index, factor in enumerate(factors):
+        matmul += (4 if real else 8) * factor * n
+        if index < len(factors) - 1:
+            twiddle += (2 if real else 6) * n
+        real = False
+    return matmul, twiddle
+
+
+def blocked_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, Terms]:
+    """(forward, backward): transforms of k (per channel) and u, product, inverse, skip.
+
+    The DFT matrices are constants, so the backward of each transform is one transposed
+    transform: the backward costs what the forward's transforms did, plus two spectral
+    products and the skip gradients.
+    """
+    n = fft_size(seq_len, seq_len)
+    rows = batch * channels
+    real_matmul, real_twiddle = monarch_fft_flops(n, True)
+    complex_matmul, complex_twiddle = monarch_fft_flops(n, False)
+    forward = {
+        "monarch_matmul": (channels + rows) * real_matmul + rows * complex_matmul,
+        "twiddle": (channels + rows) * real_twiddle + rows * complex_twiddle,
+        "spectral_product": 6 * rows * n,
+        "skip": 2 * rows * seq_len,
+    }
+    backward = {
+        "monarch_matmul": forward["monarch_matmul"],
+        "twiddle": forward["twiddle"],
+        "spectral_product": 12 * rows * n,
+        "skip": 4 * rows * seq_len,
+    }
+    return forward, backward
+
+
+def _memory(w: Workload) -> Memory:
+    """The input, and the real and imaginary float32 planes of both padded spectra."""
+    rows = w.batch * w.d_model
+    return Memory(input_bytes(w) + 4 * 2 * (rows + w.d_model) * fft_size(w.seq_len, w.seq_len))
+
+
+def _block(seq_len: int) -> float:
+    """The DFT blocks' size at length L (the geometric mean of the factors)."""
+    factors = monarch_factors(fft_size(seq_len, seq_len))
+    return math.prod(factors) ** (1 / len(factors))
+
+
 @register(
     "longconv:blocked",
     summary="Monarch FFT as blocks of DFT matmuls (FlashFFTConv-style)",
     oracle="longconv:reference",
+    flop_terms=lambda w: blocked_conv_terms(w.batch, w.d_model, w.seq_len),
+    byte_terms=unfused_conv_bytes,
+    memory=_memory,
+    time_model=TimeModel("dft_matmul", kernels=68, block=_block),
+    colour="#2ca02c",  # green
 )
 def blocked_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     """Pad to a power of two n ≥ L + Lk − 1, multiply spectra, transform back, add D·u.

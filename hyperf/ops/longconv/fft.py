@@ -17,11 +17,17 @@ wrapped in "long conv" as well. The backward is left to the profiler's autograd 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from hyperf.ops.longconv import compute_dtype
+from hyperf.ops.costs import fft_flops
+from hyperf.ops.longconv import compute_dtype, input_bytes, unfused_conv_bytes
 from hyperf.ops.regions import region
-from hyperf.registry import register
+from hyperf.registry import Memory, Terms, TimeModel, register
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 
 class FFTConv(torch.autograd.Function):
@@ -67,8 +73,39 @@ class FFTConv(torch.autograd.Function):
         return grad_u, grad_k, grad_D
 
 
+def fft_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, Terms]:
+    """(forward, backward) FLOPs of the ``fft`` long convolution with its skip term."""
+    n, bins, rows = 2 * seq_len, seq_len + 1, batch * channels
+    forward = {
+        "fft": rows * 2 * fft_flops(n) + channels * fft_flops(n),
+        "spectral_product": 6 * rows * bins,
+        "skip": 2 * rows * seq_len,
+    }
+    # du: rfft(g), product with conj(K), irfft; dk: product with conj(U), sum over the batch,
+    # irfft once per channel; dD and the D·g term of du.
+    backward = {
+        "fft": rows * 2 * fft_flops(n) + channels * fft_flops(n),
+        "spectral_product": 12 * rows * bins + 2 * (batch - 1) * channels * bins,
+        "skip": 4 * rows * seq_len,
+    }
+    return forward, backward
+
+
+def _memory(w: Workload) -> Memory:
+    """The input, and the complex64 spectra of the input and of the filter (L + 1 bins)."""
+    rows = w.batch * w.d_model
+    return Memory(input_bytes(w) + 8 * (rows + w.d_model) * (w.seq_len + 1))
+
+
 @register(
-    "longconv:fft", summary="torch.fft rfft/irfft at n = 2L in float32", oracle="longconv:reference"
+    "longconv:fft",
+    summary="torch.fft rfft/irfft at n = 2L in float32",
+    oracle="longconv:reference",
+    flop_terms=lambda w: fft_conv_terms(w.batch, w.d_model, w.seq_len),
+    byte_terms=unfused_conv_bytes,
+    memory=_memory,
+    time_model=TimeModel("torch_fft", kernels=7),  # kernels: torch.profiler, forward
+    colour="#1f77b4",  # blue
 )
 def fft_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     """rfft(u)·rfft(k), irfft, keep the first L samples, add D·u."""

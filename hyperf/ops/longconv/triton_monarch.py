@@ -42,12 +42,18 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
+from hyperf.ops.costs import element_size, fft_flops
+from hyperf.ops.longconv import input_bytes
 from hyperf.ops.longconv.blocked import _dft, _twiddle
 from hyperf.ops.regions import region
-from hyperf.registry import register
+from hyperf.registry import Memory, Terms, TimeModel, register
+
+if TYPE_CHECKING:
+    from hyperf.workload import Workload
 
 try:
     import triton
@@ -424,13 +430,57 @@ def _max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
     return max_fft(device_arch(device), dtype) // 2
 
 
+def triton_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, Terms]:
+    """(forward, backward) FLOPs: dense DFT blocks on one row of n = N1·N2.
+
+    Per row, with H = N1/2 nonzero input rows: column DFTs of the real input 2·(2·N1·H·N2) =
+    2·n·N1; forward and inverse row DFTs, complex, 4·(2·N1·N2²) = 8·n·N2 each; inverse column
+    DFTs to a real output 2·n·N1; so 4·n·N1 + 16·n·N2 matmul FLOPs. Two twiddles and the
+    spectral product are 18·n; the filter's complex FFT is paid once per channel. The backward
+    runs the kernel again for du (same cost) and torch FFTs for dk.
+    """
+    s = shape(seq_len, torch.float16)  # sm_90's (and the interpreter's) transform
+    n, rows, bins = s.n, batch * channels, seq_len + 1
+    forward = {
+        "monarch_matmul": rows * (4 * n * s.n1 + 16 * n * s.n2),
+        "twiddle": rows * 12 * n,
+        "spectral_product": rows * 6 * n,
+        "fft": channels * 2 * fft_flops(n),  # complex FFT of each filter
+        "skip": 2 * rows * seq_len,
+    }
+    backward = {
+        "monarch_matmul": forward["monarch_matmul"],
+        "twiddle": forward["twiddle"],
+        "spectral_product": forward["spectral_product"] + 6 * rows * bins,
+        "fft": 2 * rows * fft_flops(2 * seq_len) + channels * fft_flops(2 * seq_len),  # dk
+        "skip": 4 * rows * seq_len,
+    }
+    return forward, backward
+
+
+def _bytes(w: Workload) -> Terms:
+    """Fused: u in and y out (a gate's read is the caller's), the filter's K̂ per channel."""
+    spectrum = 8 * fft_size(w.seq_len) * w.d_model
+    return {"long_conv": element_size(w) * w.batch * w.d_model * w.seq_len * 2 + spectrum}
+
+
+def _memory(w: Workload) -> Memory:
+    """The input and the filter's spectrum (the gates are the caller's streams)."""
+    return Memory(input_bytes(w) + 8 * w.d_model * fft_size(w.seq_len))
+
+
 @register(
     "longconv:triton",
     available=_available,
     max_seq_len=_max_seq_len,
-    interpreted=runs_interpreted,
     summary="fused Monarch FFT convolution in Triton (tl.dot DFTs, L ≤ 8192)",
     oracle="longconv:reference",
+    interpreted=runs_interpreted,
+    flop_terms=lambda w: triton_conv_terms(w.batch, w.d_model, w.seq_len),
+    byte_terms=_bytes,
+    memory=_memory,
+    time_model=TimeModel("fused_dft", kernels=3),
+    colour="#9467bd",  # purple
 )
 def triton_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:
     """The Monarch kernel without gates."""

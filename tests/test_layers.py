@@ -147,18 +147,14 @@ def _code(path: Path) -> str:
     return ast.unparse(tree)
 
 
-# Known: facts still kept outside their operator's file — the FLOP, byte and memory terms
-# (measure.flops, measure.memory), the predictor's per-operator terms and the published
-# tables' mapping to operators (analysis.predict, analysis.validation, report.predicted), the
-# report's colours (report.style), the dry run's rough rates (sweep.estimate) and the CLI's
-# examples and defaults. Moving each into its operator's file empties this set.
+# Known: facts still kept outside their operator's file — the predictor's per-operator terms
+# and the published tables' mapping to operators (analysis.predict, analysis.validation,
+# report.predicted), the dry run's rough rates (sweep.estimate) and the default ops of
+# `hyperf predict` (cli.predict). Moving each into its operator's file empties this set.
 NAMES_OPERATORS = {
     "hyperf.analysis.predict",
     "hyperf.analysis.validation",
     "hyperf.cli.predict",
-    "hyperf.measure.flops",
-    "hyperf.measure.memory",
     "hyperf.report.predicted",
-    "hyperf.report.style",
     "hyperf.sweep.estimate",
 }

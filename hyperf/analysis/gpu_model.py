@@ -183,20 +183,22 @@ def _impl_start(impls) -> dict[str, float]:
 
 
 def _attention_model(data: pd.DataFrame, fixed: Params) -> Callable[[Params], np.ndarray]:
+    # Each implementation's rows as arrays, once: the fit calls the model hundreds of times,
+    # and indexing the frame in each call made it take a second.
+    groups = [
+        (
+            impl,
+            data.index.get_indexer(rows),
+            [data.loc[rows, c].values for c in ("batch", "nheads", "seqlen", "headdim", "causal")],
+        )
+        for impl, rows in data.groupby("impl").groups.items()
+    ]
+
     def model(p: Params) -> np.ndarray:
         p = fixed | p
         out = np.empty(len(data))
-        for impl, rows in data.groupby("impl").groups.items():
-            r = data.loc[rows]
-            out[data.index.get_indexer(rows)] = attention_time(
-                p,
-                impl,
-                r.batch.values,
-                r.nheads.values,
-                r.seqlen.values,
-                r.headdim.values,
-                r.causal.values,
-            )
+        for impl, where, columns in groups:
+            out[where] = attention_time(p, impl, *columns)
         return out
 
     return model

@@ -556,6 +556,9 @@ def predicted_crossovers(d_model: int, gpus=("A100-80GB", "H100-SXM")) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+FLASHFFTCONV_GPU = "H100-SXM"  # the device of FlashFFTConv's README table
+
+
 def compare_flashfftconv(dtype: str = "float16") -> pd.DataFrame:
     """PREDICTED forward ms of hyperf's long convolutions on the H100-SXM — the device of
     FlashFFTConv's README table (B=64, H=768) — next to its published figures."""
@@ -568,7 +571,8 @@ def compare_flashfftconv(dtype: str = "float16") -> pd.DataFrame:
         for backend in ("fft", "triton"):
             w = Workload(f"longconv:{backend}", 64, seq_len, 768, dtype)
             try:
-                row[f"longconv:{backend} (predicted)"] = 1e3 * predict(w, "fwd", "H100-SXM").seconds
+                seconds = predict(w, "fwd", FLASHFFTCONV_GPU).seconds
+                row[f"longconv:{backend} (predicted)"] = 1e3 * seconds
             except ValueError:  # a length the backend does not handle
                 row[f"longconv:{backend} (predicted)"] = math.nan
         rows.append(row)

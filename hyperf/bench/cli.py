@@ -1,8 +1,8 @@
 """``hyperf bench``: pytest-benchmark results as a regression gate.
 
-This module imports neither torch nor hyperf.cli (which imports torch), so the group loads
-fast and hyperf.cli can import it at its top. Subcommands from other modules join the group
-at the bottom of this file.
+This module imports neither torch nor hyperf.cli: hyperf.cli loads it when `bench` is named,
+and lists it by the first line of the group's docstring (``hyperf.cli.LISTED_HELP``).
+Subcommands from other modules join the group at the bottom of this file.
 """
 
 from __future__ import annotations

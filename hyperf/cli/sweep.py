@@ -1,0 +1,179 @@
+"""``hyperf sweep``: measure a sweep spec into the store (or, with --dry-run, plan it)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hyperf.cli.report import print_headline
+from hyperf.errors import clear_errors, fail
+
+
+@click.command("sweep", short_help="Measure every point of a sweep spec into the store.")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option(
+    "--db",
+    default="reports/hyperf.db",
+    show_default=True,
+    help="SQLite store (created if missing).",
+)
+@click.option(
+    "--device",
+    default=None,
+    help="auto, cpu, cuda or cuda:N [default: the spec's `device:`].",
+)
+@click.option(
+    "--resume",
+    "resume",
+    metavar="[RUN]",
+    default=None,
+    is_flag=False,
+    flag_value="latest",
+    help="Continue run RUN (or, with no value, the latest run of this spec on this device).",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --resume: measure the run's timeout and crashed points again.",
+)
+@click.option(
+    "--profile",
+    "profile_all",
+    is_flag=True,
+    help="Also profile each point's first repeat (after timing it): trace and breakdown.",
+)
+@click.option(
+    "--profile-filter",
+    default=None,
+    help="Profile only matching points, e.g. 'op=hyena:fft,seq_len>=4096' (implies --profile).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the whole plan with predicted times, memory and wall time; run nothing.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: one worker process at a time on this machine; ray: each point a Ray task "
+    "(needs the ray extra).",
+)
+@click.option(
+    "--ray-address",
+    metavar="HOST:PORT",
+    default=None,
+    help="With --executor ray: the cluster to join (HOST:6379, or auto) [default: start a "
+    "Ray instance on this machine for the sweep].",
+)
+@click.option(
+    "--quiet", is_flag=True, help="Log lines instead of a progress bar, and no headline table."
+)
+@clear_errors
+def sweep_command(
+    spec_path: str,
+    db: str,
+    device: str | None,
+    resume: str | None,
+    retry_failed: bool,
+    profile_all: bool,
+    profile_filter: str | None,
+    dry_run: bool,
+    executor: str,
+    ray_address: str | None,
+    quiet: bool,
+) -> None:
+    """Run the sweep described by SPEC (a YAML file, see sweeps/) and store every point in
+    --db, one SQLite transaction per finished repeat; then print the headline table. An
+    interrupted sweep (Ctrl-C, SIGTERM, a crash) continues with --resume. With --profile or
+    --profile-filter, a store NAME.db gets the traces in NAME-profiles/run-N/ beside it.
+
+    \b
+    Examples:
+      hyperf sweep sweeps/quick.yaml --dry-run
+      hyperf sweep sweeps/quick.yaml --db reports/hyperf.db
+      hyperf sweep sweeps/quick.yaml --resume
+      hyperf sweep sweeps/gpu_smoke.yaml --device cuda --profile-filter 'seq_len=4096'
+      hyperf sweep sweeps/quick.yaml --executor ray --ray-address auto
+    """
+    from hyperf import registry
+    from hyperf.sweep.driver import SweepInterrupted, run_sweep
+    from hyperf.sweep.plan import point_filter
+    from hyperf.sweep.spec import load_spec
+
+    if retry_failed and resume is None:
+        fail("--retry-failed measures a resumed run's timeout/crashed points again; add --resume")
+    if resume is not None and resume != "latest" and not resume.isdigit():
+        fail(f"--resume takes a run id (see `hyperf runs --db {db}`) or no value; got {resume!r}")
+    if ray_address is not None and executor != "ray":
+        fail("--ray-address goes with --executor ray")
+    if profile_filter is not None:
+        point_filter(profile_filter)  # a bad filter is refused before anything runs
+    if executor == "ray" and not dry_run:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            fail("--executor ray needs ray: pip install -e '.[ray]' (on every node)")
+    registry.names()  # a broken HYPERF_PLUGINS module is reported as such, not as a spec error
+    spec, text = load_spec(spec_path)
+    if dry_run:
+        from hyperf.device import resolve_device
+        from hyperf.sweep.driver import stored_points
+        from hyperf.sweep.dryrun import print_plan
+
+        profile = profile_filter if profile_filter is not None else ("" if profile_all else None)
+        target = str(resolve_device(device or spec.device))
+        again = True if resume == "latest" else resume
+        run_id, stored, note = stored_points(db, spec, text, target, again)
+        if note:
+            click.echo(f"note: {note}")
+        elif run_id is not None:
+            click.echo(f"resuming run {run_id}: its stored points are not measured again")
+        print_plan(spec, device, db=db, profile=profile, stored=stored)
+        return
+    try:
+        summary = run_sweep(
+            spec,
+            text,
+            db,
+            device=device,
+            executor=executor,
+            ray_address=ray_address,
+            resume=True if resume == "latest" else resume,
+            retry_failed=retry_failed,
+            profile=profile_filter if profile_filter is not None else ("" if profile_all else None),
+            quiet=quiet,
+        )
+    except ConnectionError as error:
+        if executor != "ray":
+            raise
+        fail(
+            f"--executor ray: {error}. Is the cluster up (`ray status`)? If its token "
+            "authentication is on, set RAY_AUTH_MODE=token here too"
+        )
+    except SweepInterrupted as stop:
+        where = (
+            f"run {stop.run_id} is marked interrupted; continue it with "
+            f"`hyperf sweep {spec_path} --db {db} --resume {stop.run_id}`"
+            if stop.run_id
+            else ""
+        )
+        click.echo(f"\nstopped by {stop}; every finished repeat is stored. {where}", err=True)
+        sys.exit(128 + stop.signum)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.statuses.items()))
+    click.echo(
+        f"run {summary.run_id}: {summary.planned} points planned, "
+        f"{summary.already_done} already stored, measured now: {counts or 'none'} "
+        f"in {summary.wall_s:.0f} s"
+    )
+    click.echo(
+        f"results in {db} (hyperf runs --db {db}; hyperf export {summary.run_id} --db {db}; "
+        f"hyperf report {summary.run_id} --db {db})"
+    )
+    if not quiet:
+        from hyperf.report.html import build
+
+        report = build(db, [summary.run_id])
+        print_headline(report.headline_table, [], report.warnings)

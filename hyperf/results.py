@@ -16,7 +16,8 @@ import types
 import typing
 from dataclasses import asdict, dataclass, fields
 
-from hyperf.measure.stats import summarize, summarize_point
+from hyperf.stats.bootstrap import summarize_point
+from hyperf.stats.sample import summarize
 
 # ok: correct against an independent oracle; wrong: timed but over tolerance; unchecked:
 # timed, but no independent oracle could check it; the rest were not timed.

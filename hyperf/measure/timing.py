@@ -43,7 +43,7 @@ from hyperf.device import (
     synchronize,
 )
 from hyperf.measure import contention
-from hyperf.measure.stats import Stats, summarize
+from hyperf.stats.sample import Stats, summarize
 from hyperf.workload import MODES, Workload
 
 BACKWARD_MODES = ("bwd", "fwd_bwd")

@@ -13,12 +13,13 @@ from hyperf.analysis.breakdown import breakdown_table, load_breakdowns
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.headline import headline_table
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
-from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
+from hyperf.analysis.steps import commit_series, history_steps
 from hyperf.analysis.summary import incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.report.headline import headline_cells, length
 from hyperf.report.sections import Section, sections
 from hyperf.report.style import attention_label
+from hyperf.stats.steps import MIN_CHANGE
 from hyperf.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"

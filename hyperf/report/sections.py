@@ -18,7 +18,6 @@ from markupsafe import Markup
 
 from hyperf.analysis.rank import rankable_points
 from hyperf.analysis.scaling import memory_crossovers, memory_fits, step_costs
-from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH
 from hyperf.analysis.summary import (
     ceilings_by_run,
     correctness_table,
@@ -29,6 +28,7 @@ from hyperf.analysis.summary import (
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures, style
 from hyperf.report.headline import headline_cells
+from hyperf.stats.steps import MIN_CHANGE, MIN_LENGTH
 from hyperf.units import time_unit
 
 if TYPE_CHECKING:
@@ -454,7 +454,7 @@ def history_section(c: Context) -> Section | None:
             "store's, whatever runs the report covers), one point per commit in commit-time "
             "order: the median with its 95 % CI (from the raw samples, when saved with "
             "<code>--benchmark-save-data</code>). A step is a change of level the penalised L1 "
-            "fit of <code>hyperf/analysis/steps.py</code> finds, lasting at least {} commits and "
+            "fit of <code>hyperf/stats/steps.py</code> finds, lasting at least {} commits and "
             "at least {}: one odd commit is not a step."
         ).format(MIN_LENGTH, f"{MIN_CHANGE:.0%}"),
         figures=[Figure(png, "benchmark time across commits", cap)],

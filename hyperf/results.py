@@ -16,6 +16,7 @@ import types
 import typing
 from dataclasses import asdict, dataclass, fields
 
+from hyperf.format import achieved_tflops
 from hyperf.stats.bootstrap import summarize_point
 from hyperf.stats.sample import summarize
 
@@ -178,7 +179,7 @@ def combine(repeats: list[Repeat], samples: list[list[float]]) -> PointRow:
         flops=flops,
         flops_counted=detail.get("flops_counted"),
         bytes=detail.get("bytes"),
-        tflops=None if interpreted or flops is None else flops / seconds / 1e12,
+        tflops=None if interpreted or flops is None else achieved_tflops(flops, seconds),
         peak_bytes=detail.get("peak_bytes"),
         saved_bytes=detail.get("saved_bytes"),
         saved_bytes_model=detail.get("saved_bytes_model"),

@@ -19,6 +19,7 @@ import pandas as pd
 
 from hyperf.analysis.crossover import SERIES_KEYS, interpolate_crossing, series_columns
 from hyperf.analysis.rank import rankable_points
+from hyperf.format import achieved_gbps, achieved_tflops
 from hyperf.measure.ceilings import roofline
 from hyperf.stats.fits import fit_power_law, linear_fit, slope_interval
 
@@ -156,8 +157,8 @@ def roofline_table(points: pd.DataFrame, ceilings: dict | None) -> pd.DataFrame:
             "depth": ok["depth"],
             "order": ok["hyena_order"],
             "causal": ok["causal"],
-            "tflops": flops / seconds / 1e12,
-            "gbps": moved / seconds / 1e9,
+            "tflops": achieved_tflops(flops, seconds),
+            "gbps": achieved_gbps(moved, seconds),
             "intensity": flops / moved,
         }
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hyperf.errors import clear_errors
-from hyperf.units import format_seconds
+from hyperf.format import format_seconds
 
 if TYPE_CHECKING:
     from hyperf.bench.gate import Comparison, Report

@@ -243,8 +243,8 @@ def print_history(series: pd.DataFrame, steps: pd.DataFrame) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from hyperf.format import format_interval, time_unit
     from hyperf.stats.steps import MIN_CHANGE, MIN_LENGTH
-    from hyperf.units import time_unit
 
     console = Console(width=max(Console().width, 110))
     for fullname, points in series.groupby("fullname", sort=True):
@@ -258,11 +258,7 @@ def print_history(series: pd.DataFrame, steps: pd.DataFrame) -> None:
         table.add_column("rounds", justify="right")
         table.add_column("step")
         for row in points.itertuples():
-            ci = (
-                "—"
-                if pd.isna(row.ci_low_s)
-                else f"{row.ci_low_s * factor:.4g}–{row.ci_high_s * factor:.4g}"
-            )
+            ci = format_interval(row.ci_low_s * factor, row.ci_high_s * factor, "{:.4g}".format)
             step = ""
             if row.position in found.index:
                 change = float(found.loc[row.position, "change"])

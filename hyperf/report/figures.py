@@ -24,6 +24,7 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from hyperf.format import format_length, time_unit
 from hyperf.report.style import (
     BIDIRECTIONAL_STYLE,
     CI_LABEL,
@@ -40,7 +41,6 @@ from hyperf.report.style import (
     is_attention,
     is_causal,
     length_axis,
-    length_label,
     light_grid,
     log_y,
     order_style,
@@ -49,7 +49,6 @@ from hyperf.report.style import (
     series_label,
     tint,
 )
-from hyperf.units import time_unit
 
 
 def to_png(fig) -> str:
@@ -390,7 +389,7 @@ def _heatmap_figure(speedups: pd.DataFrame, axis: str):
             np.log2(grid), ax=ax, annot=grid.to_numpy(), fmt=".2g", cmap="RdYlGn", center=0.0,
             vmin=-extreme, vmax=extreme, cbar=False, annot_kws={"size": 7}, linewidths=0.5,
             linecolor="white",
-            xticklabels=[length_label(n) for n in grid.columns],
+            xticklabels=[format_length(n) for n in grid.columns],
             yticklabels=[integer_text(v) for v in grid.index],
         )  # fmt: skip
         ax.set(
@@ -433,7 +432,7 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
         wide = group.pivot_table(index="seq_len", columns="category", values="ms", aggfunc="mean")
         wide = wide[[c for c in present if c in wide.columns]].fillna(0)
         bottom = pd.Series(0.0, index=wide.index)
-        labels = [length_label(n) for n in wide.index]
+        labels = [format_length(n) for n in wide.index]
         for category in wide.columns:
             ax.bar(labels, wide[category], bottom=bottom, color=colours[category], label=category)
             bottom += wide[category]

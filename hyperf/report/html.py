@@ -16,7 +16,8 @@ from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_poin
 from hyperf.analysis.steps import commit_series, history_steps
 from hyperf.analysis.summary import incomplete_runs
 from hyperf.files import OutputError, check_outputs, text, write_all
-from hyperf.report.headline import headline_cells, length
+from hyperf.format import format_length, format_speedup, markdown_table
+from hyperf.report.headline import headline_cells
 from hyperf.report.sections import Section, sections
 from hyperf.report.style import attention_label
 from hyperf.stats.steps import MIN_CHANGE
@@ -60,10 +61,10 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
         for seq_len in dict.fromkeys([*fixed, longest]):  # each length once
             at = speed[speed["seq_len"] == seq_len]
             best = at.loc[at["speedup"].idxmax()]
+            speedup = format_speedup(best["speedup"], best["speedup_low"], best["speedup_high"])
             lines.append(
-                f"At L={length(seq_len)}, {best['hyena']} (order {best['order']}) is "
-                f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
-                f"{best['speedup_high']:.2f}) as fast as "
+                f"At L={format_length(seq_len)}, {best['hyena']} (order {best['order']}) is "
+                f"{speedup} as fast as "
                 f"{attention_label(best['attention'], best.get('causal', 1))} "
                 f"({best['mode']}, depth {best['depth']})."
             )
@@ -72,15 +73,6 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
     elif not ranked.empty and ranked["family"].nunique() < 2:
         lines.append("Only one family of operators can be ranked: there is nothing to cross.")
     return lines
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A text DataFrame as a Markdown table ("" when empty)."""
-    if frame.empty:
-        return ""
-    cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def build(db: str | Path, run_ids: list[int] | None = None) -> Report:

@@ -25,11 +25,11 @@ from hyperf.analysis.summary import (
     published_overlay,
     roofline_summary,
 )
+from hyperf.format import format_cell, format_interval, format_rate, format_seconds
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures, style
 from hyperf.report.headline import headline_cells
 from hyperf.stats.steps import MIN_CHANGE, MIN_LENGTH
-from hyperf.units import time_unit
 
 if TYPE_CHECKING:
     from hyperf.report.html import Report
@@ -61,7 +61,7 @@ class Table:
         for record in frame.to_dict("records"):
             cells = []
             for column in columns:
-                text = cell_text(record[column], self.floats)
+                text = format_cell(record[column], self.floats)
                 href = record.get(self.links[column]) if column in self.links else None
                 if isinstance(href, str) and href:
                     cells.append(Markup('<td><a href="{}">{}</a></td>').format(href, text))
@@ -74,15 +74,6 @@ class Table:
         return Markup(
             '<table class="data"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>'
         ).format(head, body)
-
-
-def cell_text(value, floats: str = "{:.3g}") -> str:
-    """A table cell as text: "—" for missing, ``floats`` for non-integral floats."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else floats.format(value)
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -152,12 +143,12 @@ def environment_section(c: Context) -> Section:
         parts = []
         for ceiling in ceilings:
             rates = "; ".join(
-                f"matmul {dtype} {rate / 1e9:.1f} GFLOP/s"
+                f"matmul {dtype} {format_rate(rate, 'GFLOP/s')}"
                 for dtype, rate in ceiling["matmul_flops"].items()
             )
             parts.append(
                 f"{ceiling.get('device_name')} ({ceiling.get('threads')} threads): {rates}; "
-                f"copy {ceiling['copy_bytes_per_s'] / 1e9:.1f} GB/s."
+                f"copy {format_rate(ceiling['copy_bytes_per_s'], 'GB/s')}."
             )
         after = "Calibrated ceilings: " + " ".join(parts)
     else:
@@ -409,9 +400,8 @@ def history_section(c: Context) -> Section | None:
     png, drawn = figures.benchmark_history(series, steps, MAX_HISTORY_PANELS)
     total = series["fullname"].nunique()
 
-    def shown(seconds: float) -> str:
-        factor, unit = time_unit(seconds)
-        return f"{seconds * factor:.4g} {unit}"
+    def shown(seconds: float) -> str:  # 4 digits: a 5 % step must not round away
+        return format_seconds(seconds, 4)
 
     step_rows = pd.DataFrame(
         {
@@ -434,7 +424,7 @@ def history_section(c: Context) -> Section | None:
             "latest commit": latest["label"],
             "latest median": latest["median_s"].map(shown),
             "95% CI": [
-                "—" if pd.isna(low) else f"{shown(low)} – {shown(high)}"
+                format_interval(low, high, shown)
                 for low, high in zip(latest["ci_low_s"], latest["ci_high_s"], strict=True)
             ],
             "steps": latest["fullname"].map(counts).fillna(0).astype(int),

@@ -15,7 +15,7 @@ For each operator × L × mode at one (B, D, dtype), three figures for the same 
 
 The L2 is flushed before every timed sample (``hyperf.device.l2_flusher``); each arm samples
 until ``--budget`` seconds and at least ``--min-samples``. Medians carry the order-statistic
-95 % CI of ``hyperf.measure.stats``. A point where ``eager_ms`` is well above ``kernel_ms`` and
+95 % CI of ``hyperf.stats``. A point where ``eager_ms`` is well above ``kernel_ms`` and
 ``host_ms`` is near ``eager_ms`` is launch-bound: its eager time says little about the operator.
 
     python benchmarks/exec_floor.py --out DIR [--batch 1] [--d-model 768] [--dtype float16]
@@ -40,7 +40,7 @@ import torch
 
 from hyperf import registry
 from hyperf.device import l2_flusher, make_timer, resolve_device, synchronize
-from hyperf.measure.stats import summarize
+from hyperf.stats.sample import summarize
 from hyperf.workload import DTYPES, Workload
 
 FIELDS = [

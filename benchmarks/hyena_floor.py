@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from hyperf.format import format_rate
 from hyperf.ops import HyenaOperator
 
 
@@ -123,8 +124,8 @@ def main() -> None:
         f"L={seq_len} order={args.order} float32, median of {args.repeats}"
     )
     print(
-        f"matmul rate {matmul_rate / 1e9:.1f} GFLOP/s, copy bandwidth "
-        f"{copy_bandwidth / 1e9:.1f} GB/s (read + write)"
+        f"matmul rate {format_rate(matmul_rate, 'GFLOP/s')}, copy bandwidth "
+        f"{format_rate(copy_bandwidth, 'GB/s')} (read + write)"
     )
     print(
         f"floor: {flops / 1e9:.2f} GFLOP of matmuls -> {1e3 * flops / matmul_rate:.1f} ms, "

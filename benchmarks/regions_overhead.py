@@ -39,8 +39,8 @@ from torch.profiler import ProfilerActivity, profile
 import hyperf.ops.regions as regions
 from hyperf import registry
 from hyperf.device import resolve_device
-from hyperf.measure.stats import median_ci
 from hyperf.measure.timing import TimingOptions, measure
+from hyperf.stats.sample import median_ci
 from hyperf.workload import Workload
 
 _PLAIN = nullcontext()

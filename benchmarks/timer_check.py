@@ -17,6 +17,7 @@ import time
 import torch
 import torch.utils.benchmark as tb
 
+from hyperf.format import format_seconds
 from hyperf.measure.timing import TimingOptions, measure
 from hyperf.ops import HyenaOperator, long_conv
 
@@ -51,8 +52,8 @@ def main() -> None:
         options=TimingOptions(budget_s=1.0, target_rel_ci=1e-9, max_samples=20000),
     )
     print(
-        f"timer overhead: median {1e3 * empty.stats.median:.2f} µs per sample "
-        f"(p90 {1e3 * empty.stats.p90:.2f} µs, n={empty.stats.n})"
+        f"timer overhead: median {format_seconds(empty.stats.median / 1e3)} per sample "
+        f"(p90 {format_seconds(empty.stats.p90 / 1e3)}, n={empty.stats.n})"
     )
 
     u, k, D = torch.randn(1, 48, 4096), torch.randn(48, 4096), torch.randn(48)

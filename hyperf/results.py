@@ -16,8 +16,10 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, make_dataclass
 
-from hyperf.measure.stats import summarize, summarize_point
+from hyperf.format import achieved_tflops
 from hyperf.params import point_params
+from hyperf.stats.bootstrap import summarize_point
+from hyperf.stats.sample import summarize
 
 # ok: correct against an independent oracle; wrong: timed but over tolerance; unchecked:
 # timed, but no independent oracle could check it; the rest were not timed.
@@ -194,7 +196,7 @@ def combine(repeats: list[Repeat], samples: list[list[float]]) -> PointRow:
         flops=flops,
         flops_counted=detail.get("flops_counted"),
         bytes=detail.get("bytes"),
-        tflops=None if interpreted or flops is None else flops / seconds / 1e12,
+        tflops=None if interpreted or flops is None else achieved_tflops(flops, seconds),
         peak_bytes=detail.get("peak_bytes"),
         saved_bytes=detail.get("saved_bytes"),
         saved_bytes_model=detail.get("saved_bytes_model"),

@@ -36,8 +36,8 @@ PACKAGE = ROOT / "hyperf"
 # - bench: pytest-benchmark files, gate, history (stored through the store).
 # - cli: the command line, over everything.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("hyperf", "hyperf.errors", "hyperf.files", "hyperf.units", "hyperf.device",
-              "hyperf.envinfo", "hyperf.data", "hyperf.params")),
+    ("base", ("hyperf", "hyperf.errors", "hyperf.files", "hyperf.format", "hyperf.device",
+              "hyperf.envinfo", "hyperf.data", "hyperf.params", "hyperf.stats")),
     ("operators", ("hyperf.registry", "hyperf.ops", "hyperf.workload")),
     ("measure", ("hyperf.measure", "hyperf.profile", "hyperf.results")),
     ("store", ("hyperf.store",)),
@@ -58,8 +58,6 @@ KNOWN_PRIVATE: dict[tuple[str, str], str] = {
     ("hyperf.ops.longconv.triton_monarch", "hyperf.ops.longconv.blocked._dft"): "ops/ is the "
     "ops helper's: make it public in blocked.py",
     ("hyperf.ops.longconv.triton_monarch", "hyperf.ops.longconv.blocked._twiddle"): "as _dft",
-    ("hyperf.bench.history", "hyperf.bench.compare._short"): "bench/compare.py is the stats "
-    "helper's: make it public there",
 }
 
 # Where a hyperf import may sit inside a function, and why.

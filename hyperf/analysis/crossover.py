@@ -2,15 +2,15 @@
 
 Pure functions over plain arrays and the points DataFrame (``hyperf.analysis.load``).
 
-Power law. ``t ≈ a·L^b`` is fitted by least squares on (log L, log t): b is the slope, a the
-exponent of the intercept, R² the usual coefficient of determination of that linear fit.
+Power law. ``t ≈ a·L^b``, fitted by least squares on (log L, log t)
+(``hyperf.stats.fits.fit_power_law``).
 
 Crossover. With d(L) = log t_hyena(L) − log t_attention(L) at the measured lengths (sorted),
 the crossover is the first sign change of d from + to −, placed by linear interpolation in
 log L between the two bracketing points:  log L* = log L₁ + d₁·(log L₂ − log L₁)/(d₁ − d₂).
-Its 95% CI comes from the two-level bootstrap of ``hyperf.measure.stats``: replicate every
-point's time (resample its processes, then each process's samples; widened for few
-processes), recompute L* per replicate, take the 2.5th and 97.5th percentiles of L*.
+Its 95% CI (``CONFIDENCE``) comes from the two-level bootstrap of ``hyperf.stats.bootstrap``:
+replicate every point's time (resample its processes, then each process's samples; widened for
+few processes), recompute L* per replicate, take the equal-tailed percentiles of L*.
 Speedup CIs are percentiles of the ratio of the two points' independent replicates.
 If d never changes sign, the two fitted power laws are solved for a₁L^b₁ = a₂L^b₂,
 L* = (a₁/a₂)^(1/(b₂ − b₁)), and the result is marked as extrapolated — only where the fits
@@ -29,21 +29,15 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
-from hyperf.measure.stats import centre, log_replicates
 from hyperf.params import columns_where
+from hyperf.stats.bootstrap import centre, log_replicates
+from hyperf.stats.fits import fit_power_law
+from hyperf.stats.sample import percentile_interval
 
 HYENA_FAMILIES = ("hyena", "longconv")
 MIN_FIT_POINTS = 3  # a power law through two points fits anything
 MIN_FIT_R2 = 0.9  # on (log L, log t)
 MAX_EXTRAPOLATION = 8.0  # three doublings beyond the longest measured length
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    a: float
-    b: float
-    r2: float
-    n: int
 
 
 @dataclass(frozen=True)
@@ -55,17 +49,6 @@ class Crossover:
     ci_high: float | None = None
     extrapolated: bool = False
     note: str = ""
-
-
-def fit_power_law(seq_len, times) -> PowerLaw:
-    x, y = np.log(np.asarray(seq_len, float)), np.log(np.asarray(times, float))
-    if x.size < 2 or np.ptp(x) == 0:
-        return PowerLaw(float("nan"), float("nan"), float("nan"), int(x.size))
-    b, log_a = np.polyfit(x, y, 1)
-    residual = y - (log_a + b * x)
-    total = ((y - y.mean()) ** 2).sum()
-    r2 = 1 - (residual**2).sum() / total if total > 0 else 1.0
-    return PowerLaw(float(math.exp(log_a)), float(b), float(r2), int(x.size))
 
 
 def interpolate_crossing(seq_len, t_hyena, t_attention) -> float | None:
@@ -85,7 +68,7 @@ Repeats = list[list[float]]  # one point's raw samples, one list per process
 
 def replicates(points: list[Repeats], resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(points, resamples) two-level bootstrap replicates of each point's time, in ms
-    (``stats.log_replicates``: processes, then samples, widened for few processes)."""
+    (``log_replicates``: processes, then samples, widened for few processes)."""
     return np.exp([log_replicates(p, resamples, rng) for p in points])
 
 
@@ -108,8 +91,8 @@ def bootstrap_crossing(
     ]
     if not found:
         return None, None, 0.0
-    low, high = np.percentile(found, [2.5, 97.5])
-    return float(low), float(high), len(found) / resamples
+    low, high = percentile_interval(found)
+    return low, high, len(found) / resamples
 
 
 RESOLVED_SHARE = 0.95  # replicates that must cross for a crossing to count as measured
@@ -268,7 +251,7 @@ def speedups(
     for row in merged.itertuples():
         h = replicates([samples[(row.run_id, row.point_id_h)]], resamples, rng)[0]
         a = replicates([samples[(row.run_id, row.point_id_a)]], resamples, rng)[0]
-        bounds.append(np.percentile(a / h, [2.5, 97.5]))
+        bounds.append(percentile_interval(a / h))
     bounds = np.reshape(bounds, (-1, 2))
     noisy = [
         pd.to_numeric(merged.get(f"noisy{side}", pd.Series(0, index=merged.index)), "coerce")

@@ -3,9 +3,9 @@
 - time per layer: least-squares line time = c₀ + c₁·depth at fixed everything else; c₁ is
   the cost of one more block and R² says whether depth is really linear;
 - cost per order step: the same line over the Hyena order;
-  each slope carries a 95 % interval (``slope_interval``) and is ``resolved`` only where it
-  rests on ≥ 3 levels or its interval excludes zero — a line through two noisy points, or a
-  negative cost, is not a result;
+  each slope carries a 95 % interval (``hyperf.stats.fits.slope_interval``) and is
+  ``resolved`` only where it rests on ≥ 3 levels or its interval excludes zero — a line
+  through two noisy points, or a negative cost, is not a result;
 - memory: bytes ≈ a·L^b per series (log-log least squares), the length where Hyena's bytes
   drop below attention's, and the longest L whose predicted bytes fit a budget:
   L_max = (budget / a)^(1/b).
@@ -15,61 +15,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
-from hyperf.analysis.crossover import (
-    PAIR_KEYS,
-    SERIES_KEYS,
-    fit_power_law,
-    interpolate_crossing,
-    series_columns,
-)
+from hyperf.analysis.crossover import PAIR_KEYS, SERIES_KEYS, interpolate_crossing, series_columns
 from hyperf.analysis.rank import rankable_points
+from hyperf.format import achieved_gbps, achieved_tflops
 from hyperf.measure.ceilings import roofline
-
-
-def _linear(x, y) -> tuple[float, float, float]:
-    slope, intercept = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
-    fitted = intercept + slope * np.asarray(x, float)
-    total = ((np.asarray(y) - np.mean(y)) ** 2).sum()
-    r2 = 1 - ((np.asarray(y) - fitted) ** 2).sum() / total if total > 0 else 1.0
-    return float(slope), float(intercept), float(r2)
-
+from hyperf.stats.fits import fit_power_law, linear_fit, slope_interval
 
 MIN_STEP_LEVELS = 3  # levels a per-step cost needs unless its interval excludes zero
-SLOPE_DRAWS = 2000
-
-
-def slope_interval(
-    x, median, ci_low, ci_high, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """95 % interval of the least-squares slope of ``median`` over ``x``.
-
-    Two sources of uncertainty, the wider one wins:
-    - each point's own: a parametric bootstrap that redraws every point from a normal whose
-      95 % interval is the point's (sd = (high − low)/3.92) and refits;
-    - the line's misfit, with ≥ 3 distinct levels: the ordinary least-squares t interval
-      (residual scatter the points' intervals do not explain, e.g. a non-linear trend).
-    Assumes independent points and roughly symmetric per-point intervals.
-    """
-    from scipy import stats
-
-    x = np.asarray(x, float)
-    y = np.asarray(median, float)
-    sd = np.maximum((np.asarray(ci_high, float) - np.asarray(ci_low, float)) / 3.92, 0.0)
-    sd = np.where(np.isfinite(sd), sd, 0.0)
-    rng = np.random.default_rng(seed)
-    draws = y + rng.standard_normal((SLOPE_DRAWS, len(y))) * sd
-    centred = x - x.mean()
-    slopes = draws @ centred / (centred @ centred)
-    tail = (1 - level) / 2
-    low, high = np.quantile(slopes, [tail, 1 - tail])
-    if len(np.unique(x)) >= 3 and len(x) > 2:
-        fit = stats.linregress(x, y)
-        half = stats.t.ppf(1 - tail, len(x) - 2) * fit.stderr
-        low, high = min(low, fit.slope - half), max(high, fit.slope + half)
-    return float(low), float(high)
 
 
 def step_costs(points: pd.DataFrame, axis: str) -> pd.DataFrame:
@@ -100,7 +54,7 @@ def step_costs(points: pd.DataFrame, axis: str) -> pd.DataFrame:
     for keys, group in ok.groupby(others):
         if group[axis].nunique() < 2:
             continue
-        slope, intercept, r2 = _linear(group[axis], group["median_ms"])
+        slope, intercept, r2 = linear_fit(group[axis], group["median_ms"])
         low, high = slope_interval(
             group[axis], group["median_ms"], group["ci_low_ms"], group["ci_high_ms"]
         )
@@ -204,8 +158,8 @@ def roofline_table(points: pd.DataFrame, ceilings: dict | None) -> pd.DataFrame:
             "depth": ok["depth"],
             "order": ok["hyena_order"],
             "causal": ok["causal"],
-            "tflops": flops / seconds / 1e12,
-            "gbps": moved / seconds / 1e9,
+            "tflops": achieved_tflops(flops, seconds),
+            "gbps": achieved_gbps(moved, seconds),
             "intensity": flops / moved,
         }
     )

@@ -255,14 +255,21 @@ def fig4_3_reading(gpu: str = "A100-80GB") -> tuple[pd.DataFrame, pd.DataFrame, 
     reading in words)."""
     points, readings = validate_fig4_3(gpu)
     best = readings.iloc[0]
-    chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]
-    wide = chosen.pivot_table(
-        index="seq_len", columns="series", values=["published_ms", "predicted_ms", "error_pct"]
-    )
-    wide.columns = [f"{series} {what}" for what, series in wide.columns]
     words = (
         f"batch {best['batch']}, {best['mode']} (median |error| "
         f"{best['median_abs_error_pct']:.0f} %, {best['within_35_pct']} of {best['points']} "
         "points within ±35 %)"
     )
-    return wide.reset_index(), readings, words
+    return fig4_3_per_point(points, best), readings, words
+
+
+def fig4_3_per_point(points: pd.DataFrame, reading) -> pd.DataFrame:
+    """Figure 4.3 under one reading (a row of ``validate_fig4_3``'s readings, or anything with
+    its ``batch`` and ``mode``): one row per L, each series' published and predicted ms and
+    error %, as columns "SERIES published_ms" and so on."""
+    chosen = points[(points["batch"] == reading["batch"]) & (points["mode"] == reading["mode"])]
+    wide = chosen.pivot_table(
+        index="seq_len", columns="series", values=["published_ms", "predicted_ms", "error_pct"]
+    )
+    wide.columns = [f"{series} {what}" for what, series in wide.columns]
+    return wide.reset_index()

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hyperf.errors import clear_errors
-from hyperf.units import format_seconds
+from hyperf.format import format_seconds
 
 if TYPE_CHECKING:
-    from hyperf.bench.compare import Comparison, Report
+    from hyperf.bench.gate import Comparison, Report
 
 VERDICT_STYLE = {
     "regression": "bold red",
@@ -69,7 +69,8 @@ def compare_command(
     Per benchmark: the ratio of medians NEW/BASE with a bootstrap CI, a Mann-Whitney test and
     a verdict (regression, improvement, unchanged, inconclusive, too few samples). Exit 1 if
     any benchmark regressed, 2 on bad input, 0 otherwise."""
-    from hyperf.bench.compare import compare_files, load_thresholds
+    from hyperf.bench.gate import compare_files
+    from hyperf.bench.thresholds import load_thresholds
 
     settings = load_thresholds(thresholds_path, Path.cwd(), alpha=alpha, default=threshold)
     report = compare_files(base, new, settings)
@@ -91,7 +92,7 @@ def merge_command(output: str, runs: tuple[str, ...]) -> None:
     Each benchmark keeps every sample and which process took it, so `hyperf bench compare`
     can treat processes as the independent units: on a shared CPU whole processes drift by
     more than a single run's CI shows. OUT.json is written whole or not at all."""
-    from hyperf.bench.compare import merge_runs, read_json
+    from hyperf.bench.files import merge_runs, read_json
     from hyperf.files import check_outputs, text, write_all
 
     merged = merge_runs([(path, read_json(path)) for path in runs])

@@ -19,11 +19,12 @@ from typing import Any
 import click
 import pandas as pd
 
-from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH, commit_series, history_steps
-from hyperf.bench.compare import BenchInputError, _short, benchmark_key
+from hyperf.analysis.steps import commit_series, history_steps
+from hyperf.bench.files import BenchInputError, benchmark_key, short_repr
 from hyperf.errors import clear_errors
+from hyperf.format import format_interval, time_unit
+from hyperf.stats.steps import MIN_CHANGE, MIN_LENGTH
 from hyperf.store import Store
-from hyperf.units import time_unit
 
 JSON_HINT = "give the file pytest wrote with --benchmark-json FILE (add --benchmark-save-data)"
 
@@ -46,10 +47,12 @@ def parse_file(path: str | Path) -> dict[str, Any]:
     if commit is None:
         commit = {}
     elif not isinstance(commit, dict):
-        raise BenchInputError(f"{path}: 'commit_info' must be an object; got {_short(commit)}")
+        raise BenchInputError(f"{path}: 'commit_info' must be an object; got {short_repr(commit)}")
     machine = data.get("machine_info")
     if machine is not None and not isinstance(machine, dict):
-        raise BenchInputError(f"{path}: 'machine_info' must be an object; got {_short(machine)}")
+        raise BenchInputError(
+            f"{path}: 'machine_info' must be an object; got {short_repr(machine)}"
+        )
     when = _utc(path, "datetime", data.get("datetime"))
     commit_id = str(commit.get("id") or "unknown")
     run = {
@@ -96,7 +99,9 @@ def _utc(path: Path, key: str, value: Any) -> str | None:
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise BenchInputError(f"{path}: {key} is not an ISO 8601 time: {_short(value)}") from None
+        raise BenchInputError(
+            f"{path}: {key} is not an ISO 8601 time: {short_repr(value)}"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat()
@@ -118,7 +123,7 @@ def _entry(path: Path, index: int, entry: Any) -> dict[str, Any]:
     if not _number(median) or median <= 0:
         raise BenchInputError(
             f"{where} ({entry['name']!r}): stats.median must be a time in seconds > 0; "
-            f"got {_short(median)}"
+            f"got {short_repr(median)}"
         )
     samples = stats.get("data")
     if samples is not None and not (
@@ -182,7 +187,7 @@ def import_command(files: tuple[str, ...], db: str) -> None:
 @clear_errors
 def history_command(db: str, name: str | None, as_json: bool) -> None:
     """Each benchmark's time commit by commit (median, 95% CI) and the commits where it
-    stepped (hyperf/analysis/steps.py), from results stored by `hyperf bench import`."""
+    stepped (hyperf/stats/steps.py), from results stored by `hyperf bench import`."""
     with Store(db) as store:
         history = store.benchmark_history(name)
         if history.empty and name is not None:
@@ -249,11 +254,7 @@ def print_history(series: pd.DataFrame, steps: pd.DataFrame) -> None:
         table.add_column("rounds", justify="right")
         table.add_column("step")
         for row in points.itertuples():
-            ci = (
-                "—"
-                if pd.isna(row.ci_low_s)
-                else f"{row.ci_low_s * factor:.4g}–{row.ci_high_s * factor:.4g}"
-            )
+            ci = format_interval(row.ci_low_s * factor, row.ci_high_s * factor, "{:.4g}".format)
             step = ""
             if row.position in found.index:
                 change = float(found.loc[row.position, "change"])
@@ -272,6 +273,6 @@ def print_history(series: pd.DataFrame, steps: pd.DataFrame) -> None:
     console.print(
         f"{series['fullname'].nunique()} benchmark(s), {len(steps)} step(s). A step is a change of "
         f"level lasting at least {MIN_LENGTH} commits and at least {MIN_CHANGE:.0%} "
-        "(hyperf/analysis/steps.py).",
+        "(hyperf/stats/steps.py).",
         highlight=False,
     )

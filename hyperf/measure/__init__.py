@@ -1,3 +1,3 @@
-"""Measurement: timing (``timing``), statistics (``stats``), the correctness gate
-(``correctness``), FLOP and byte models (``flops``), memory (``memory``) and device ceilings
-(``ceilings``). Each hands the next stage plain data."""
+"""Measurement: timing (``timing``), the correctness gate (``correctness``), FLOP and byte
+models (``flops``), memory (``memory``) and device ceilings (``ceilings``); the statistics of
+what they measure live in ``hyperf.stats``. Each hands the next stage plain data."""

@@ -23,6 +23,7 @@ import torch
 
 from hyperf.device import resolve_device
 from hyperf.envinfo import capture
+from hyperf.format import achieved_gbps, achieved_tflops
 from hyperf.measure.timing import TimingOptions, measure
 
 MATMUL_SIZE = {"cpu": 2048, "cuda": 8192}  # the largest square matmul calibration uses
@@ -171,8 +172,8 @@ def roofline(
     bound = roofline_bound(flops, bytes_moved, peak_rate(ceilings, dtype), bandwidth)
     return {
         "intensity": flops / bytes_moved if bytes_moved else float("inf"),
-        "achieved_tflops": flops / seconds / 1e12,
-        "achieved_gbps": bytes_moved / seconds / 1e9,
+        "achieved_tflops": achieved_tflops(flops, seconds),
+        "achieved_gbps": achieved_gbps(bytes_moved, seconds),
         "bound_s": bound.seconds,
         "roofline_fraction": bound.seconds / seconds,
         "bound_by": bound.bound_by,

@@ -46,7 +46,7 @@ from hyperf.device import (
     synchronize,
 )
 from hyperf.measure import contention, execution
-from hyperf.measure.stats import Stats, summarize
+from hyperf.stats.sample import Stats, summarize
 from hyperf.workload import MODES, Workload
 
 BACKWARD_MODES = ("bwd", "fwd_bwd")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
+from hyperf.format import format_cell
 from hyperf.report.model import Report
 
 
@@ -40,7 +41,7 @@ class Table:
         for record in frame.to_dict("records"):
             cells = []
             for column in columns:
-                text = cell_text(record[column], self.floats)
+                text = format_cell(record[column], self.floats)
                 href = record.get(self.links[column]) if column in self.links else None
                 if isinstance(href, str) and href:
                     cells.append(Markup('<td><a href="{}">{}</a></td>').format(href, text))
@@ -53,15 +54,6 @@ class Table:
         return Markup(
             '<table class="data"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>'
         ).format(head, body)
-
-
-def cell_text(value, floats: str = "{:.3g}") -> str:
-    """A table cell as text: "—" for missing, ``floats`` for non-integral floats."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else floats.format(value)
-    return str(value)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
-from hyperf.analysis.steps import MIN_CHANGE, MIN_LENGTH
+from hyperf.format import time_unit
 from hyperf.ops.regions import CATEGORIES
 from hyperf.report import figures
 from hyperf.report.blocks import Context, Figure, Section, Table
 from hyperf.report.model import PREDICTION_GPU
-from hyperf.units import time_unit
+from hyperf.stats.steps import MIN_CHANGE, MIN_LENGTH
 
 BREAKDOWN_ORDER = [*CATEGORIES, "backward", "other"]
 

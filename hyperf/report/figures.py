@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from hyperf.analysis.rank import with_point_defaults
+from hyperf.format import format_length, time_unit
 from hyperf.report.style import (
     BIDIRECTIONAL_STYLE,
     CI_LABEL,
@@ -43,7 +44,6 @@ from hyperf.report.style import (
     is_attention,
     is_causal,
     length_axis,
-    length_label,
     light_grid,
     log_y,
     order_style,
@@ -52,7 +52,6 @@ from hyperf.report.style import (
     series_label,
     tint,
 )
-from hyperf.units import time_unit
 
 
 def to_png(fig) -> str:
@@ -403,7 +402,7 @@ def _heatmap_figure(speedups: pd.DataFrame, axis: str):
             np.log2(grid), ax=ax, annot=grid.to_numpy(), fmt=".2g", cmap="RdYlGn", center=0.0,
             vmin=-extreme, vmax=extreme, cbar=False, annot_kws={"size": 7}, linewidths=0.5,
             linecolor="white",
-            xticklabels=[length_label(n) for n in grid.columns],
+            xticklabels=[format_length(n) for n in grid.columns],
             yticklabels=[integer_text(v) for v in grid.index],
         )  # fmt: skip
         ax.set(
@@ -446,7 +445,7 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
         wide = group.pivot_table(index="seq_len", columns="category", values="ms", aggfunc="mean")
         wide = wide[[c for c in present if c in wide.columns]].fillna(0)
         bottom = pd.Series(0.0, index=wide.index)
-        labels = [length_label(n) for n in wide.index]
+        labels = [format_length(n) for n in wide.index]
         for category in wide.columns:
             ax.bar(labels, wide[category], bottom=bottom, color=colours[category], label=category)
             bottom += wide[category]

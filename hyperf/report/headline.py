@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from hyperf.format import format_interval, format_length, format_speedup
 from hyperf.report.style import attention_label
-
-
-def length(value) -> str:
-    """An L as the report writes it: 512, 1K, 1.5K, 16K."""
-    if value is None or pd.isna(value):
-        return "—"
-    if value < 1024:
-        return f"{value:.0f}"
-    return f"{value / 1024:.1f}".removesuffix(".0") + "K"
 
 
 def _crossover(row) -> str:
@@ -21,8 +13,9 @@ def _crossover(row) -> str:
         note = row.note if isinstance(row.note, str) and row.note else "no crossover measured"
         return note
     if row.extrapolated:
-        return f"≈ {length(row.crossover_L)} (extrapolated; {row.note})"
-    return f"{length(row.crossover_L)} ({length(row.ci_low)}–{length(row.ci_high)})"
+        return f"≈ {format_length(row.crossover_L)} (extrapolated; {row.note})"
+    interval = format_interval(row.ci_low, row.ci_high, format_length)
+    return f"{format_length(row.crossover_L)} ({interval})"
 
 
 def _speedup(row) -> str:
@@ -30,10 +23,8 @@ def _speedup(row) -> str:
         return "—"
     flag = getattr(row, "noisy", None)
     noisy = " (noisy)" if flag is not None and not pd.isna(flag) and bool(flag) else ""
-    return (
-        f"{row.speedup:.2f}× ({row.speedup_low:.2f}–{row.speedup_high:.2f}) "
-        f"at L={length(row.longest_L)}{noisy}"
-    )
+    speedup = format_speedup(row.speedup, row.speedup_low, row.speedup_high)
+    return f"{speedup} at L={format_length(row.longest_L)}{noisy}"
 
 
 def headline_cells(table: pd.DataFrame) -> pd.DataFrame:

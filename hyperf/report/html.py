@@ -7,24 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 
 from hyperf.files import OutputError, check_outputs, text, write_all
+from hyperf.format import markdown_table
 from hyperf.report.blocks import Section
 from hyperf.report.headline import headline_cells
 from hyperf.report.model import Report, build
 from hyperf.report.sections import sections
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A text DataFrame as a Markdown table ("" when empty)."""
-    if frame.empty:
-        return ""
-    cells = [[str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def template() -> jinja2.Template:

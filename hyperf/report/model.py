@@ -19,7 +19,7 @@ from hyperf.analysis.headline import headline_table, mark_overhead
 from hyperf.analysis.predict import predicted_crossovers, published
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.analysis.scaling import memory_crossovers, memory_fits, step_costs
-from hyperf.analysis.steps import MIN_CHANGE, commit_series, history_steps
+from hyperf.analysis.steps import commit_series, history_steps
 from hyperf.analysis.summary import (
     ceilings_by_run,
     correctness_table,
@@ -28,8 +28,9 @@ from hyperf.analysis.summary import (
     roofline_summary,
 )
 from hyperf.analysis.validation import fig4_3_reading, validation_summary
-from hyperf.report.headline import length
+from hyperf.format import format_length
 from hyperf.report.style import attention_label, exec_suffix
+from hyperf.stats.steps import MIN_CHANGE
 from hyperf.store import Store
 from hyperf.sweep.plan import build_plan
 from hyperf.sweep.spec import stored_spec
@@ -99,7 +100,7 @@ def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> 
             at = speed[speed["seq_len"] == seq_len]
             best = at.loc[at["speedup"].idxmax()]
             lines.append(
-                f"At L={length(seq_len)}, {best['hyena']} (order {best['order']}) is "
+                f"At L={format_length(seq_len)}, {best['hyena']} (order {best['order']}) is "
                 f"{best['speedup']:.2f}× ({best['speedup_low']:.2f}–"
                 f"{best['speedup_high']:.2f}) as fast as "
                 f"{attention_label(best['attention'], best.get('causal', 1))} "

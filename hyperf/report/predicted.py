@@ -17,8 +17,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from hyperf.analysis.predict import published, validate_fig4_3
-from hyperf.analysis.validation import FIG4_3_GPU, validation, validation_summary
+from hyperf.analysis.validation import (
+    FIG4_3_GPU,
+    fig4_3_per_point,
+    validation,
+    validation_summary,
+)
 from hyperf.files import text, write_all
+from hyperf.format import format_length, markdown_table
 from hyperf.report.figures import palette
 
 SERIES_OPS = {  # the figure's series as hyperf names their operators
@@ -53,9 +59,7 @@ def _figure(path: Path, gpus: list[str], batch: int, mode: str) -> None:
                 label=f"{SERIES_LABELS[series]}, paper Fig. 4.3 (GPU not stated)")  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1024:g}K" if x >= 1024 else f"{x:g}")
-    )
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: format_length(x)))
     ax.set_xlabel("sequence length L")
     ax.set_ylabel("ms (log)")
     ax.set_title(f"Figure 4.3's setting, PREDICTED: batch {batch}, {mode}, D=768, fp16")
@@ -66,29 +70,13 @@ def _figure(path: Path, gpus: list[str], batch: int, mode: str) -> None:
     plt.close(fig)
 
 
-def _markdown_table(frame: pd.DataFrame, floats: str = "{:.3g}") -> str:
-    shown = frame.copy()
-    for column in shown.columns:
-        if pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: "—" if pd.isna(v) else floats.format(v))
-    header = "| " + " | ".join(map(str, shown.columns)) + " |"
-    rule = "|" + "---|" * len(shown.columns)
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
-
-
 def write_predicted(spec_name: str, predictions: pd.DataFrame, folder: str | Path) -> list[Path]:
     """Write the folder's files (all at once, replacing older ones); return their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     points, readings = validate_fig4_3(FIG4_3_GPU)
     best = readings.iloc[0]
-    chosen = points[(points["batch"] == best["batch"]) & (points["mode"] == best["mode"])]
-    per_point = chosen.pivot_table(
-        index="seq_len", columns="series", values=["published_ms", "predicted_ms", "error_pct"]
-    )
-    per_point.columns = [f"{series} {what}" for what, series in per_point.columns]
-    per_point = per_point.reset_index()
+    per_point = fig4_3_per_point(points, best)
     summary = validation_summary()
     ok = predictions[predictions["predicted_ms"].notna()]
     gpus = list(dict.fromkeys(predictions["gpu"]))
@@ -123,19 +111,19 @@ def write_predicted(spec_name: str, predictions: pd.DataFrame, folder: str | Pat
         f"|error| {best['median_abs_error_pct']:.0f} %, {best['within_35_pct']} of "
         f"{best['points']} points within ±35 %. Per point (ms, error %), {FIG4_3_GPU}:",
         "",
-        _markdown_table(per_point),
+        markdown_table(per_point),
         "",
         "Every reading:",
         "",
-        _markdown_table(readings.drop(columns=["mean_abs_log_error"]), "{:.1f}"),
+        markdown_table(readings.drop(columns=["mean_abs_log_error"]), "{:.1f}"),
         "",
         "## The model against every published point",
         "",
-        _markdown_table(summary, "{:.1f}"),
+        markdown_table(summary, "{:.1f}"),
         "",
         "## Predicted ms per point",
         "",
-        _markdown_table(wide.reset_index()),
+        markdown_table(wide.reset_index()),
         "",
         "A GPU run of the same spec (`hyperf sweep "
         f"sweeps/{spec_name}.yaml` on CUDA) replaces these with measurements.",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from markupsafe import Markup
 
+from hyperf.format import format_rate
 from hyperf.report import figures, style
 from hyperf.report.blocks import Context, Figure, Section, Table
 from hyperf.report.extra_sections import breakdown_section, history_section, predictions_section
@@ -46,12 +47,12 @@ def environment_section(c: Context) -> Section:
         parts = []
         for ceiling in ceilings:
             rates = "; ".join(
-                f"matmul {dtype} {rate / 1e9:.1f} GFLOP/s"
+                f"matmul {dtype} {format_rate(rate, 'GFLOP/s')}"
                 for dtype, rate in ceiling["matmul_flops"].items()
             )
             parts.append(
                 f"{ceiling.get('device_name')} ({ceiling.get('threads')} threads): {rates}; "
-                f"copy {ceiling['copy_bytes_per_s'] / 1e9:.1f} GB/s."
+                f"copy {format_rate(ceiling['copy_bytes_per_s'], 'GB/s')}."
             )
         after = "Calibrated ceilings: " + " ".join(parts)
     else:

@@ -44,6 +44,8 @@ import pandas as pd
 from matplotlib.colors import to_rgb
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from hyperf.format import format_bytes, format_length
+
 DPI = 110
 FONT = 7.5  # legend and annotation size
 LINE_WIDTH = 1.4
@@ -137,27 +139,6 @@ def depth_marker(depth) -> str:
     return DEPTH_MARKERS[(max(depth, 1) - 1) % len(DEPTH_MARKERS)] if depth else "o"
 
 
-def length_label(n) -> str:
-    """A sequence length as axes read it: 256, 1K, 4K, 64K, 1M (K = 1024); other lengths as
-    integers."""
-    n = round(float(n))
-    if n >= 2**20 and n % 2**20 == 0:
-        return f"{n // 2**20}M"
-    if n >= 1024 and n % 1024 == 0:
-        return f"{n // 1024}K"
-    return str(n)
-
-
-def bytes_label(n) -> str:
-    """Bytes in binary units: 512 B, 4 KiB, 1 MiB, 1.5 GiB."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.3g} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def _power_ticks(low: float, high: float, base: int, most: int = 8) -> list[float]:
     """Powers of ``base`` within [low, high], thinned to at most ``most`` (every 2nd, 3rd …)."""
     if not (low > 0 and high > 0):
@@ -189,7 +170,7 @@ def length_axis(ax, lengths: Iterable, label: str = "sequence length L") -> None
     if len(ticks) < 2:
         ticks = values[:: max(1, -(-len(values) // 6))]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: length_label(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_length(v)))
     ax.xaxis.set_minor_locator(NullLocator())
 
 
@@ -210,7 +191,7 @@ def log_y(ax, kind: str = "number") -> None:
         low, high = middle / 2, middle * 2
     if kind == "bytes":
         ticks = _power_ticks(low, high, 2, most=7)
-        fmt = bytes_label
+        fmt = format_bytes
     else:
         decades = np.log10(high / low) if low > 0 else 0.0
         subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0) if decades > 0.8 else (1, 1.5, 2, 3, 5, 7)

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from hyperf.device import resolve_device
 from hyperf.envinfo import capture
+from hyperf.format import format_duration
 from hyperf.measure.ceilings import load_ceilings, peak_rate, roofline_bound
 from hyperf.measure.flops import NoModelError, analytic_bytes, analytic_flops
 from hyperf.measure.memory import analytic_peak_bytes
@@ -38,16 +39,6 @@ DEFAULT_CEILINGS = {  # if uncalibrated: FLOP/s for every dtype, bytes/s
 MAX_ROWS = 200  # rows the table shows; the totals cover every point
 LARGE_PLAN = 10_000  # more points than this: warn that measuring them takes long
 COLUMNS = ("op", "mode", "dtype", "B", "L", "D", "order", "depth", "pred. ms", "pred. peak MiB")
-
-_UNITS = (("years", 365.25 * 86400), ("days", 86400.0), ("h", 3600.0), ("min", 60.0))
-
-
-def human_duration(seconds: float) -> str:
-    """``seconds`` in the largest unit that fits (s, min, h, days, years), so 9.46e11 s reads
-    '29,986 years' rather than '15771432774.3 min'."""
-    unit, size = next(((u, s) for u, s in _UNITS if seconds >= s), ("s", 1.0))
-    value = seconds / size
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
 
 
 def _predict(point: Point, ceilings: dict) -> tuple[float | None, str, str, str]:
@@ -150,7 +141,7 @@ def print_plan(
             causal = ("yes" if w.causal else "no",) if both else ()
             rows.append((*map(str, cells), *causal, predicted_ms, peak_mib, note))
     total_s = estimate.sweep_seconds(measured, costs, spec.measure_memory, spec.count_flops)
-    duration = human_duration(total_s)
+    duration = format_duration(total_s)
     if len(plan) > LARGE_PLAN:
         print(
             f"warning: this spec plans {len(plan):,} points; measuring them all would take "

@@ -23,6 +23,7 @@ import torch
 
 from hyperf import registry
 from hyperf.device import resolve_device
+from hyperf.format import format_bytes
 from hyperf.measure import execution
 from hyperf.measure.correctness import TOLERANCES, check_exec, check_workload
 from hyperf.measure.flops import NoModelError, analytic_bytes, analytic_flops, counted_flops
@@ -105,8 +106,8 @@ def run_point(
         return (
             Repeat(
                 "skipped",
-                f"predicted peak {predicted / 2**30:.1f} GiB exceeds {MEMORY_HEADROOM:.0%} of the "
-                f"{free / 2**30:.1f} GiB available",
+                f"predicted peak {format_bytes(predicted)} exceeds {MEMORY_HEADROOM:.0%} of "
+                f"the {format_bytes(free)} available",
             ),
             [],
             [],

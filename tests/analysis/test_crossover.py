@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperf.analysis.crossover import (
-    bootstrap_crossing,
-    crossover,
-    fit_power_law,
-    interpolate_crossing,
-)
+from hyperf.analysis.crossover import bootstrap_crossing, crossover, interpolate_crossing
+from hyperf.stats.fits import fit_power_law
 
 LENGTHS = [256, 512, 1024, 2048, 4096, 8192]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from hyperf.analysis.headline import headline_table, mark_overhead
-from hyperf.report.headline import headline_cells, length
+from hyperf.format import format_length
+from hyperf.report.headline import headline_cells
 
 BASE = {"run_id": 1, "device": "cpu", "dtype": "float32", "batch": 1, "d_model": 64}
 
@@ -50,7 +51,7 @@ def test_missing_crossover_says_why_and_lengths_read_well():
     crossovers = _crossovers().assign(crossover_L=None, note="not resolved: noisy")
     cells = headline_cells(headline_table(crossovers, _speedups()))
     assert (cells["crossover L (95 % CI)"] == "not resolved: noisy").all()
-    assert [length(n) for n in (512, 1024, 1536, 16384)] == ["512", "1K", "1.5K", "16K"]
+    assert [format_length(n) for n in (512, 1024, 1536, 16384)] == ["512", "1K", "1.5K", "16K"]
     assert headline_table(pd.DataFrame(), pd.DataFrame()).empty
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hyperf.analysis.scaling import slope_interval, step_costs
+from hyperf.analysis.scaling import step_costs
+from hyperf.stats.fits import slope_interval
 
 
 def test_interval_covers_the_true_slope_about_95_percent_of_the_time():

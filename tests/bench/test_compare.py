@@ -511,7 +511,7 @@ def run_benchmark(tmp_path: Path, output: str, work_factor: float) -> Path:
 def test_real_pytest_benchmark_runs(tmp_path):
     # Three real pytest processes, ~1.5 s each: the same code twice must pass the gate, six
     # times the work must fail it. Separate processes differ for reasons of their own (4–8 %
-    # on a quiet machine, hyperf/measure/stats.py), and on a shared 2-core machine under a
+    # on a quiet machine, hyperf/stats/bootstrap.py), and on a shared 2-core machine under a
     # neighbour's load whole runs of this very benchmark came out 1.4× apart (a within-run
     # test calls that significant). So the threshold here is 100 % (2×): the same code stays
     # within it, and the slowed run, ~6× slower, stays beyond it unless the runs drift 3× apart.

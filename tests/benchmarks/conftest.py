@@ -39,6 +39,7 @@ import pytest
 import torch
 
 from hyperf import envinfo, registry
+from hyperf.format import achieved_tflops
 from hyperf.measure.flops import analytic_flops
 from hyperf.measure.timing import Measurement, TimingOptions, time_workload
 from hyperf.workload import Workload
@@ -142,7 +143,7 @@ def run_case(
             "mode": mode,
             "device": str(where),
             "flops": flops,
-            "tflops": flops / median_s / 1e12 if median_s else None,
+            "tflops": achieved_tflops(flops, median_s) if median_s else None,
             "timer": "cuda events, L2 flushed" if where.type == "cuda" else "perf_counter_ns",
             "first_call_ms": measurement.first_call_ms,
             "warmup_calls": measurement.warmup_calls,

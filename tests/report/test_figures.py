@@ -163,14 +163,6 @@ def test_order_sets_line_style_and_depth_sets_marker():
     assert figures.depth_marker(float("nan")) == "o"
 
 
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [(256, "256"), (1024, "1K"), (4096, "4K"), (65536, "64K"), (2**20, "1M"), (1000, "1000")],
-)
-def test_length_labels(n, text):
-    assert figures.length_label(n) == text
-
-
 # ---- time figure ------------------------------------------------------------------------
 
 

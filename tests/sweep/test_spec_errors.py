@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hyperf.cli import main
-from hyperf.sweep.dryrun import MAX_ROWS, human_duration, print_plan
+from hyperf.format import format_duration
+from hyperf.sweep.dryrun import MAX_ROWS, print_plan
 from hyperf.sweep.spec import MAX_SEQ_LEN, SpecError, load_spec
 
 HEAD = "name: x\nops: [hyena:fft]\n"
@@ -136,8 +137,8 @@ def test_lists_and_log2_ranges_share_the_longest_sequence(write_spec):
         (15771432774.3 * 60, "29,986 years"),
     ],
 )
-def test_human_duration(seconds, text):
-    assert human_duration(seconds) == text
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
 
 
 HUGE = """\

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperf.measure.stats import centre, inflation, median_ci, summarize, summarize_point
+from hyperf.stats.bootstrap import centre, inflation, summarize_point
+from hyperf.stats.sample import median_ci, summarize
 
 
 def test_summary_matches_numpy_on_fresh_samples():

@@ -1,4 +1,4 @@
-"""Step detection (hyperf/analysis/steps.py) on fresh random histories.
+"""Step detection (hyperf/stats/steps.py) on fresh random histories.
 
 There is no fixed seed: every run draws new noise, log-normal with σ of 0.1–1 %, while the
 steps are 20–25 % and the smallest step reported is 5 %. Why a failure is astronomically
@@ -21,7 +21,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hyperf.analysis.steps import (
+from hyperf.stats.steps import (
     MIN_CHANGE,
     detect_steps,
     noise_scale,

@@ -18,7 +18,6 @@ from hyperf.analysis.rank import with_point_defaults
 CONFIG = PAIR_KEYS  # what two operators are compared at (the point model's paired keys)
 PAIR = ["hyena", "attention", "causal", "mode", "exec"]
 COLUMNS = [
-    "run_id",
     "hyena",
     "order",
     "attention",
@@ -41,6 +40,7 @@ COLUMNS = [
     "noisy",
     "lengths",
     "overhead_bound",
+    "run_id",
 ]
 
 

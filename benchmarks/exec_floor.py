@@ -9,8 +9,9 @@ For each operator × L × mode at one (B, D, dtype), three figures for the same 
   (forward, backward, parameter and input gradients written into the graph's own buffers).
   The replay's output is compared with the eager output (``graph_rel_err``).
 - ``kernel_ms`` / ``kernels``: the summed device time and the count of the kernels (and
-  memsets/copies) one eager step launches, read with torch.profiler over ``--profiled-steps``
-  steps. Overlapping kernels would be counted twice; hyperf's operators run on one stream.
+  memsets/copies) one eager step launches (``hyperf.measure.execution.device_time``, over
+  ``--profiled-steps`` steps). Overlapping kernels would be counted twice; hyperf's
+  operators run on one stream.
 - ``host_ms``: wall time for Python to issue one eager step without waiting for the GPU.
 
 The L2 is flushed before every timed sample (``hyperf.device.l2_flusher``); each arm samples
@@ -29,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch
 
 from hyperf import registry
 from hyperf.device import l2_flusher, make_timer, resolve_device, synchronize
+from hyperf.measure import execution
 from hyperf.stats.sample import summarize
 from hyperf.workload import DTYPES, Workload
 
@@ -49,8 +49,6 @@ FIELDS = [
     "graph_ms", "graph_lo", "graph_hi", "graph_n", "graph_rel_err",
     "kernel_ms", "kernels", "host_ms", "error",
 ]  # fmt: skip
-
-DEVICE_CATEGORIES = ("kernel", "gpu_memcpy", "gpu_memset")
 
 
 def sample_ms(step, device: torch.device, budget_s: float, min_samples: int) -> list[float]:
@@ -85,39 +83,6 @@ def make_step(module, u, mode: str, grad_out: torch.Tensor | None):
     return forward if mode == "fwd" else train_step
 
 
-def capture(step, device: torch.device):
-    """Capture ``step`` into a CUDA graph after a warm-up on a side stream; returns the
-    replay function and the output tensor the graph writes."""
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            step()
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = step()
-    return graph.replay, out
-
-
-def kernel_time(step, device: torch.device, steps: int) -> tuple[float, float]:
-    """(summed device ms per step, device activities per step) over ``steps`` profiled steps:
-    the kernels, memcpys and memsets of the exported trace (``prof.events()`` lists some
-    kernels twice, once under their launching op)."""
-    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=activities) as prof:
-        for _ in range(steps):
-            step()
-        synchronize(device)
-    with tempfile.TemporaryDirectory() as folder:
-        trace_path = Path(folder) / "trace.json"
-        prof.export_chrome_trace(str(trace_path))
-        events = json.loads(trace_path.read_text())["traceEvents"]
-    device_events = [e for e in events if e.get("cat") in DEVICE_CATEGORIES]
-    total_us = sum(float(e.get("dur", 0)) for e in device_events)
-    return total_us / 1e3 / steps, len(device_events) / steps
-
-
 def host_time(step, device: torch.device, calls: int = 20) -> float:
     """Median wall ms to issue one step without waiting for the device."""
     times = []
@@ -148,12 +113,15 @@ def measure_point(workload: Workload, mode: str, device: torch.device, args) -> 
     if device.type != "cuda":
         return row
     try:
-        row["kernel_ms"], row["kernels"] = kernel_time(step, device, args.profiled_steps)
+        read = execution.device_time(step, device, args.profiled_steps)
+        row["kernel_ms"], row["kernels"] = read.device_ms, read.events
     except Exception as exc:
         row["error"] = f"profiler: {type(exc).__name__}: {str(exc).splitlines()[0][:200]} "
     try:
-        replay, graph_out = capture(step, device)
+        held: dict[str, torch.Tensor] = {}
+        replay = execution.capture_graph(lambda: held.update(out=step()), device)
         replay()
+        graph_out = held["out"]
         synchronize(device)
         err = (graph_out.float() - reference).abs().max() / reference.abs().max()
         row["graph_rel_err"] = float(err)

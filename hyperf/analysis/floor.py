@@ -25,7 +25,7 @@ import math
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
-from hyperf.measure.ceilings import bound_class, peak_rate, roofline_bound
+from hyperf.measure.ceilings import Bound, bound_class, peak_rate, roofline_bound
 
 COLUMNS = [
     "run_id", "op", "mode", "exec", "dtype", "batch", "d_model", "depth", "hyena_order",
@@ -36,12 +36,13 @@ COLUMNS = [
 
 def floor_of(flops: float, moved: float, ceilings: dict | None, dtype: str):
     """The roofline floor (``Bound``) of a point, NaN where a count or a ceiling is missing."""
+    unknown = Bound(math.nan, "")
     if not ceilings:
-        return roofline_bound(math.nan, math.nan, 1.0, 1.0)
+        return unknown
     try:
         peak = peak_rate(ceilings, dtype)
     except ValueError:  # no calibrated rate for this dtype nor float32
-        return roofline_bound(math.nan, math.nan, 1.0, 1.0)
+        return unknown
     return roofline_bound(flops, moved, peak, float(ceilings["copy_bytes_per_s"]))
 
 

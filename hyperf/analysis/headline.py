@@ -85,7 +85,7 @@ def mark_overhead(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
         for side, op in (("Hyena", row["hyena"]), ("attention", row["attention"])):
             key = (row["run_id"], op, row["mode"], row["exec"], row["batch"], row["d_model"],
                    row["depth"], row["longest_L"])  # fmt: skip
-            found = bound.get(key) if key in bound.index else None
+            found = bound.get(key)
             if isinstance(found, pd.Series):
                 found = found.iloc[0]
             if found == "overhead":

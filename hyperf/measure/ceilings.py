@@ -130,7 +130,6 @@ def roofline_bound(flops: float, bytes_moved: float, peak_flops: float, bandwidt
 # A point is overhead-bound when its device (CUDA kernels) or operator (CPU) time is under
 # this share of its wall time: the rest is Python, dispatch and launches, not the operator.
 OVERHEAD_SHARE = 0.5
-BOUND_CLASSES = ("overhead", "memory", "compute")
 
 
 def bound_class(wall_s: float, device_s: float | None, floor: Bound) -> str:

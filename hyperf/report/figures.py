@@ -68,16 +68,10 @@ def _png(fig) -> str | None:
 # ---- axes -------------------------------------------------------------------------------
 
 
-def _with_causal(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``causal`` and ``exec`` (their defaults where a frame has none: every
-    point of a store before them was causal and eager)."""
-    return with_point_defaults(frame)
-
-
 def _prepared(points: pd.DataFrame) -> pd.DataFrame:
     """``points`` with every column the figures read: ``causal`` (1), ``noisy`` (0, also for
     NULL), ``depth`` (1), ``hyena_order`` and ``family`` (from the op name) when absent."""
-    frame = _with_causal(points.copy())
+    frame = with_point_defaults(points.copy())
     noisy = frame["noisy"] if "noisy" in frame.columns else pd.Series(0, index=frame.index)
     frame["noisy"] = pd.to_numeric(noisy, errors="coerce").fillna(0).astype(bool)
     if "depth" not in frame.columns:
@@ -244,7 +238,7 @@ def _speedup_figure(speedups: pd.DataFrame, colours: dict):
     """The figure ``speedup_vs_length`` draws: one panel per (mode, attention backend)."""
     if speedups.empty:
         return None
-    data = _with_causal(speedups)
+    data = with_point_defaults(speedups)
     if "depth" not in data.columns:
         data = data.assign(depth=1)
     panels = sorted(
@@ -375,7 +369,7 @@ def _heatmap_figure(speedups: pd.DataFrame, axis: str):
     if speedups.empty or speedups[axis].nunique() < 2:
         return None
     mode = "fwd_bwd" if "fwd_bwd" in set(speedups["mode"]) else speedups["mode"].iloc[0]
-    data = _with_causal(speedups[speedups["mode"] == mode])
+    data = with_point_defaults(speedups[speedups["mode"] == mode])
     fixed = "depth" if axis == "order" else "order"
     data = data[data[fixed] == data[fixed].min()]
     pairs = sorted(  # causal before bidirectional
@@ -435,7 +429,7 @@ def breakdown_bars(table: pd.DataFrame, order: list[str]) -> str | None:
     from ``hyperf.analysis.breakdown.breakdown_table``, categories stacked in ``order``."""
     if table.empty:
         return None
-    panels = _with_causal(table).groupby(["op", "mode", "causal"], sort=True)
+    panels = with_point_defaults(table).groupby(["op", "mode", "causal"], sort=True)
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)

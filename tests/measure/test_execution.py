@@ -66,7 +66,7 @@ def test_overflow_in_both_modes_agrees_and_in_one_does_not():
     eager[3, 5], eager[10, :4], eager[20, 7] = float("inf"), float("-inf"), float("nan")
     noise = 1 + 1e-3 * torch.randn(eager.shape, generator=g)
     got = (eager.float() * noise).half()  # the same overflow, finite values close to eager's
-    assert 0 < exec_error(got, eager) < 2e-3
+    assert 0 < exec_error(got, eager) < 1e-2  # 1e-3 noise, at most ~5 sigma
     assert exec_error(eager, eager) == 0.0
     for row, col, value in [(0, 0, "inf"), (3, 5, "-inf"), (20, 7, "inf"), (3, 5, "nan")]:
         bad = got.clone()

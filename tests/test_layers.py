@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("hyperf.store",)),
     ("sweep", ("hyperf.sweep",)),
     ("analysis", ("hyperf.analysis",)),
+    ("search", ("hyperf.search",)),
     ("report", ("hyperf.report",)),
     ("bench", ("hyperf.bench",)),
     ("cli", ("hyperf.cli",)),

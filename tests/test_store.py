@@ -127,7 +127,8 @@ def test_a_schema_5_database_gains_causal_and_exec_and_keeps_rows_and_ids(tmp_pa
     before = path.read_bytes()
     for write in (False, True):  # a reader migrates a copy in memory; a sweep, the file
         with Store(path, write=write) as store:
-            assert store.schema_version() == SCHEMA_VERSION == 7
+            assert store.schema_version() == SCHEMA_VERSION == 8
+            assert store.runs()["kind"].tolist() == ["sweep"]  # every run before kinds swept
             points = store.points().set_index("point_id")
             assert sorted(points.index) == sorted(r[0] for r in rows)
             assert points["causal"].tolist() == [1, 1, 1]

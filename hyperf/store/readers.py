@@ -33,7 +33,7 @@ class Readers(Connection):
 
     def runs(self) -> pd.DataFrame:
         return pd.read_sql_query(
-            "SELECT r.id, r.name, r.device, r.status, r.started_at, r.finished_at,"
+            "SELECT r.id, r.name, r.kind, r.device, r.status, r.started_at, r.finished_at,"
             " COUNT(p.point_id) AS points,"
             " SUM(p.status = 'ok') AS ok, SUM(p.status != 'ok') AS not_ok"
             " FROM runs r LEFT JOIN points p ON p.run_id = r.id GROUP BY r.id ORDER BY r.id",

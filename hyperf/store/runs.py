@@ -60,12 +60,23 @@ class RunWriter(Connection):
         device: str,
         env: dict,
         ceilings: dict | None,
+        kind: str = "sweep",
     ) -> int:
+        """A new run, ``running``; ``kind``: sweep, or search (``spec_text`` a SearchSpec)."""
         with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (name, spec_text, spec_hash, device, env_json, ceilings_json,"
-                " started_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-                (name, spec_text, spec_hash, device, json.dumps(env), json.dumps(ceilings), _now()),
+                " started_at, status, kind) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    name,
+                    spec_text,
+                    spec_hash,
+                    device,
+                    json.dumps(env),
+                    json.dumps(ceilings),
+                    _now(),
+                    kind,
+                ),
             )
             return int(cursor.lastrowid)
 

@@ -13,7 +13,7 @@ import sqlite3
 from hyperf.params import point_params
 from hyperf.results import Params, PointRow, Repeat, columns
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 PARAM_COLUMNS = columns(Params)
 RESULT_COLUMNS = columns(PointRow)
 REPEAT_COLUMNS = columns(Repeat)
@@ -153,6 +153,14 @@ def _add_declared_columns(conn: sqlite3.Connection) -> None:
             conn.execute(f"UPDATE points SET {column} = ? WHERE {column} IS NULL", (value,))
 
 
+def _schema_v8(conn: sqlite3.Connection) -> None:
+    """Run kinds: ``sweep`` (a spec's grid) or ``search`` (an adaptive crossover search,
+    ``hyperf crossover``, whose stored spec is a ``SearchSpec``). Every earlier run swept."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "kind" not in have:
+        conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sweep'")
+
+
 MIGRATIONS = {
     1: _schema_v1,
     2: _schema_v2,
@@ -161,4 +169,5 @@ MIGRATIONS = {
     5: _schema_v5,
     6: _schema_v6,
     7: _add_declared_columns,
+    8: _schema_v8,
 }  # version -> step from version − 1

@@ -108,7 +108,7 @@ def _stored_spec_hash(text: str | None) -> str | None:
 
 
 @contextmanager
-def _signals_interrupt() -> Iterator[None]:
+def signals_interrupt() -> Iterator[None]:
     """Inside: SIGTERM (and SIGINT) raise SweepInterrupted, so a driver stopped either way
     kills its worker, releases its claims and marks the run interrupted."""
 
@@ -150,7 +150,7 @@ def run_sweep(
     owner = claim_owner()
     if resume not in (None, False, True) and not Path(db).exists():  # leave no empty store
         raise ValueError(f"--resume {resume}: {db} does not exist (see `hyperf runs --db DB`)")
-    with Store(db, write=True) as store, _signals_interrupt():
+    with Store(db, write=True) as store, signals_interrupt():
         run_id, note = resolve_run(store, spec, spec_text, device_name, resume)
         notes = [note] if note else []
         if run_id is None:
@@ -196,11 +196,11 @@ def run_sweep(
             raise
         finally:
             summary.wall_s = time.perf_counter() - started
-            _close_run(store, run_id, owner, status, {p.id for p in plan})
+            close_run(store, run_id, owner, status, {p.id for p in plan})
     return summary
 
 
-def _close_run(store: Store, run_id: int, owner: str, status: str, planned: set[str]) -> None:
+def close_run(store: Store, run_id: int, owner: str, status: str, planned: set[str]) -> None:
     """Release this driver's claims and set the run's status: finished when it holds every
     planned point; left running while another live driver is still measuring it."""
     try:
@@ -223,6 +223,7 @@ def measure_passes(
     summary: SweepSummary,
     console: Console,
     quiet: bool,
+    silent: bool = False,
 ) -> None:
     """Measure repeat r of every unfinished point in pass r, each pass in fresh processes, so
     a point's repeats are spread over the run (drift touches every point alike) and never
@@ -268,7 +269,8 @@ def measure_passes(
                     if result:
                         summary.statuses[result.status] += 1
                     left = wanted[point.id] - len(repeats) if complete else 0
-                    progress(point, repeat, row, result, summary.statuses, 1 + left)
+                    if not silent:  # (a search reports per probe instead)
+                        progress(point, repeat, row, result, summary.statuses, 1 + left)
 
 
 def _breakdown(row: Repeat) -> list[dict]:

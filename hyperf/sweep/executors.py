@@ -91,11 +91,15 @@ class LocalExecutor:
     def run(self, tasks: list[Task]) -> Iterator[Done]:
         try:
             for point, repeat in tasks:
-                yield point, repeat, self._run_one(point, repeat)
+                yield point, repeat, self.run_one(point, repeat)
         finally:
             self._stop()
 
-    def _run_one(self, point: Point, repeat: int) -> Outcome:
+    def close(self) -> None:
+        self._stop()
+
+    def run_one(self, point: Point, repeat: int) -> Outcome:
+        """Measure one task in this executor's worker (started if there is none)."""
         if self.process is None or self.process.poll() is not None:
             self._stop()  # a worker that died between tasks: collect it
             error = self._start()
@@ -119,6 +123,27 @@ class LocalExecutor:
             return failure("crashed", f"worker exited with code {code}\n{self._stop()}")
         reply = json.loads(line)
         return Repeat(**reply["repeat"]), reply["samples"], reply["cpu_ms"]
+
+
+class KeptWorkers:
+    """A worker process per repeat index, kept across ``run`` calls until ``close``: an
+    adaptive search measures its probes a few at a time, and repeat r of every probe runs in
+    worker r, so a point's repeats still never share a process while the start-up (torch,
+    the registry: seconds) is paid once per search, not once per probe."""
+
+    def __init__(self, measure_memory: bool = True, count_flops: bool = True):
+        self.options = (measure_memory, count_flops)
+        self.workers: dict[int, LocalExecutor] = {}
+
+    def run(self, tasks: list[Task]) -> Iterator[Done]:
+        for point, repeat in tasks:
+            worker = self.workers.setdefault(repeat, LocalExecutor(*self.options))
+            yield point, repeat, worker.run_one(point, repeat)
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        self.workers.clear()
 
 
 def failure(status: str, error: str) -> Outcome:

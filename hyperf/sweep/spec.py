@@ -241,6 +241,85 @@ class TimedRegion(Strict):
         return value
 
 
+class SearchSettings(Strict):
+    """How an adaptive crossover search runs (``hyperf.analysis.search`` has the method)."""
+
+    tol: float = Field(0.10, gt=0, lt=1, description="relative half-width of the 95 % interval")
+    lmin: int = Field(256, ge=1, le=MAX_SEQ_LEN, description="shortest L probed")
+    lmax: int | None = Field(
+        None, ge=2, le=MAX_SEQ_LEN, description="longest L (None: the longest both can run)"
+    )
+    budget_s: float | None = Field(None, gt=0, description="wall seconds for one search")
+
+    @model_validator(mode="after")
+    def ordered(self) -> SearchSettings:
+        if self.lmax is not None and self.lmin >= self.lmax:
+            raise ValueError(f"lmin {self.lmin} must be below lmax {self.lmax}")
+        return self
+
+
+class SearchBlock(SearchSettings):
+    """A sweep spec's ``search:``: after the grid, search the crossover of each pair at every
+    combination of the other axes the grid swept (``pairs`` None: every Hyena (or long
+    convolution) × attention pair among ``ops``)."""
+
+    pairs: list[tuple[str, str]] | None = None
+
+    @field_validator("pairs")
+    @classmethod
+    def known_pairs(cls, pairs: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        for a, b in pairs or []:
+            _known("op", a), _known("op", b)
+            if a == b:
+                raise ValueError(f"pair [{a}, {b}] names one operator twice")
+        return pairs
+
+
+class SearchSpec(SearchSettings):
+    """One adaptive crossover search, stored as a run of kind ``search``: where operator
+    ``a`` and operator ``b`` swap places in L, every other parameter fixed (``point``)."""
+
+    name: str = Field("search", pattern=r"^[A-Za-z0-9_.-]+$")
+    a: str
+    b: str
+    point: dict[str, Any] = Field(default_factory=dict)  # PointParams but op and seq_len
+    mode: str = "fwd"
+    device: str = "auto"
+    budget: Budget = Field(default_factory=Budget)
+    tolerances: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("a", "b")
+    @classmethod
+    def known_op(cls, value: str) -> str:
+        return _known("op", value)
+
+    @field_validator("mode")
+    @classmethod
+    def known_mode(cls, value: str) -> str:
+        return _known("mode", value)
+
+    @field_validator("point")
+    @classmethod
+    def no_op_or_length(cls, point: dict[str, Any]) -> dict[str, Any]:
+        fixed = sorted({"op", "seq_len"} & set(point))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)}: the search sets these itself")
+        return point
+
+    @model_validator(mode="after")
+    def two_valid_points(self) -> SearchSpec:
+        if self.a == self.b:
+            raise ValueError(f"a and b are both {self.a}: a search needs two operators")
+        self.params(self.a), self.params(self.b)  # each operator's point obeys every rule
+        return self
+
+    def params(self, op: str, seq_len: int | None = None) -> PointParams:
+        """The point of ``op`` at ``seq_len`` (lmin when None) with the search's parameters
+        (those that do not apply to ``op``, heads for Hyena, are reset by the plan's
+        ``normalise``)."""
+        return PointParams.model_validate({**self.point, "op": op, "seq_len": seq_len or self.lmin})
+
+
 class Spec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -257,6 +336,7 @@ class Spec(Strict):
     timed_region: TimedRegion = Field(default_factory=TimedRegion)
     measure_memory: bool = True
     count_flops: bool = True
+    search: SearchBlock | None = None
 
     @field_validator("device")
     @classmethod
@@ -322,7 +402,7 @@ class Spec(Strict):
                 if self.tokens_per_batch:
                     brief += f", batch={params['batch']} from tokens_per_batch"
                 for e in error.errors():
-                    problems.setdefault(_problem(e, PointParams), brief)
+                    problems.setdefault(describe_error(e, PointParams), brief)
         if problems:
             raise ValueError(
                 "axes: " + "; ".join(f"{msg} (first at {where})" for msg, where in problems.items())
@@ -437,7 +517,7 @@ def _range(model: type[BaseModel], name: str, key: str) -> str | None:
     return f"{lower}{key}{upper}" if lower and upper else None
 
 
-def _problem(error: Any, root: type[BaseModel]) -> str:
+def describe_error(error: Any, root: type[BaseModel]) -> str:
     """One line for one pydantic error: the key path, what is wrong, and what is allowed."""
     path, model, field = _walk(error["loc"], root)
     message = error["msg"].removeprefix("Value error, ")
@@ -478,7 +558,7 @@ def load_spec(path: str | Path) -> tuple[Spec, str]:
         return Spec.model_validate(data), text
     except ValidationError as error:
         errors = error.errors()
-        problems = [_problem(e, Spec) for e in errors if not _other_branch(e, errors)]
+        problems = [describe_error(e, Spec) for e in errors if not _other_branch(e, errors)]
         raise SpecError(str(path), problems) from None
 
 

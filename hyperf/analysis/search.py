@@ -1,0 +1,276 @@
+"""Where does operator A overtake operator B? The adaptive search's maths: pure functions over
+the probes measured so far, deciding the next length and when to stop.
+
+**What is estimated.** With t_A(L), t_B(L) the two operators' times (the centre of each
+point's processes, ``hyperf.stats.bootstrap.centre``) and x = log L, the crossover is the root
+L* = exp(x*) of d(x) = log t_A − log t_B, where A and B swap places.
+
+**Assumptions.** (1) d is monotone in x over [lmin, lmax], so there is at most one crossing
+and the first sign change between probes brackets it. (2) Near L*, d is close to a straight
+line in x (both times close to power laws over a factor of ``WINDOW`` either side), so a
+least-squares line through the probes near L* places it. (3) The time at L is the operator's
+time at a length it handles at full speed: probes are 5-smooth integers (2^a·3^b·5^c, see
+``smooth_length``), because a Hyena FFT of 2L points runs its slow (Bluestein) path when 2L has
+a large prime factor, and that would be the library's cost, not the operator's curve.
+Backends that pad to a power of two (blocked/Monarch, the Triton kernel) have a staircase for
+a curve; the line then describes the staircase's trend, and the interval says how well.
+
+**Bracket.** Probes at lmin, 4·lmin, 16·lmin, … (the last one lmax) until the sign of d
+changes; if it never does, "A is faster everywhere in [lmin, lmax]" (or B) is the answer, with
+the ratio at every probe as its evidence.
+
+**Refine.** The probes within a factor ``WINDOW`` of the current estimate (at least the two
+bracketing ones) are fitted by a line d = α + β·x; x* = −α/β. Its 95 % interval is the
+equal-tailed percentile interval of the roots of the same fit on two-level bootstrap
+replicates of every probe (``hyperf.stats.bootstrap.log_replicates``: processes, then
+samples, widened for few processes) — the replicate resampling of the sweep's crossovers, over
+the probes near the crossing. A replicate whose line does not cross inside the window (β of
+the wrong sign, or a root outside it) counts against the crossing: below ``RESOLVED_SHARE`` of
+replicates crossing, there is no interval. The next probe goes where it narrows the interval
+most for a line: at the estimate while no probe lies within ``tol``/2 of it (it anchors the
+fit at the root), else at the interval's end farther from any probe (leverage for β).
+Stop when the half-width (high − low)/2 ≤ tol·L*, after ``MAX_PROBES`` probes, or when the
+budget is spent; then say how wide it got.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from hyperf.analysis.rank import mark_rankable
+from hyperf.stats.bootstrap import centre, log_replicates
+from hyperf.stats.sample import percentile_interval
+
+Repeats = list[list[float]]  # one point's raw samples (ms), one list per process
+BRACKET_STEP = 4  # the bracket's geometric step in L
+WINDOW = 2.0  # probes within this factor of the estimate enter its fit
+MAX_PROBES = 16  # lengths per search, bracket included
+RESOLVED_SHARE = 0.95  # replicates that must cross for the interval to mean anything
+RESAMPLES = 2000
+SEED = 0  # fixed: the same probes give the same decision, so a resumed search continues
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Both operators measured at one length: their raw samples per process (ms)."""
+
+    seq_len: int
+    a: Repeats
+    b: Repeats
+
+    @property
+    def log_ratio(self) -> float:
+        """d = log t_A − log t_B at this length (< 0: A is faster)."""
+        return math.log(centre(self.a)) - math.log(centre(self.b))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Where the search stands: the crossing (None where there is none or not yet), its
+    interval (None until resolved), and what to do next (``next_len`` None: stop)."""
+
+    verdict: str  # "searching", "resolved", "a faster everywhere", "b faster everywhere",
+    # "not resolved"
+    crossover_L: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    share: float | None = None  # replicates that cross inside the window
+    fitted: list[int] = field(default_factory=list)  # the lengths the estimate's line used
+    next_len: int | None = None
+    note: str = ""
+
+    @property
+    def half_width(self) -> float | None:
+        """(high − low)/2 relative to L*, the quantity ``tol`` bounds."""
+        if self.ci_low is None or self.ci_high is None or not self.crossover_L:
+            return None
+        return (self.ci_high - self.ci_low) / 2 / self.crossover_L
+
+
+def probes_of(
+    points: pd.DataFrame, samples: dict[tuple[int, str], Repeats], a: str, b: str
+) -> tuple[list[Probe], dict[int, str]]:
+    """One search run's probes from its stored points: those where both operators' points
+    are rankable (``hyperf.analysis.rank``: checked, compiled, uncontended), and for every
+    other length why not (e.g. 'attention:naive: status oom')."""
+    if points.empty:
+        return [], {}
+    marked = mark_rankable(points)
+    probes, unusable = [], {}
+    for length, group in marked.groupby("seq_len"):
+        rows = {row.op: row for row in group.itertuples()}
+        if a not in rows or b not in rows:
+            continue  # the other half of the probe is still being measured
+        why = [f"{op}: {rows[op].not_ranked_because}" for op in (a, b) if not rows[op].rankable]
+        if why:
+            unusable[int(length)] = "; ".join(why)
+            continue
+        run_id = int(rows[a].run_id)
+        probes.append(
+            Probe(int(length), samples[(run_id, rows[a].point_id)],
+                  samples[(run_id, rows[b].point_id)])
+        )  # fmt: skip
+    return probes, unusable
+
+
+def smooth_length(target: float, lmin: int, lmax: int) -> int:
+    """The 5-smooth integer (2^a·3^b·5^c) nearest ``target`` in log L, within [lmin, lmax]
+    (the bounds themselves are allowed even when not smooth)."""
+    target = min(max(target, lmin), lmax)
+    best, best_distance = lmin, abs(math.log(target / lmin))
+    if abs(math.log(lmax / target)) < best_distance:
+        best, best_distance = lmax, abs(math.log(lmax / target))
+    limit = 2 * target
+    power5 = 1
+    while power5 <= limit:
+        power3 = power5
+        while power3 <= limit:
+            # the powers of two on either side of target / power3
+            k = max(0, math.floor(math.log2(target / power3)))
+            for candidate in (power3 << k, power3 << (k + 1)):
+                if lmin <= candidate <= lmax:
+                    distance = abs(math.log(candidate / target))
+                    if distance < best_distance:
+                        best, best_distance = candidate, distance
+            power3 *= 3
+        power5 *= 5
+    return int(best)
+
+
+def bracket_lengths(lmin: int, lmax: int) -> list[int]:
+    """lmin, 4·lmin, 16·lmin, … and lmax: the lengths the bracket walks, shortest first."""
+    lengths = [lmin]
+    while lengths[-1] * BRACKET_STEP < lmax:
+        lengths.append(lengths[-1] * BRACKET_STEP)
+    if lengths[-1] != lmax:
+        lengths.append(lmax)
+    return lengths
+
+
+def _root(x: np.ndarray, d: np.ndarray, lo: float, hi: float) -> float | None:
+    """x* of the least-squares line through (x, d) when it crosses zero inside [lo, hi]."""
+    slope, intercept = np.polyfit(x, d, 1)
+    if slope == 0:
+        return None
+    root = -intercept / slope
+    return float(root) if lo <= root <= hi else None
+
+
+def _window(probes: list[Probe], x_star: float, span: float, keep: tuple[int, ...]) -> list[Probe]:
+    """The probes within ``span`` of x_star in log L, plus those at the indices ``keep``."""
+    near = {i for i, p in enumerate(probes) if abs(math.log(p.seq_len) - x_star) <= span}
+    return [probes[i] for i in sorted(near | set(keep))]
+
+
+def estimate(probes: list[Probe], tol: float, lmin: int, lmax: int) -> Estimate:
+    """Where the search stands after ``probes`` (any order; one per length) and which length
+    to probe next. ``tol``: the relative half-width to reach; [lmin, lmax]: the range."""
+    probes = sorted(probes, key=lambda p: p.seq_len)
+    walk = bracket_lengths(lmin, lmax)
+    d = [p.log_ratio for p in probes]
+    change = next((i for i in range(len(d) - 1) if (d[i] < 0) != (d[i + 1] < 0)), None)
+    if change is None:  # still bracketing: the walk's next length, or no crossing in range
+        have = {p.seq_len for p in probes}
+        todo = [length for length in walk if length not in have]
+        if todo and len(probes) < MAX_PROBES:
+            return Estimate("searching", next_len=todo[0])
+        if not probes:
+            return Estimate("not resolved", note="no usable probe")
+        faster = "a" if d[0] < 0 else "b"
+        return Estimate(
+            f"{faster} faster everywhere",
+            note=f"the sign of log(t_A/t_B) is the same at all {len(probes)} probes from "
+            f"L={probes[0].seq_len:,} to L={probes[-1].seq_len:,}",
+        )
+    bracket = (change, change + 1)
+    x = np.log([p.seq_len for p in probes])
+    # A first guess: the line through the probes within WINDOW of the bracket's log-log
+    # interpolation (the interpolation itself when that line misses the bracket).
+    x_star = x[change] + d[change] * (x[change + 1] - x[change]) / (d[change] - d[change + 1])
+    wide = _window(probes, x_star, math.log(WINDOW), bracket)
+    guess = _root(*_line_data(wide), float(x[change]), float(x[change + 1]))
+    x_star = guess if guess is not None else x_star
+    # The estimate: the line through the probes within (1 + 2·tol) of the guess, which needs
+    # one on each side of it (over so short a span a smooth curve is a line).
+    local = _window(probes, x_star, math.log1p(2 * tol), ())
+    sides = {math.log(p.seq_len) <= x_star for p in local} | {
+        math.log(p.seq_len) < x_star for p in local
+    }
+    star = math.exp(x_star)
+    if len(local) < 2 or sides != {True, False}:
+        lower = any(math.log(p.seq_len) <= x_star for p in local)
+        target = star * (1 + tol) if lower else star / (1 + tol)
+        following = smooth_length(target, probes[0].seq_len, probes[-1].seq_len)
+        return _continue(probes, Estimate("searching", star, next_len=following), tol)
+    lx, ld = _line_data(local)
+    reach = float(lx.max() - lx.min())  # a root beyond the window by more than its width is
+    lo, hi = float(lx.min()) - reach, float(lx.max()) + reach  # a flat line's, i.e. noise
+    fitted = _root(lx, ld, lo, hi)
+    x_star = fitted if fitted is not None else x_star
+    star = math.exp(x_star)
+    rng = np.random.default_rng(SEED)
+    reps_a = np.array([log_replicates(p.a, RESAMPLES, rng) for p in local])
+    reps_b = np.array([log_replicates(p.b, RESAMPLES, rng) for p in local])
+    roots = [_root(lx, reps_a[:, k] - reps_b[:, k], lo, hi) for k in range(RESAMPLES)]
+    found = [r for r in roots if r is not None]
+    result = {
+        "crossover_L": star,
+        "share": len(found) / RESAMPLES,
+        "fitted": [p.seq_len for p in local],
+    }
+    low = high = None
+    if result["share"] >= RESOLVED_SHARE:
+        low, high = (math.exp(v) for v in percentile_interval(found))
+        result |= {"ci_low": low, "ci_high": high}
+        if (high - low) / 2 <= tol * star:
+            return Estimate("resolved", **result)
+    following = _next_length(probes, star, low, high, tol)
+    return _continue(probes, Estimate("searching", **result, next_len=following), tol)
+
+
+def _line_data(probes: list[Probe]) -> tuple[np.ndarray, np.ndarray]:
+    """(log L, d) of ``probes``: what the line is fitted to."""
+    return np.log([p.seq_len for p in probes]), np.array([p.log_ratio for p in probes])
+
+
+def _continue(probes: list[Probe], proposal: Estimate, tol: float) -> Estimate:
+    """``proposal``, unless it runs out of probes or proposes a length already probed (no
+    length left that narrows the interval): then "not resolved", saying why."""
+    if len(probes) >= MAX_PROBES:
+        return replace(proposal, verdict="not resolved", next_len=None,
+                       note=f"{MAX_PROBES} probes spent")  # fmt: skip
+    if proposal.next_len in {p.seq_len for p in probes}:
+        return replace(
+            proposal,
+            verdict="not resolved",
+            next_len=None,
+            note="every length that would narrow the interval is probed: the times' noise "
+            "sets its width (more repeats or a longer budget per point would narrow it)",
+        )
+    return proposal
+
+
+def _next_length(
+    probes: list[Probe], star: float, low: float | None, high: float | None, tol: float
+) -> int:
+    """At the estimate unless a probe is within tol/2 of it; then at the interval's end (or,
+    without one, the bracket's midpoints) farthest in log L from every probe."""
+    have = np.log([p.seq_len for p in probes])
+    lmin, lmax = min(p.seq_len for p in probes), max(p.seq_len for p in probes)
+
+    def gap(length: int) -> float:
+        return float(np.min(np.abs(have - math.log(length))))
+
+    at_star = smooth_length(star, lmin, lmax)
+    if gap(at_star) > math.log1p(tol / 2):
+        return at_star
+    if low is None or high is None:  # no interval yet: spread around the estimate
+        low, high = star / (1 + 2 * tol), star * (1 + 2 * tol)
+    spread = (low, high, star / (1 + 2 * tol), star * (1 + 2 * tol))
+    candidates = [smooth_length(v, lmin, lmax) for v in spread]
+    fresh = [c for c in candidates if gap(c) > math.log1p(tol / 4)]  # not a near-repeat
+    return max(fresh, key=gap) if fresh else at_star

@@ -1,0 +1,295 @@
+"""The adaptive crossover search's driver (``hyperf crossover``): measure two operators at the
+lengths ``hyperf.analysis.search.estimate`` asks for, one length at a time, until the
+crossover's 95 % interval is within ``tol`` or the budget is spent.
+
+A search is a run of kind ``search`` in the store, its ``SearchSpec`` as the run's spec. Each
+probe is two ordinary points (A and B at one L) measured like a sweep's: ``budget.repeats``
+worker processes each (repeat r of every probe in worker r, ``KeptWorkers``), contention
+re-checked, oracle-checked, rows and samples written as each repeat finishes. Which length
+comes next is a pure function of the stored probes, so a search stopped by SIGTERM resumes
+(``--resume RUN``) where it stopped, re-measuring nothing that is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from hyperf.analysis.search import Estimate, Probe, estimate, probes_of
+from hyperf.device import resolve_device
+from hyperf.envinfo import capture
+from hyperf.format import format_interval, format_length, format_seconds
+from hyperf.measure.ceilings import load_ceilings
+from hyperf.measure.memory import analytic_peak_bytes
+from hyperf.params import MAX_SEQ_LEN
+from hyperf.registry import check_available
+from hyperf.stats.bootstrap import summarize_point
+from hyperf.store import Store, claim_owner
+from hyperf.sweep.driver import (
+    SweepInterrupted,
+    SweepSummary,
+    close_run,
+    measure_passes,
+    signals_interrupt,
+)
+from hyperf.sweep.executors import KeptWorkers
+from hyperf.sweep.plan import Point, normalise, point_id
+from hyperf.sweep.runner import MEMORY_HEADROOM, available_memory
+from hyperf.sweep.spec import SearchSpec
+
+KIND = "search"
+
+
+@dataclass
+class SearchResult:
+    """What a search found: its estimate over the usable probes, the lengths that could not
+    be measured (and why), and the wall seconds this invocation took."""
+
+    run_id: int
+    spec: SearchSpec
+    lmax: int
+    estimate: Estimate
+    probes: list[Probe]
+    unusable: dict[int, str]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """The ``--json`` object: the crossover (null where there is none), the verdict, and
+        every probe with both operators' times and 95 % intervals (ms)."""
+        e = self.estimate
+        crossing = e.verdict in ("resolved", "searching", "not resolved") and e.crossover_L
+        return {
+            "run_id": self.run_id,
+            "a": self.spec.a,
+            "b": self.spec.b,
+            "mode": self.spec.mode,
+            "point": self.spec.point,
+            "tol": self.spec.tol,
+            "lmin": self.spec.lmin,
+            "lmax": self.lmax,
+            "verdict": e.verdict,
+            "crossover_L": e.crossover_L if crossing else None,
+            "ci_low": e.ci_low,
+            "ci_high": e.ci_high,
+            "half_width": e.half_width,
+            "replicates_crossing": e.share,
+            "fitted_lengths": e.fitted,
+            "note": " ".join([e.note, *self.notes]).strip(),
+            "probes": [probe_row(p) for p in sorted(self.probes, key=lambda p: p.seq_len)],
+            "unusable": {str(k): v for k, v in sorted(self.unusable.items())},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def probe_row(probe: Probe) -> dict:
+    """One probe as plain data: L, and each operator's centre and 95 % interval (ms)."""
+    row: dict = {"seq_len": probe.seq_len}
+    for side, samples in (("a", probe.a), ("b", probe.b)):
+        stats = summarize_point(samples)
+        row |= {
+            f"{side}_ms": stats.centre,
+            f"{side}_ci_low": stats.ci_low,
+            f"{side}_ci_high": stats.ci_high,
+            f"{side}_processes": stats.processes,
+        }
+    row["ratio"] = row["a_ms"] / row["b_ms"]
+    return row
+
+
+def longest_length(spec: SearchSpec, device: str) -> int:
+    """The longest power of two ≤ 2²⁴ that both operators can run on ``device`` and whose
+    predicted peak memory fits ``MEMORY_HEADROOM`` of what is free (no memory model: the
+    operators' own length limits only)."""
+    free = available_memory(resolve_device(device))
+    best = spec.lmin
+    length = 1 << max(spec.lmin, 1).bit_length()
+    while length <= MAX_SEQ_LEN:
+        for op in (spec.a, spec.b):
+            workload = normalise(spec.params(op, length).workload())
+            ok, _ = check_available(op, device, workload.torch_dtype, length)
+            peak = analytic_peak_bytes(workload, spec.mode) if ok else None
+            if not ok or (peak is not None and peak > MEMORY_HEADROOM * free):
+                return best
+        best, length = length, length * 2
+    return best
+
+
+def search_hash(spec: SearchSpec) -> str:
+    """A hash of what the search measures and how, so ``--resume`` continues only the same
+    search; the wall-clock budget is left out (a resumed search may get more time)."""
+    data = spec.model_dump(mode="json", by_alias=True, exclude={"budget_s", "name"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stored_search(store: Store, run_id: int) -> SearchSpec:
+    """The SearchSpec of stored run ``run_id``; ValueError when it is not a search."""
+    run = store.run(run_id)
+    if run is None:
+        raise ValueError(f"--resume {run_id}: no such run in {store.path} (see `hyperf runs`)")
+    if run.get("kind") != KIND:
+        raise ValueError(
+            f"--resume {run_id}: run {run_id} is a {run.get('kind')}, not a search; resume it "
+            "with `hyperf sweep SPEC --resume`"
+        )
+    return SearchSpec.model_validate(json.loads(run["spec_text"]))
+
+
+def minimum_probe_seconds(spec: SearchSpec) -> float:
+    """The least one probe can take: two points × repeats × (warm-up + sampling budget)."""
+    return 2 * spec.budget.repeats * (spec.budget.budget_s + spec.budget.warmup_s)
+
+
+def run_search(
+    spec: SearchSpec,
+    db: str,
+    *,
+    resume: int | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+) -> SearchResult:
+    """Search the crossover of ``spec.a`` and ``spec.b`` into ``db`` (a new run, or run
+    ``resume``, which must be this same search). Raises ValueError before writing anything
+    when the range or the budget cannot hold one probe."""
+    console = console or Console()
+    device = str(resolve_device(spec.device))
+    lmax = spec.lmax or longest_length(spec, device)
+    if spec.lmin >= lmax:
+        raise ValueError(
+            f"lmin {spec.lmin} must be below lmax {lmax}"
+            + ("" if spec.lmax else f" (the longest L both can run on {device})")
+        )
+    if spec.budget_s is not None and spec.budget_s < minimum_probe_seconds(spec):
+        raise ValueError(
+            f"budget {spec.budget_s:g} s is less than one probe takes at least "
+            f"({minimum_probe_seconds(spec):g} s: 2 points × {spec.budget.repeats} repeats × "
+            f"{spec.budget.budget_s + spec.budget.warmup_s:g} s of warm-up and sampling)"
+        )
+    owner = claim_owner()
+    started = time.perf_counter()
+    workers = KeptWorkers(measure_memory=True, count_flops=False)
+    with Store(db, write=True) as store, signals_interrupt():
+        if resume is None:
+            ceilings = load_ceilings(device)
+            run_id = store.create_run(
+                spec.name,
+                spec.model_dump_json(by_alias=True),
+                search_hash(spec),
+                device,
+                capture(),
+                ceilings.as_dict() if ceilings else None,
+                kind=KIND,
+            )
+        else:
+            stored = stored_search(store, resume)
+            if search_hash(stored) != search_hash(spec):
+                raise ValueError(
+                    f"--resume {resume}: run {resume} searched {stored.a} vs {stored.b} with "
+                    "other settings; resume it without changing them, or start a new search"
+                )
+            run_id = resume
+            store.reopen_run(run_id)
+        summary = SweepSummary(run_id, 0, 0)
+        status, notes, planned = "interrupted", [], set()
+        try:
+            while True:
+                points, samples, _ = store.load([run_id])
+                probes, unusable = probes_of(points, samples, spec.a, spec.b)
+                planned |= set(points["point_id"])
+                limit = _usable_range(lmax, probes, unusable, notes)
+                current = estimate(probes, spec.tol, spec.lmin, limit) if limit else None
+                if current is None:
+                    current = Estimate("not resolved", note=notes[-1])
+                    break
+                if current.next_len is None:
+                    break
+                spent = time.perf_counter() - started
+                if spec.budget_s is not None and spent >= spec.budget_s:
+                    notes.append(
+                        f"stopped by the budget ({spec.budget_s:g} s) after {len(probes)} "
+                        "probes; `hyperf crossover --resume "
+                        f"{run_id} --budget S` continues it"
+                    )
+                    break
+                probe = [_point(spec, op, current.next_len, device) for op in (spec.a, spec.b)]
+                planned |= {p.id for p in probe}
+                todo = [p for p in probe if p.id not in store.done_point_ids(run_id)]
+                measure_passes(store, run_id, owner, todo, workers, summary, console, True, True)
+                if not quiet:
+                    _report_probe(console, store, run_id, spec, current.next_len, probes)
+            status = "finished"
+        except SweepInterrupted as stop:
+            stop.run_id = run_id
+            raise
+        finally:
+            workers.close()
+            close_run(store, run_id, owner, status, planned)
+    return SearchResult(
+        run_id,
+        spec,
+        lmax,
+        current,
+        probes,
+        unusable,
+        time.perf_counter() - started,
+        notes,
+    )
+
+
+def _usable_range(
+    lmax: int, probes: list[Probe], unusable: dict[int, str], notes: list[str]
+) -> int | None:
+    """The longest L the search may still use: lmax, or below the shortest length that
+    could not be measured when it lies beyond every usable probe (out of memory, too slow);
+    None when one failed inside the probed range (the search cannot go around it)."""
+    if not unusable:
+        return lmax
+    failed = min(unusable)
+    usable = [p.seq_len for p in probes]
+    if not usable or failed < max(usable):
+        notes.append(f"L={failed:,} could not be measured ({unusable[failed]})")
+        return None
+    if not any(f"L={failed:,}" in n for n in notes):
+        notes.append(f"L={failed:,} could not be measured ({unusable[failed]}); the range ends "
+                     f"at L={max(usable):,}")  # fmt: skip
+    return max(usable)
+
+
+def _point(spec: SearchSpec, op: str, seq_len: int, device: str) -> Point:
+    workload = normalise(spec.params(op, seq_len).workload())
+    return Point(
+        point_id(workload, spec.mode, device),
+        workload,
+        spec.mode,
+        device,
+        spec.budget.model_dump(by_alias=True),
+        spec.tolerances.get(workload.dtype),
+    )
+
+
+def _report_probe(
+    console: Console, store: Store, run_id: int, spec: SearchSpec, length: int, before: list
+) -> None:
+    """One line per probe: both times at L and where the estimate stands now."""
+    points, samples, _ = store.load([run_id])
+    probes, unusable = probes_of(points, samples, spec.a, spec.b)
+    here = next((p for p in probes if p.seq_len == length), None)
+    if here is None:
+        console.print(f"probe {len(before) + 1}: L={length:,}: {unusable.get(length, '?')}")
+        return
+    row = probe_row(here)
+
+    def timed(side: str) -> str:
+        interval = format_interval(row[f"{side}_ci_low"] / 1e3, row[f"{side}_ci_high"] / 1e3,
+                                   format_seconds)  # fmt: skip
+        return f"{format_seconds(row[f'{side}_ms'] / 1e3)} [{interval}]"
+
+    console.print(
+        f"probe {len(probes)}: L={format_length(length)}  {spec.a} {timed('a')}  "
+        f"{spec.b} {timed('b')}  ratio {row['ratio']:.3f}",
+        highlight=False,
+    )

@@ -152,15 +152,18 @@ def crossover_command(
 
 def _summary(data: dict) -> str:
     """The search's answer in a sentence or two."""
-    from hyperf.format import format_interval, format_length
+    from hyperf.format import format_interval
+
+    def length(value: float) -> str:  # a searched crossover is read to the token
+        return f"{value:,.0f}"
 
     a, b = data["a"], data["b"]
     head = f"run {data['run_id']}: {len(data['probes'])} probes in {data['seconds']:.0f} s"
     verdict = data["verdict"]
     if verdict == "resolved":
-        interval = format_interval(data["ci_low"], data["ci_high"], format_length)
+        interval = format_interval(data["ci_low"], data["ci_high"], length)
         line = (
-            f"{a} and {b} cross at L ≈ {format_length(data['crossover_L'])} "
+            f"{a} and {b} cross at L ≈ {length(data['crossover_L'])} "
             f"(95 % interval {interval}, ±{data['half_width']:.1%})"
         )
     elif verdict.endswith("faster everywhere"):
@@ -168,9 +171,7 @@ def _summary(data: dict) -> str:
         line = f"{faster} is faster everywhere in [{data['lmin']:,}, {data['lmax']:,}]"
     else:
         where = (
-            f"; the estimate is L ≈ {format_length(data['crossover_L'])}"
-            if data["crossover_L"]
-            else ""
+            f"; the estimate is L ≈ {length(data['crossover_L'])}" if data["crossover_L"] else ""
         )
         width = f" (interval ±{data['half_width']:.1%})" if data["half_width"] else ""
         line = f"not resolved to ±{data['tol']:.0%}{where}{width}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from hyperf.analysis.search import Estimate, Probe, estimate, probes_of
+from hyperf.analysis.search import Estimate, Probe, probes_of, search_state
 from hyperf.device import resolve_device
 from hyperf.envinfo import capture
 from hyperf.format import format_interval, format_length, format_seconds
@@ -169,6 +169,7 @@ def run_search(
             f"({minimum_probe_seconds(spec):g} s: 2 points × {spec.budget.repeats} repeats × "
             f"{spec.budget.budget_s + spec.budget.warmup_s:g} s of warm-up and sampling)"
         )
+    spec = spec.model_copy(update={"lmax": lmax})  # stored resolved: the report re-derives
     owner = claim_owner()
     started = time.perf_counter()
     workers = KeptWorkers(measure_memory=True, count_flops=False)
@@ -198,29 +199,25 @@ def run_search(
         try:
             while True:
                 points, samples, _ = store.load([run_id])
-                probes, unusable = probes_of(points, samples, spec.a, spec.b)
+                state = search_state(points, samples, spec.a, spec.b, spec.tol, spec.lmin, lmax)
                 planned |= set(points["point_id"])
-                limit = _usable_range(lmax, probes, unusable, notes)
-                current = estimate(probes, spec.tol, spec.lmin, limit) if limit else None
-                if current is None:
-                    current = Estimate("not resolved", note=notes[-1])
-                    break
-                if current.next_len is None:
+                length = state.estimate.next_len
+                if length is None:
                     break
                 spent = time.perf_counter() - started
                 if spec.budget_s is not None and spent >= spec.budget_s:
                     notes.append(
-                        f"stopped by the budget ({spec.budget_s:g} s) after {len(probes)} "
-                        "probes; `hyperf crossover --resume "
-                        f"{run_id} --budget S` continues it"
+                        f"stopped by the budget ({spec.budget_s:g} s) after "
+                        f"{len(state.probes)} probes; `hyperf crossover --resume {run_id} "
+                        "--budget S` continues it"
                     )
                     break
-                probe = [_point(spec, op, current.next_len, device) for op in (spec.a, spec.b)]
+                probe = [_point(spec, op, length, device) for op in (spec.a, spec.b)]
                 planned |= {p.id for p in probe}
                 todo = [p for p in probe if p.id not in store.done_point_ids(run_id)]
                 measure_passes(store, run_id, owner, todo, workers, summary, console, True, True)
                 if not quiet:
-                    _report_probe(console, store, run_id, spec, current.next_len, probes)
+                    _report_probe(console, store, run_id, spec, length)
             status = "finished"
         except SweepInterrupted as stop:
             stop.run_id = run_id
@@ -228,35 +225,18 @@ def run_search(
         finally:
             workers.close()
             close_run(store, run_id, owner, status, planned)
+    if state.note:
+        notes.insert(0, state.note)
     return SearchResult(
         run_id,
         spec,
-        lmax,
-        current,
-        probes,
-        unusable,
+        state.lmax,
+        state.estimate,
+        state.probes,
+        state.unusable,
         time.perf_counter() - started,
         notes,
     )
-
-
-def _usable_range(
-    lmax: int, probes: list[Probe], unusable: dict[int, str], notes: list[str]
-) -> int | None:
-    """The longest L the search may still use: lmax, or below the shortest length that
-    could not be measured when it lies beyond every usable probe (out of memory, too slow);
-    None when one failed inside the probed range (the search cannot go around it)."""
-    if not unusable:
-        return lmax
-    failed = min(unusable)
-    usable = [p.seq_len for p in probes]
-    if not usable or failed < max(usable):
-        notes.append(f"L={failed:,} could not be measured ({unusable[failed]})")
-        return None
-    if not any(f"L={failed:,}" in n for n in notes):
-        notes.append(f"L={failed:,} could not be measured ({unusable[failed]}); the range ends "
-                     f"at L={max(usable):,}")  # fmt: skip
-    return max(usable)
 
 
 def _point(spec: SearchSpec, op: str, seq_len: int, device: str) -> Point:
@@ -271,15 +251,13 @@ def _point(spec: SearchSpec, op: str, seq_len: int, device: str) -> Point:
     )
 
 
-def _report_probe(
-    console: Console, store: Store, run_id: int, spec: SearchSpec, length: int, before: list
-) -> None:
-    """One line per probe: both times at L and where the estimate stands now."""
+def _report_probe(console: Console, store: Store, run_id: int, spec: SearchSpec, length: int):
+    """One line per probe: both operators' times and intervals at L, and their ratio."""
     points, samples, _ = store.load([run_id])
     probes, unusable = probes_of(points, samples, spec.a, spec.b)
     here = next((p for p in probes if p.seq_len == length), None)
     if here is None:
-        console.print(f"probe {len(before) + 1}: L={length:,}: {unusable.get(length, '?')}")
+        console.print(f"probe at L={length:,}: {unusable.get(length, 'not measured')}")
         return
     row = probe_row(here)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hyperf.analysis.crossover import PAIR_KEYS
+from hyperf.analysis.crossover import HYENA_FAMILIES, PAIR_KEYS
 from hyperf.analysis.rank import with_point_defaults
 
 CONFIG = PAIR_KEYS  # what two operators are compared at (the point model's paired keys)
@@ -40,6 +40,7 @@ COLUMNS = [
     "noisy",
     "lengths",
     "overhead_bound",
+    "searched",
     "run_id",
 ]
 
@@ -92,3 +93,61 @@ def mark_overhead(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
                 sides.append(side)
         marks.append("both" if len(sides) == 2 else "".join(sides))
     return table.assign(overhead_bound=marks)
+
+
+def _verdict(row: dict) -> str:
+    """A searched crossover's verdict in a few words (empty when resolved: the numbers say it)."""
+    if row["verdict"] == "resolved":
+        return ""
+    if row["verdict"].endswith("faster everywhere"):
+        faster = row["a"] if row["verdict"].startswith("a") else row["b"]
+        return f"{faster} faster everywhere in [{row['lmin']:,}, {row['lmax']:,}]"
+    estimate = row.get("estimate_L")
+    near = f" (estimate ≈ {estimate:,.0f})" if estimate and not pd.isna(estimate) else ""
+    return f"not resolved to ±{row['tol']:.0%}{near}"
+
+
+SEARCH_KEYS = ["hyena", "order", "attention", "causal", "mode", "exec", "depth", "d_model",
+               "batch", "dtype"]  # fmt: skip
+
+
+def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each searched crossover (``hyperf.analysis.search``) in place of the
+    grid's at the same configuration, its ``searched`` cell saying how it was found; a pair
+    searched but not swept gets a row of its own (no speedup). Pairs other than a Hyena (or
+    long convolution) against an attention are not headline pairs."""
+    if searched.empty:
+        return table
+    rows = []
+    for row in searched.to_dict("records"):
+        if row["a_family"] in HYENA_FAMILIES and row["b_family"] == "attention":
+            hyena, attention = row["a"], row["b"]
+        elif row["b_family"] in HYENA_FAMILIES and row["a_family"] == "attention":
+            hyena, attention = row["b"], row["a"]
+        else:
+            continue
+        seconds = f", {row['seconds']:.0f} s" if row["seconds"] is not None else ""
+        how = f"searched: {row['probes']} probes{seconds} (run {row['run_id']})"
+        note = _verdict(row)
+        rows.append(
+            {**{k: row[k] for k in SEARCH_KEYS if k in row}, "hyena": hyena,
+             "attention": attention, "crossover_L": row["crossover_L"],
+             "ci_low": row["ci_low"], "ci_high": row["ci_high"], "extrapolated": False,
+             "note": note, "searched": how}
+        )  # fmt: skip
+    if not rows:
+        return table
+    found = pd.DataFrame(rows)
+    table = table.copy()
+    if "searched" not in table:
+        table["searched"] = None
+    merged = table.merge(found, on=SEARCH_KEYS, how="outer", suffixes=("", "_s"),
+                         indicator=True)  # fmt: skip
+    replaced = merged["_merge"] != "left_only"
+    for column in ("crossover_L", "ci_low", "ci_high", "extrapolated", "note", "searched"):
+        merged[column] = merged[column].astype(object)
+        merged.loc[replaced, column] = merged.loc[replaced, f"{column}_s"]
+    for column in COLUMNS:
+        if column not in merged:
+            merged[column] = None
+    return merged[COLUMNS].sort_values(["mode", "exec", "hyena", "attention"], ignore_index=True)

@@ -44,6 +44,7 @@ import pandas as pd
 from hyperf.analysis.rank import mark_rankable
 from hyperf.stats.bootstrap import centre, log_replicates
 from hyperf.stats.sample import percentile_interval
+from hyperf.sweep.spec import SearchSpec
 
 Repeats = list[list[float]]  # one point's raw samples (ms), one list per process
 BRACKET_STEP = 4  # the bracket's geometric step in L
@@ -115,6 +116,45 @@ def probes_of(
                   samples[(run_id, rows[b].point_id)])
         )  # fmt: skip
     return probes, unusable
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """A search run's state from its stored points: the usable probes, the lengths that could
+    not be measured and why, the end of the range still usable, and the estimate there."""
+
+    estimate: Estimate
+    probes: list[Probe]
+    unusable: dict[int, str]
+    lmax: int
+    note: str = ""
+
+
+def search_state(
+    points: pd.DataFrame,
+    samples: dict[tuple[int, str], Repeats],
+    a: str,
+    b: str,
+    tol: float,
+    lmin: int,
+    lmax: int,
+) -> SearchState:
+    """Where a search over ``points`` (one run's) stands: ``estimate`` over its usable probes.
+
+    A length that could not be measured (out of memory, too slow, wrong) beyond every usable
+    probe ends the range below it; one inside the probed range ends the search, which cannot
+    go around it."""
+    probes, unusable = probes_of(points, samples, a, b)
+    if not unusable:
+        return SearchState(estimate(probes, tol, lmin, lmax), probes, unusable, lmax)
+    failed = min(unusable)
+    why = f"L={failed:,} could not be measured ({unusable[failed]})"
+    usable = [p.seq_len for p in probes]
+    if not usable or failed < max(usable):
+        return SearchState(Estimate("not resolved", note=why), probes, unusable, lmax, why)
+    end = max(usable)
+    note = f"{why}; the range ends at L={end:,}"
+    return SearchState(estimate(probes, tol, lmin, end), probes, unusable, end, note)
 
 
 def smooth_length(target: float, lmin: int, lmax: int) -> int:
@@ -274,3 +314,78 @@ def _next_length(
     candidates = [smooth_length(v, lmin, lmax) for v in spread]
     fresh = [c for c in candidates if gap(c) > math.log1p(tol / 4)]  # not a near-repeat
     return max(fresh, key=gap) if fresh else at_star
+
+
+SEARCH_KIND = "search"  # the store's run kind of a search (``hyperf.search``)
+
+
+def search_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that are searches (a store from before run kinds has none)."""
+    if "kind" not in runs.columns:
+        return runs.iloc[0:0]
+    return runs[runs["kind"] == SEARCH_KIND]
+
+
+def searched_crossovers(
+    points: pd.DataFrame, samples: dict[tuple[int, str], Repeats], runs: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per search run: the pair, the point it was searched at, its verdict, the
+    crossover with its 95 % interval (None where none was resolved), how many probes and
+    seconds it took, and its probes as (L, t_A, t_B) for figures."""
+    rows = []
+    for run in search_runs(runs).itertuples():
+        spec = SearchSpec.model_validate_json(run.spec_text)
+        mine = points[points["run_id"] == run.id]
+        state = search_state(mine, samples, spec.a, spec.b, spec.tol, spec.lmin,
+                             spec.lmax or MAX_LMAX)  # fmt: skip
+        e = state.estimate
+        workload = spec.params(spec.a).workload()
+        resolved = e.verdict == "resolved"
+        started, finished = pd.to_datetime(run.started_at), pd.to_datetime(run.finished_at)
+        families = dict(zip(mine["op"], mine["family"], strict=False))
+        rows.append(
+            {
+                "run_id": run.id,
+                "a": spec.a,
+                "b": spec.b,
+                "a_family": families.get(spec.a, spec.a.split(":", 1)[0]),
+                "b_family": families.get(spec.b, spec.b.split(":", 1)[0]),
+                "mode": spec.mode,
+                "exec": workload.exec,
+                "depth": workload.depth,
+                "d_model": workload.d_model,
+                "batch": workload.batch,
+                "dtype": workload.dtype,
+                "order": spec.point.get("order", workload.order),
+                "causal": int(spec.point.get("causal", True)),
+                "verdict": e.verdict,
+                "crossover_L": e.crossover_L if resolved else None,
+                "ci_low": e.ci_low if resolved else None,
+                "ci_high": e.ci_high if resolved else None,
+                "estimate_L": e.crossover_L,
+                "half_width": e.half_width,
+                "tol": spec.tol,
+                "probes": len(state.probes),
+                "lmin": spec.lmin,
+                "lmax": state.lmax,
+                "seconds": (finished - started).total_seconds() if run.finished_at else None,
+                "note": "; ".join(n for n in (e.note, state.note) if n),
+                "probe_lengths": [p.seq_len for p in state.probes],
+                "probe_order": _measured_order(mine, [p.seq_len for p in state.probes]),
+                "probe_a_ms": [centre(p.a) for p in state.probes],
+                "probe_b_ms": [centre(p.b) for p in state.probes],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _measured_order(points: pd.DataFrame, lengths: list[int]) -> list[int]:
+    """Each length's place (1, 2, …) in the order its probe was measured."""
+    if "finished_at" not in points.columns:
+        return list(range(1, len(lengths) + 1))
+    done = points.groupby("seq_len")["finished_at"].max()
+    ranks = done.loc[lengths].rank(method="first").astype(int)
+    return ranks.tolist()
+
+
+MAX_LMAX = 2**24  # a stored search always has its lmax; this only bounds an old record

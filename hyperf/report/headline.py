@@ -9,6 +9,12 @@ from hyperf.report.style import attention_label
 
 
 def _crossover(row) -> str:
+    searched = getattr(row, "searched", None)
+    if isinstance(searched, str) and searched:  # read to the token, with how it was found
+        if row.crossover_L is None or pd.isna(row.crossover_L):
+            return f"{row.note or 'not resolved'}; {searched}"
+        interval = format_interval(row.ci_low, row.ci_high, "{:,.0f}".format)
+        return f"{row.crossover_L:,.0f} ({interval}); {searched}"
     if row.crossover_L is None or pd.isna(row.crossover_L):
         note = row.note if isinstance(row.note, str) and row.note else "no crossover measured"
         return note

@@ -15,10 +15,11 @@ import pandas as pd
 from hyperf.analysis.breakdown import breakdown_table
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.floor import floor_table
-from hyperf.analysis.headline import headline_table, mark_overhead
+from hyperf.analysis.headline import headline_table, mark_overhead, with_searched
 from hyperf.analysis.predict import predicted_crossovers, published
 from hyperf.analysis.rank import mark_rankable, not_ranked_points, rankable_points
 from hyperf.analysis.scaling import memory_crossovers, memory_fits, step_costs
+from hyperf.analysis.search import search_runs, searched_crossovers
 from hyperf.analysis.steps import commit_series, history_steps
 from hyperf.analysis.summary import (
     ceilings_by_run,
@@ -78,6 +79,7 @@ class Report:
     correctness: pd.DataFrame = field(default_factory=pd.DataFrame)
     predictions: Predictions | None = None
     floor: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.floor, per point
+    searches: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.search, per run
 
 
 def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
@@ -137,6 +139,10 @@ def assemble(
     ``Store.benchmark_history``) return: a pure function, testable without a database.
     Comparisons see rankable points only; the rest are listed as not ranked."""
     points = points if "rankable" in points.columns else mark_rankable(points)
+    # A search's probes answer its own question (``searches``), not the grid's: every other
+    # table is of the swept runs.
+    searches = searched_crossovers(points, samples, runs)
+    points = points[~points["run_id"].isin(search_runs(runs)["id"])]
     measured = not points.empty
     cross = crossovers(points, samples) if measured else pd.DataFrame()
     speed = speedups(points, samples) if measured else pd.DataFrame()
@@ -145,6 +151,8 @@ def assemble(
     series = commit_series(history if history is not None else pd.DataFrame())
     steps = history_steps(series)
     lines = headline(cross, speed, points)
+    if points.empty and not searches.empty:
+        lines = [f"This store's runs are {len(searches)} crossover searches (below), no sweep."]
     if not series.empty:
         if runs.empty:
             lines = ["This store holds no sweep runs, only benchmark history (below)."]
@@ -158,7 +166,8 @@ def assemble(
         lines, cross, speed, scaling, not_ranked_points(points), points, runs, table, series,
         steps,
         warnings=list(warnings or []),
-        headline_table=mark_overhead(headline_table(cross, speed), floor),
+        headline_table=with_searched(mark_overhead(headline_table(cross, speed), floor), searches),
+        searches=searches,
         ranked=rankable_points(points) if measured else points,
         environment=environment_table(runs),
         ceilings=ceilings,
@@ -212,6 +221,14 @@ def incomplete_runs(store: Store, db: str | Path, run_ids: list[int]) -> list[st
     lines = []
     for run_id in run_ids:
         run = store.run(run_id)
+        if run.get("kind") == "search":
+            if run["status"] != "finished":
+                lines.append(
+                    f"Search run {run_id} ({run['name']}) was stopped (status {run['status']})"
+                    f"; continue it with: hyperf crossover --resume {run_id} --db "
+                    f"{shlex.quote(str(db))}"
+                )
+            continue
         done = store.done_point_ids(run_id)
         spec = stored_spec(run["spec_text"])
         planned = {p.id for p in build_plan(spec, run["device"])} if spec else None

@@ -21,6 +21,7 @@ from hyperf.report.blocks import Context, Figure, Section, Table
 from hyperf.report.extra_sections import breakdown_section, history_section, predictions_section
 from hyperf.report.headline import headline_cells
 from hyperf.report.model import Report
+from hyperf.report.searches import searches_section
 
 
 def headline_section(c: Context) -> Section:
@@ -284,6 +285,7 @@ SECTIONS: list[Callable[[Context], Section | None]] = [
     floor_section,
     speedup_section,
     crossover_section,
+    searches_section,
     scaling_section,
     depth_order_section,
     memory_section,

@@ -108,6 +108,7 @@ class Readers(Connection):
         runs = runs[runs["id"].isin(chosen)].assign(
             env_json=[details[i]["env_json"] for i in runs["id"] if i in details],
             ceilings_json=[details[i]["ceilings_json"] for i in runs["id"] if i in details],
+            spec_text=[details[i]["spec_text"] for i in runs["id"] if i in details],
         )
         return points, grouped, runs
 

@@ -24,6 +24,7 @@ from hyperf.device import resolve_device
 from hyperf.envinfo import capture
 from hyperf.format import format_interval, format_length, format_seconds
 from hyperf.measure.ceilings import load_ceilings
+from hyperf.measure.execution import available
 from hyperf.measure.memory import analytic_peak_bytes
 from hyperf.params import MAX_SEQ_LEN
 from hyperf.registry import check_available
@@ -157,6 +158,14 @@ def run_search(
     when the range or the budget cannot hold one probe."""
     console = console or Console()
     device = str(resolve_device(spec.device))
+    for op in (spec.a, spec.b):  # what cannot run here is refused before anything is stored
+        workload = spec.params(op).workload()
+        for ok, reason in (
+            check_available(op, device, workload.torch_dtype, spec.lmin),
+            available(workload.exec, resolve_device(device), spec.mode),
+        ):
+            if not ok:
+                raise ValueError(f"{op} cannot run on {device} here: {reason}")
     lmax = spec.lmax or longest_length(spec, device)
     if spec.lmin >= lmax:
         raise ValueError(
@@ -169,6 +178,7 @@ def run_search(
             f"({minimum_probe_seconds(spec):g} s: 2 points × {spec.budget.repeats} repeats × "
             f"{spec.budget.budget_s + spec.budget.warmup_s:g} s of warm-up and sampling)"
         )
+    given = search_hash(spec)  # as asked for: a spec's search: finds its run by it
     spec = spec.model_copy(update={"lmax": lmax})  # stored resolved: the report re-derives
     owner = claim_owner()
     started = time.perf_counter()
@@ -179,7 +189,7 @@ def run_search(
             run_id = store.create_run(
                 spec.name,
                 spec.model_dump_json(by_alias=True),
-                search_hash(spec),
+                given,
                 device,
                 capture(),
                 ceilings.as_dict() if ceilings else None,
@@ -187,7 +197,7 @@ def run_search(
             )
         else:
             stored = stored_search(store, resume)
-            if search_hash(stored) != search_hash(spec):
+            if store.run(resume)["spec_hash"] != given and search_hash(stored) != given:
                 raise ValueError(
                     f"--resume {resume}: run {resume} searched {stored.a} vs {stored.b} with "
                     "other settings; resume it without changing them, or start a new search"

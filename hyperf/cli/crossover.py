@@ -147,10 +147,10 @@ def crossover_command(
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(_summary(data))
+    click.echo(summary(data))
 
 
-def _summary(data: dict) -> str:
+def summary(data: dict) -> str:
     """The search's answer in a sentence or two."""
     from hyperf.format import format_interval
 
@@ -158,7 +158,10 @@ def _summary(data: dict) -> str:
         return f"{value:,.0f}"
 
     a, b = data["a"], data["b"]
-    head = f"run {data['run_id']}: {len(data['probes'])} probes in {data['seconds']:.0f} s"
+    head = (
+        f"search run {data['run_id']}, {data['a']} vs {data['b']} ({data['mode']}): "
+        f"{len(data['probes'])} probes in {data['seconds']:.0f} s"
+    )
     verdict = data["verdict"]
     if verdict == "resolved":
         interval = format_interval(data["ci_low"], data["ci_high"], length)

@@ -132,6 +132,10 @@ def sweep_command(
         elif run_id is not None:
             click.echo(f"resuming run {run_id}: its stored points are not measured again")
         print_plan(spec, device, db=db, profile=profile, stored=stored)
+        searches = spec.searches()
+        if searches:
+            each = f"up to {spec.search.budget_s:g} s each" if spec.search.budget_s else "no budget"
+            click.echo(f"then {len(searches)} crossover searches (search:), {each}")
         return
     try:
         summary = run_sweep(
@@ -172,8 +176,44 @@ def sweep_command(
         f"results in {db} (hyperf runs --db {db}; hyperf export {summary.run_id} --db {db}; "
         f"hyperf report {summary.run_id} --db {db})"
     )
+    searched = _searches(spec, spec_path, db, device, resume is not None, quiet)
     if not quiet:
         from hyperf.report.html import build
 
-        report = build(db, [summary.run_id])
+        report = build(db, [summary.run_id, *searched])
         print_headline(report.headline_table, [], report.warnings)
+
+
+def _searches(spec, spec_path: str, db: str, device: str | None, resume: bool, quiet: bool):
+    """Run the spec's ``search:`` (each a search run of its own; with ``--resume``, a
+    matching stored search continues instead of starting again); return their run ids."""
+    from hyperf.search import run_search, search_hash
+    from hyperf.store import Store
+    from hyperf.sweep.driver import SweepInterrupted
+
+    run_ids = []
+    for search in spec.searches():
+        if device:
+            search = search.model_copy(update={"device": device})
+        earlier = None
+        if resume:
+            from hyperf.device import resolve_device
+
+            target = str(resolve_device(search.device))
+            with Store(db) as store:
+                earlier = store.latest_run([search_hash(search)], target)
+        try:
+            result = run_search(search, db, resume=earlier, quiet=True)
+        except SweepInterrupted as stop:
+            click.echo(
+                f"\nstopped by {stop} during a search; `hyperf sweep {spec_path} --db {db} "
+                "--resume` continues the sweep's searches",
+                err=True,
+            )
+            sys.exit(128 + stop.signum)
+        run_ids.append(result.run_id)
+        if not quiet:
+            from hyperf.cli.crossover import summary
+
+            click.echo(summary(result.as_dict()))
+    return run_ids

@@ -264,6 +264,15 @@ class SearchBlock(SearchSettings):
     convolution) × attention pair among ``ops``)."""
 
     pairs: list[tuple[str, str]] | None = None
+    where: dict[str, Any] = Field(default_factory=dict)  # only the axes' values given here
+
+    @field_validator("where")
+    @classmethod
+    def known_parameters(cls, where: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(where) - set(point_params()) - {"heads"})
+        if unknown:
+            raise ValueError(f"unknown parameters {unknown}; allowed: {', '.join(AXES)}")
+        return {"n_heads" if k == "heads" else k: v for k, v in where.items()}
 
     @field_validator("pairs")
     @classmethod
@@ -383,7 +392,48 @@ class Spec(Strict):
                     f"tokens_per_batch={self.tokens_per_batch} is smaller than seq_len {too_long}"
                 )
         self.cases()  # every combination valid before anything runs
+        if self.search is not None and self.tokens_per_batch:
+            raise ValueError("search: needs a fixed batch; it cannot go with tokens_per_batch")
+        self.searches()  # and every search
         return self
+
+    def searches(self) -> list[SearchSpec]:
+        """The searches ``search:`` asks for: each pair, in each mode, at every combination of
+        the axes' other values (``where`` keeps some; ``points:`` entries are not a grid),
+        each combination once (parameters that apply to neither operator do not count)."""
+        if self.search is None:
+            return []
+        families = {op: op.split(":", 1)[0] for op in self.ops}
+        pairs = self.search.pairs or [
+            (h, a)
+            for h in self.ops
+            if families[h] in ("hyena", "longconv")
+            for a in self.ops
+            if families[a] == "attention"
+        ]
+        axes = [n for n in AXES if n != "seq_len"]
+        settings = self.search.model_dump(exclude={"pairs", "where"})
+        found: dict[str, SearchSpec] = {}
+        for combo in itertools.product(self.dtypes, *(self.axes.values(n) for n in axes)):
+            point = dict(zip(["dtype", *axes], combo, strict=True))
+            if any(point.get(k) != v for k, v in self.search.where.items()):
+                continue
+            for a, b in pairs:
+                used = {a.split(":", 1)[0], b.split(":", 1)[0]}
+                kept = {
+                    name: value
+                    for name, value in point.items()
+                    if (facts := point_params()[name][2]).families is None
+                    or used & set(facts.families)
+                }
+                for mode in self.modes:
+                    search = SearchSpec(
+                        name=f"{self.name}-search", a=a, b=b, point=kept, mode=mode,
+                        device=self.device, budget=self.budget, tolerances=self.tolerances,
+                        **settings,
+                    )  # fmt: skip
+                    found.setdefault(search.model_dump_json(), search)
+        return list(found.values())
 
     def cases(self) -> list[tuple[PointParams, list[str]]]:
         """Every (parameters, modes) the spec asks for: the axes' cross product, then the

@@ -28,13 +28,17 @@ the probes near the crossing. A replicate whose line does not cross inside the w
 the wrong sign, or a root outside it) counts against the crossing: below ``RESOLVED_SHARE`` of
 replicates crossing, there is no interval. The next probe goes where it narrows the interval
 most for a line: at the estimate while no probe lies within ``tol``/2 of it (it anchors the
-fit at the root), else at the interval's end farther from any probe (leverage for β).
-Stop when the half-width (high − low)/2 ≤ tol·L*, after ``MAX_PROBES`` probes, or when the
-budget is spent; then say how wide it got.
+fit at the root), else at the length of the local window farthest from every probe (the
+interval's ends and the window's edges give the line leverage; midpoints between probes add
+points that average the noise down). Stop when the half-width (high − low)/2 ≤ tol·L*;
+after ``MAX_PROBES`` probes or when every useful length is probed (the noise of the times
+then sets the width: more processes or a longer sampling budget narrow it); or when the
+budget is spent. A search that stops unresolved says how wide its interval got.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 
@@ -297,8 +301,11 @@ def _continue(probes: list[Probe], proposal: Estimate, tol: float) -> Estimate:
 def _next_length(
     probes: list[Probe], star: float, low: float | None, high: float | None, tol: float
 ) -> int:
-    """At the estimate unless a probe is within tol/2 of it; then at the interval's end (or,
-    without one, the bracket's midpoints) farthest in log L from every probe."""
+    """At the estimate unless a probe is within tol/2 of it; else the length in the local
+    window (the interval's ends, the window's edges, the midpoints between its probes) that
+    is farthest in log L from every probe: each probe near the root averages its noise down.
+    A length within tol/6 of a probe adds nothing; when every candidate is, the estimate is
+    returned (already probed: the caller stops)."""
     have = np.log([p.seq_len for p in probes])
     lmin, lmax = min(p.seq_len for p in probes), max(p.seq_len for p in probes)
 
@@ -308,11 +315,13 @@ def _next_length(
     at_star = smooth_length(star, lmin, lmax)
     if gap(at_star) > math.log1p(tol / 2):
         return at_star
-    if low is None or high is None:  # no interval yet: spread around the estimate
-        low, high = star / (1 + 2 * tol), star * (1 + 2 * tol)
-    spread = (low, high, star / (1 + 2 * tol), star * (1 + 2 * tol))
-    candidates = [smooth_length(v, lmin, lmax) for v in spread]
-    fresh = [c for c in candidates if gap(c) > math.log1p(tol / 4)]  # not a near-repeat
+    edges = (star / (1 + 2 * tol), star * (1 + 2 * tol))
+    inside = sorted(x for x in have if math.log(edges[0]) <= x <= math.log(edges[1]))
+    marks = [math.log(edges[0]), *inside, math.log(edges[1])]
+    midpoints = [math.exp((x + y) / 2) for x, y in itertools.pairwise(marks)]
+    ends = (low, high) if low is not None and high is not None else ()
+    candidates = [smooth_length(v, lmin, lmax) for v in (*ends, *edges, *midpoints)]
+    fresh = [c for c in candidates if gap(c) > math.log1p(tol / 6)]  # not a near-repeat
     return max(fresh, key=gap) if fresh else at_star
 
 

@@ -70,3 +70,65 @@ def test_a_speedup_resting_on_an_overhead_bound_point_says_so():
     assert by_mode == {"fwd": "Hyena", "fwd_bwd": ""}
     cells = headline_cells(marked).set_index("mode")["speedup at the longest L (95 % CI)"]
     assert cells["fwd"].endswith("overhead-bound (Hyena)") and "overhead" not in cells["fwd_bwd"]
+
+
+def _searched(**change):
+    """A search of the fwd pair at the headline's configuration (attention given as A)."""
+    row = {
+        "run_id": 9,
+        "a": "attention:naive",
+        "b": "hyena:fft",
+        "a_family": "attention",
+        "b_family": "hyena",
+        "mode": "fwd",
+        "exec": "eager",
+        "depth": 1,
+        "d_model": 64,
+        "batch": 1,
+        "dtype": "float32",
+        "order": 2,
+        "causal": 1,
+        "verdict": "resolved",
+        "crossover_L": 812.4,
+        "ci_low": 790.2,
+        "ci_high": 836.9,
+        "estimate_L": 812.4,
+        "tol": 0.1,
+        "probes": 6,
+        "lmin": 256,
+        "lmax": 16384,
+        "seconds": 31.0,
+        "note": "",
+    }
+    return pd.DataFrame([row | change])  # fmt: skip
+
+
+def test_a_searched_crossover_replaces_the_grids_and_says_it_was_searched():
+    from hyperf.analysis.headline import with_searched
+
+    table = with_searched(headline_table(_crossovers(), _speedups()), _searched())
+    fwd, fwd_bwd = (table[table["mode"] == m].iloc[0] for m in ("fwd", "fwd_bwd"))
+    assert fwd["crossover_L"] == 812.4 and fwd["searched"].startswith("searched: 6 probes")
+    assert fwd["speedup"] is not None  # the grid's speedup stays
+    assert fwd_bwd["crossover_L"] == 701.0 and not fwd_bwd["searched"]  # not searched
+    cells = headline_cells(table)
+    assert cells.loc[0, "crossover L (95 % CI)"].startswith("812 (790–837); searched: 6 probes")
+
+
+def test_an_unresolved_or_one_sided_search_says_so_and_a_new_pair_gets_a_row():
+    from hyperf.analysis.headline import with_searched
+
+    grid = headline_table(_crossovers(), _speedups())
+    one_sided = _searched(verdict="b faster everywhere", crossover_L=None, ci_low=None,
+                          ci_high=None, estimate_L=None)  # fmt: skip
+    table = with_searched(grid, one_sided)
+    cell = headline_cells(table).loc[0, "crossover L (95 % CI)"]
+    assert cell.startswith("hyena:fft faster everywhere in [256, 16,384]; searched")
+    unresolved = _searched(verdict="not resolved", crossover_L=None, estimate_L=1500.0)
+    cell = headline_cells(with_searched(grid, unresolved)).loc[0, "crossover L (95 % CI)"]
+    assert cell.startswith("not resolved to ±10% (estimate ≈ 1,500)")
+    other = with_searched(grid, _searched(a="attention:sdpa-flash"))
+    assert len(other) == 3 and "attention:sdpa-flash" in set(other["attention"])
+    longconvs = _searched(a="longconv:blocked", a_family="longconv", b="longconv:fft",
+                          b_family="longconv")  # fmt: skip
+    assert with_searched(grid, longconvs).equals(grid)  # not a headline pair

@@ -56,6 +56,14 @@ MALFORMED = [
         "points.0: causal: false applies to attention:* only; hyena:fft is causal",
     ),
     ("name: x\nops: [attention:naive]\naxes: {causal: [maybe]}\n", "axes.causal.0: Input should"),
+    ("name: x\nops: [hyena:fft]\nsearch: {tol: 1.5}\n", "search.tol: Input should be less"),
+    ("name: x\nops: [hyena:fft]\nsearch: {lmin: 512, lmax: 256}\n", "lmin 512 must be below"),
+    (
+        "name: x\nops: [hyena:fft]\nsearch: {pairs: [[hyena:fft, hyena:fft]]}\n",
+        "names one operator twice",
+    ),
+    ("name: x\nops: [hyena:fft]\nsearch: {where: {colour: 2}}\n", "unknown parameters"),
+    ("name: x\nops: [hyena:fft]\ntokens_per_batch: 4096\nsearch: {}\n", "fixed batch"),
 ]
 
 
@@ -95,3 +103,28 @@ def test_shipped_specs_are_valid():
 def test_good_spec_loads(write_spec):
     spec, text = load_spec(write_spec(GOOD))
     assert spec.name == "ok" and "hyena:fft" in text
+
+
+SEARCHED = """
+name: s
+ops: [hyena:fft, hyena:blocked, attention:naive, longconv:fft]
+modes: [fwd, fwd_bwd]
+axes: {seq_len: [256, 1024], d_model: [32, 64], heads: [2], order: [2, 3]}
+search: {where: {order: 2, d_model: 64}, tol: 0.05, budget_s: 30}
+"""
+
+
+def test_a_search_block_asks_for_every_hyena_attention_pair_at_each_swept_setting(write_spec):
+    """Each Hyena (or long convolution) × attention pair, in each mode, at each combination
+    of the other axes that ``where`` keeps: here 3 pairs × 2 modes at order 2, D=64."""
+    spec, _ = load_spec(write_spec(SEARCHED))
+    searches = spec.searches()
+    pairs = {(s.a, s.b) for s in searches}
+    assert pairs == {("hyena:fft", "attention:naive"), ("hyena:blocked", "attention:naive"),
+                     ("longconv:fft", "attention:naive")}  # fmt: skip
+    assert len(searches) == 6 and {s.mode for s in searches} == {"fwd", "fwd_bwd"}
+    assert all(s.point.get("order", 2) == 2 and s.point["d_model"] == 64 for s in searches)
+    assert all(s.tol == 0.05 and s.budget_s == 30 and s.lmax is None for s in searches)
+    longconv = next(s for s in searches if s.a == "longconv:fft")
+    assert "order" not in longconv.point  # applies to neither operator: not a setting
+    assert load_spec(write_spec(GOOD))[0].searches() == []

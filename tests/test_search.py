@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from hyperf.analysis.search import Probe, estimate
 from hyperf.cli import main
+from hyperf.report.html import write_report
 
 HERE = Path(__file__).parent
 PAIR = ["longconv:linear_test", "longconv:quadratic_test"]
@@ -102,6 +103,13 @@ def test_a_search_stopped_by_sigterm_resumes_without_measuring_again(tmp_path):
     assert {key: after[key] for key in before} == before
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM runs").fetchone() == ("finished",)
+    # the report draws the search and tables its answer; its probes are no grid
+    report = write_report(db, None, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="searches"' in page and "Searched crossovers" in page
+    row = report.searches.iloc[0]
+    assert row["verdict"] == "resolved" and row["crossover_L"] == result["crossover_L"]
+    assert row["probes"] == len(result["probes"]) and report.crossovers.empty
 
 
 def _stored_points(db: Path) -> int:

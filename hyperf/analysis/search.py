@@ -248,7 +248,7 @@ def estimate(probes: list[Probe], tol: float, lmin: int, lmax: int) -> Estimate:
     if len(local) < 2 or sides != {True, False}:
         lower = any(math.log(p.seq_len) <= x_star for p in local)
         target = star * (1 + tol) if lower else star / (1 + tol)
-        following = smooth_length(target, probes[0].seq_len, probes[-1].seq_len)
+        following = smooth_length(target, lmin, lmax)
         return _continue(probes, Estimate("searching", star, next_len=following), tol)
     lx, ld = _line_data(local)
     reach = float(lx.max() - lx.min())  # a root beyond the window by more than its width is
@@ -272,7 +272,7 @@ def estimate(probes: list[Probe], tol: float, lmin: int, lmax: int) -> Estimate:
         result |= {"ci_low": low, "ci_high": high}
         if (high - low) / 2 <= tol * star:
             return Estimate("resolved", **result)
-    following = _next_length(probes, star, low, high, tol)
+    following = _next_length(probes, star, low, high, tol, (lmin, lmax))
     return _continue(probes, Estimate("searching", **result, next_len=following), tol)
 
 
@@ -299,7 +299,12 @@ def _continue(probes: list[Probe], proposal: Estimate, tol: float) -> Estimate:
 
 
 def _next_length(
-    probes: list[Probe], star: float, low: float | None, high: float | None, tol: float
+    probes: list[Probe],
+    star: float,
+    low: float | None,
+    high: float | None,
+    tol: float,
+    bounds: tuple[int, int],
 ) -> int:
     """At the estimate unless a probe is within tol/2 of it; else the length in the local
     window (the interval's ends, the window's edges, the midpoints between its probes) that
@@ -307,7 +312,7 @@ def _next_length(
     A length within tol/6 of a probe adds nothing; when every candidate is, the estimate is
     returned (already probed: the caller stops)."""
     have = np.log([p.seq_len for p in probes])
-    lmin, lmax = min(p.seq_len for p in probes), max(p.seq_len for p in probes)
+    lmin, lmax = bounds
 
     def gap(length: int) -> float:
         return float(np.min(np.abs(have - math.log(length))))

@@ -475,8 +475,9 @@ def spec_hash(spec: Spec) -> str:
     spelled-out defaults do not change it; the description does not count. Parameters added
     later (``Param.added_later``: causal, exec) at their defaults — an axis of just that
     value, a point's value — and budget keys added later at their defaults are left out, so
-    that specs written before them keep their hash and their runs can still be resumed."""
-    data = spec.model_dump(mode="json", exclude={"description"})
+    that specs written before them keep their hash and their runs can still be resumed. The
+    ``search:`` block is not the grid's: its searches are runs of their own."""
+    data = spec.model_dump(mode="json", exclude={"description", "search"})  # the grid's
     for name, (_, default, facts) in point_params().items():
         if not facts.added_later:
             continue

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from hyperf import registry
 from hyperf.analysis.search import Probe, estimate
 from hyperf.cli import main
 from hyperf.report.html import write_report
@@ -80,7 +81,21 @@ def test_a_pair_that_never_crosses_says_which_is_faster(tmp_path):
     assert all(p["ratio"] > 1 for p in result["probes"])  # the evidence: A slower at each
 
 
-def test_a_search_stopped_by_sigterm_resumes_without_measuring_again(tmp_path):
+@pytest.fixture
+def timed_plugin(monkeypatch):
+    """The timed operators loaded in this process too (as ``HYPERF_PLUGINS`` loads them), so
+    the report can read the search's stored spec; removed afterwards."""
+    registry.names()
+    monkeypatch.setenv("HYPERF_PLUGINS", "plugin_timed")
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setattr(registry, "_loaded", False)
+    yield
+    for name in PAIR:
+        registry.remove(name)
+    sys.modules.pop("plugin_timed", None)
+
+
+def test_a_search_stopped_by_sigterm_resumes_without_measuring_again(tmp_path, timed_plugin):
     db = tmp_path / "r.db"
     env = plugin_env(2900)
     command = [sys.executable, "-m", "hyperf.cli", "crossover", *PAIR, *FAST, "--db", str(db)]

@@ -120,6 +120,8 @@ def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
         return table
     rows = []
     for row in searched.to_dict("records"):
+        if row["verdict"] == "unreadable":
+            continue
         if row["a_family"] in HYENA_FAMILIES and row["b_family"] == "attention":
             hyena, attention = row["a"], row["b"]
         elif row["b_family"] in HYENA_FAMILIES and row["a_family"] == "attention":

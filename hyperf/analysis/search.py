@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from hyperf.analysis.rank import mark_rankable
 from hyperf.stats.bootstrap import centre, log_replicates
@@ -348,7 +349,13 @@ def searched_crossovers(
     seconds it took, and its probes as (L, t_A, t_B) for figures."""
     rows = []
     for run in search_runs(runs).itertuples():
-        spec = SearchSpec.model_validate_json(run.spec_text)
+        try:
+            spec = SearchSpec.model_validate_json(run.spec_text)
+        except ValidationError as error:  # e.g. a plugin operator that is not loaded here
+            why = "; ".join(dict.fromkeys(e["msg"].split(";")[0] for e in error.errors()))
+            note = f"its stored spec does not validate here ({why}); load the plugins it used"
+            rows.append({"run_id": run.id, "verdict": "unreadable", "note": note, "probes": 0})
+            continue
         mine = points[points["run_id"] == run.id]
         state = search_state(mine, samples, spec.a, spec.b, spec.tol, spec.lmin,
                              spec.lmax or MAX_LMAX)  # fmt: skip

@@ -15,6 +15,7 @@ from hyperf.report.style import LINE_WIDTH, MARKER_SIZE, length_axis, light_grid
 def searches_figure(table: pd.DataFrame) -> str | None:
     """Per search: t_A and t_B (ms) at every probe, each probe's number beside it, and the
     interval (shaded) around the crossover (dashed) once resolved."""
+    table = table[table["verdict"] != "unreadable"] if len(table) else table
     if table.empty:
         return None
     colours = palette(sorted(set(table["a"]) | set(table["b"])))
@@ -66,5 +67,5 @@ def searches_section(c: Context) -> Section | None:
         "markers are the order the probes were measured in. A crossover on the CPU in eager "
         "mode includes Python and dispatch costs: see Wall, device and floor.",
         figures=[Figure(searches_figure(table), "both operators' times at each probe")],
-        tables=[Table("searches", table[columns])],
+        tables=[Table("searches", table.reindex(columns=columns))],
     )

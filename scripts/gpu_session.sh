@@ -21,8 +21,8 @@ export PYTHONPATH="$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export HYPERF_CACHE_DIR="$OUT/cache"
 hyperf() { python3 -m hyperf.cli "$@"; }
 step() { echo "=== $* ($(date +%T))"; }
-sweep() {  # SPEC NAME: the sweep into $OUT/NAME.db and its report, under SWEEP_S seconds
-  step sweep "$1"; timeout "${SWEEP_S:-230}" python3 -m hyperf.cli sweep "$1" --device cuda \
+sweep() {  # SPEC NAME: the sweep (and its search: block) into $OUT/NAME.db and its report, under SWEEP_S s
+  step sweep "$1"; timeout "${SWEEP_S:-250}" python3 -m hyperf.cli sweep "$1" --device cuda \
     --db "$OUT/$2.db" --quiet
   step runs; hyperf runs --db "$OUT/$2.db"
   step report; hyperf report --db "$OUT/$2.db" -o "$OUT/report/$2.html"

@@ -231,6 +231,22 @@ def estimate(probes: list[Probe], tol: float, lmin: int, lmax: int) -> Estimate:
             note=f"the sign of log(t_A/t_B) is the same at all {len(probes)} probes from "
             f"L={probes[0].seq_len:,} to L={probes[-1].seq_len:,}",
         )
+    changes = sum((d[i] < 0) != (d[i + 1] < 0) for i in range(len(d) - 1))
+    if changes > 1:  # assumption (1) fails: say so with every estimate from here on
+        twice = (
+            f"the faster operator changes {changes} times over the probes (noise, or a "
+            "backend that pads L to a power of two has a staircase for a curve): the crossing "
+            "searched is the first"
+        )
+        refined = _refine(probes, d, change, tol, lmin, lmax)
+        return replace(refined, note="; ".join(n for n in (refined.note, twice) if n))
+    return _refine(probes, d, change, tol, lmin, lmax)
+
+
+def _refine(
+    probes: list[Probe], d: list[float], change: int, tol: float, lmin: int, lmax: int
+) -> Estimate:
+    """The refine step around the first sign change between probes ``change`` and the next."""
     bracket = (change, change + 1)
     x = np.log([p.seq_len for p in probes])
     # A first guess: the line through the probes within WINDOW of the bracket's log-log

@@ -265,6 +265,7 @@ class SearchBlock(SearchSettings):
 
     pairs: list[tuple[str, str]] | None = None
     where: dict[str, Any] = Field(default_factory=dict)  # only the axes' values given here
+    budget: Budget | None = None  # how each probe point is measured (None: the spec's)
 
     @field_validator("where")
     @classmethod
@@ -412,7 +413,8 @@ class Spec(Strict):
             if families[a] == "attention"
         ]
         axes = [n for n in AXES if n != "seq_len"]
-        settings = self.search.model_dump(exclude={"pairs", "where"})
+        settings = self.search.model_dump(exclude={"pairs", "where", "budget"})
+        budget = self.search.budget or self.budget
         found: dict[str, SearchSpec] = {}
         for combo in itertools.product(self.dtypes, *(self.axes.values(n) for n in axes)):
             point = dict(zip(["dtype", *axes], combo, strict=True))
@@ -429,7 +431,7 @@ class Spec(Strict):
                 for mode in self.modes:
                     search = SearchSpec(
                         name=f"{self.name}-search", a=a, b=b, point=kept, mode=mode,
-                        device=self.device, budget=self.budget, tolerances=self.tolerances,
+                        device=self.device, budget=budget, tolerances=self.tolerances,
                         **settings,
                     )  # fmt: skip
                     found.setdefault(search.model_dump_json(), search)

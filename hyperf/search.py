@@ -206,6 +206,7 @@ def run_search(
             store.reopen_run(run_id)
         summary = SweepSummary(run_id, 0, 0)
         status, notes, planned = "interrupted", [], set()
+        last_probe_s, last_length = 0.0, 0
         try:
             while True:
                 points, samples, _ = store.load([run_id])
@@ -214,18 +215,23 @@ def run_search(
                 length = state.estimate.next_len
                 if length is None:
                     break
+                # the next probe, predicted from the last (its time grows at least as L)
+                coming = last_probe_s * max(1.0, length / last_length) if last_length else 0.0
                 spent = time.perf_counter() - started
-                if spec.budget_s is not None and spent >= spec.budget_s:
+                if spec.budget_s is not None and spent + coming > spec.budget_s:
                     notes.append(
-                        f"stopped by the budget ({spec.budget_s:g} s) after "
+                        f"stopped by the budget ({spec.budget_s:g} s; the next probe, at "
+                        f"L={length:,}, would take about {coming:.0f} s more) after "
                         f"{len(state.probes)} probes; `hyperf crossover --resume {run_id} "
                         "--budget S` continues it"
                     )
                     break
+                probe_started = time.perf_counter()
                 probe = [_point(spec, op, length, device) for op in (spec.a, spec.b)]
                 planned |= {p.id for p in probe}
                 todo = [p for p in probe if p.id not in store.done_point_ids(run_id)]
                 measure_passes(store, run_id, owner, todo, workers, summary, console, True, True)
+                last_probe_s, last_length = time.perf_counter() - probe_started, length
                 if not quiet:
                     _report_probe(console, store, run_id, spec, length)
             status = "finished"

@@ -102,6 +102,8 @@ def _verdict(row: dict) -> str:
     if row["verdict"].endswith("faster everywhere"):
         faster = row["a"] if row["verdict"].startswith("a") else row["b"]
         return f"{faster} faster everywhere in [{row['lmin']:,}, {row['lmax']:,}]"
+    if row.get("crossover_L") is not None and not pd.isna(row["crossover_L"]):
+        return f"±{row['half_width']:.0%}, wider than the ±{row['tol']:.0%} asked"
     estimate = row.get("estimate_L")
     near = f" (estimate ≈ {estimate:,.0f})" if estimate and not pd.isna(estimate) else ""
     return f"not resolved to ±{row['tol']:.0%}{near}"

@@ -176,7 +176,12 @@ def summary(data: dict) -> str:
         where = (
             f"; the estimate is L ≈ {length(data['crossover_L'])}" if data["crossover_L"] else ""
         )
-        width = f" (interval ±{data['half_width']:.1%})" if data["half_width"] else ""
+        width = (
+            f" (95 % interval {length(data['ci_low'])}–{length(data['ci_high'])}, "
+            f"±{data['half_width']:.1%})"
+            if data["half_width"]
+            else ""
+        )
         line = f"not resolved to ±{data['tol']:.0%}{where}{width}"
     note = f"\n{data['note']}" if data["note"] else ""
     return f"{head}: {line}{note}"

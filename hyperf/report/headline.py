@@ -14,7 +14,8 @@ def _crossover(row) -> str:
         if row.crossover_L is None or pd.isna(row.crossover_L):
             return f"{row.note or 'not resolved'}; {searched}"
         interval = format_interval(row.ci_low, row.ci_high, "{:,.0f}".format)
-        return f"{row.crossover_L:,.0f} ({interval}); {searched}"
+        wider = f", {row.note}" if isinstance(row.note, str) and row.note else ""
+        return f"{row.crossover_L:,.0f} ({interval}{wider}); {searched}"
     if row.crossover_L is None or pd.isna(row.crossover_L):
         note = row.note if isinstance(row.note, str) and row.note else "no crossover measured"
         return note

@@ -132,3 +132,13 @@ def test_an_unresolved_or_one_sided_search_says_so_and_a_new_pair_gets_a_row():
     longconvs = _searched(a="longconv:blocked", a_family="longconv", b="longconv:fft",
                           b_family="longconv")  # fmt: skip
     assert with_searched(grid, longconvs).equals(grid)  # not a headline pair
+
+
+def test_an_interval_wider_than_asked_is_shown_and_said_to_be_wider():
+    from hyperf.analysis.headline import with_searched
+
+    wide = _searched(verdict="not resolved", crossover_L=1208.0, ci_low=1030.0, ci_high=1410.0,
+                     half_width=0.157)  # fmt: skip
+    table = with_searched(headline_table(_crossovers(), _speedups()), wide)
+    cell = headline_cells(table).loc[0, "crossover L (95 % CI)"]
+    assert cell.startswith("1,208 (1,030–1,410, ±16%, wider than the ±10% asked); searched")

@@ -206,7 +206,7 @@ def run_search(
             store.reopen_run(run_id)
         summary = SweepSummary(run_id, 0, 0)
         status, notes, planned = "interrupted", [], set()
-        last_probe_s, last_length = 0.0, 0
+        last_probe_s, measured = 0.0, 0  # probes measured by this invocation
         try:
             while True:
                 points, samples, _ = store.load([run_id])
@@ -215,8 +215,9 @@ def run_search(
                 length = state.estimate.next_len
                 if length is None:
                     break
-                # the next probe, predicted from the last (its time grows at least as L)
-                coming = last_probe_s * max(1.0, length / last_length) if last_length else 0.0
+                # the next probe, predicted to take as long as the last one after the first
+                # (which also started the workers); a longer L may still take longer
+                coming = last_probe_s if measured > 1 else 0.0
                 spent = time.perf_counter() - started
                 if spec.budget_s is not None and spent + coming > spec.budget_s:
                     notes.append(
@@ -231,7 +232,7 @@ def run_search(
                 planned |= {p.id for p in probe}
                 todo = [p for p in probe if p.id not in store.done_point_ids(run_id)]
                 measure_passes(store, run_id, owner, todo, workers, summary, console, True, True)
-                last_probe_s, last_length = time.perf_counter() - probe_started, length
+                last_probe_s, measured = time.perf_counter() - probe_started, measured + 1
                 if not quiet:
                     _report_probe(console, store, run_id, spec, length)
             status = "finished"

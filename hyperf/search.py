@@ -182,7 +182,7 @@ def run_search(
     spec = spec.model_copy(update={"lmax": lmax})  # stored resolved: the report re-derives
     owner = claim_owner()
     started = time.perf_counter()
-    workers = KeptWorkers(measure_memory=True, count_flops=False)
+    workers = KeptWorkers(spec.budget.repeats, measure_memory=True, count_flops=False)
     with Store(db, write=True) as store, signals_interrupt():
         if resume is None:
             ceilings = load_ceilings(device)

@@ -18,7 +18,7 @@ from hyperf.registry import register
 
 def _costs() -> tuple[float, float]:
     return float(os.environ.get("HYPERF_TEST_L0", "2900")), float(
-        os.environ.get("HYPERF_TEST_C_MS", "1.0")
+        os.environ.get("HYPERF_TEST_C_MS", "5.0")
     )
 
 

@@ -44,9 +44,12 @@ class LocalExecutor:
         self.options = {"measure_memory": measure_memory, "count_flops": count_flops}
         self.process: subprocess.Popen | None = None
         self.stderr = None
+        self.ready = False  # the worker said it is ready
+        self.startup_error: str | None = None  # why a worker spawned ahead did not start
 
-    def _start(self) -> str | None:
-        """Start a worker and wait until it is ready; None, or why it could not start."""
+    def spawn(self) -> None:
+        """Start a worker without waiting for it to be ready (``KeptWorkers`` starts several
+        at once, so their imports overlap)."""
         self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in _stop)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
@@ -57,6 +60,15 @@ class LocalExecutor:
             text=True,
             env=env,
         )
+        self.ready = False
+
+    def _start(self) -> str | None:
+        """Start a worker and wait until it is ready; None, or why it could not start."""
+        self.spawn()
+        return self.await_ready()
+
+    def await_ready(self) -> str | None:
+        self.ready = True
         line = self._read_line(STARTUP_TIMEOUT_S)
         if line is None:
             why = f"not ready within {STARTUP_TIMEOUT_S:g} s"
@@ -100,11 +112,14 @@ class LocalExecutor:
 
     def run_one(self, point: Point, repeat: int) -> Outcome:
         """Measure one task in this executor's worker (started if there is none)."""
-        if self.process is None or self.process.poll() is not None:
+        error, self.startup_error = self.startup_error, None
+        if error is None and (self.process is None or self.process.poll() is not None):
             self._stop()  # a worker that died between tasks: collect it
             error = self._start()
-            if error is not None:
-                return failure("crashed", error)
+        elif error is None and not self.ready:  # spawned ahead of time: wait for it now
+            error = self.await_ready()
+        if error is not None:
+            return failure("crashed", error)
         process = self.process
         request = json.dumps({"point": point.as_dict(), "repeat": repeat, **self.options})
         try:
@@ -131,11 +146,17 @@ class KeptWorkers:
     worker r, so a point's repeats still never share a process while the start-up (torch,
     the registry: seconds) is paid once per search, not once per probe."""
 
-    def __init__(self, measure_memory: bool = True, count_flops: bool = True):
-        self.options = (measure_memory, count_flops)
+    def __init__(self, repeats: int, measure_memory: bool = True, count_flops: bool = True):
+        self.repeats, self.options = repeats, (measure_memory, count_flops)
         self.workers: dict[int, LocalExecutor] = {}
 
     def run(self, tasks: list[Task]) -> Iterator[Done]:
+        if not self.workers:  # all at once, so their imports overlap; all ready before the
+            for repeat in range(self.repeats):  # first task, so none is importing during one
+                self.workers[repeat] = LocalExecutor(*self.options)
+                self.workers[repeat].spawn()
+            for worker in self.workers.values():
+                worker.startup_error = worker.await_ready()
         for point, repeat in tasks:
             worker = self.workers.setdefault(repeat, LocalExecutor(*self.options))
             yield point, repeat, worker.run_one(point, repeat)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from hyperf.analysis.search import Estimate, Probe, probes_of, search_state
+from hyperf.analysis.search import Estimate, Probe, SearchState, search_state
 from hyperf.device import resolve_device
 from hyperf.envinfo import capture
 from hyperf.format import format_interval, format_length, format_seconds
@@ -207,10 +207,13 @@ def run_search(
         summary = SweepSummary(run_id, 0, 0)
         status, notes, planned = "interrupted", [], set()
         last_probe_s, measured = 0.0, 0  # probes measured by this invocation
+        length = None  # the length just measured, reported from the state read after it
         try:
             while True:
                 points, samples, _ = store.load([run_id])
                 state = search_state(points, samples, spec.a, spec.b, spec.tol, spec.lmin, lmax)
+                if length is not None and not quiet:
+                    _report_probe(console, state, spec, length)
                 planned |= set(points["point_id"])
                 length = state.estimate.next_len
                 if length is None:
@@ -233,8 +236,6 @@ def run_search(
                 todo = [p for p in probe if p.id not in store.done_point_ids(run_id)]
                 measure_passes(store, run_id, owner, todo, workers, summary, console, True, True)
                 last_probe_s, measured = time.perf_counter() - probe_started, measured + 1
-                if not quiet:
-                    _report_probe(console, store, run_id, spec, length)
             status = "finished"
         except SweepInterrupted as stop:
             stop.run_id = run_id
@@ -268,13 +269,11 @@ def _point(spec: SearchSpec, op: str, seq_len: int, device: str) -> Point:
     )
 
 
-def _report_probe(console: Console, store: Store, run_id: int, spec: SearchSpec, length: int):
+def _report_probe(console: Console, state: SearchState, spec: SearchSpec, length: int):
     """One line per probe: both operators' times and intervals at L, and their ratio."""
-    points, samples, _ = store.load([run_id])
-    probes, unusable = probes_of(points, samples, spec.a, spec.b)
-    here = next((p for p in probes if p.seq_len == length), None)
+    here = next((p for p in state.probes if p.seq_len == length), None)
     if here is None:
-        console.print(f"probe at L={length:,}: {unusable.get(length, 'not measured')}")
+        console.print(f"probe at L={length:,}: {state.unusable.get(length, 'not measured')}")
         return
     row = probe_row(here)
 
@@ -284,7 +283,7 @@ def _report_probe(console: Console, store: Store, run_id: int, spec: SearchSpec,
         return f"{format_seconds(row[f'{side}_ms'] / 1e3)} [{interval}]"
 
     console.print(
-        f"probe {len(probes)}: L={format_length(length)}  {spec.a} {timed('a')}  "
+        f"probe {len(state.probes)}: L={format_length(length)}  {spec.a} {timed('a')}  "
         f"{spec.b} {timed('b')}  ratio {row['ratio']:.3f}",
         highlight=False,
     )

@@ -47,6 +47,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from hyperf.analysis.rank import mark_rankable
+from hyperf.params import MAX_SEQ_LEN
 from hyperf.stats.bootstrap import centre, log_replicates
 from hyperf.stats.sample import percentile_interval
 from hyperf.sweep.spec import SearchSpec
@@ -375,7 +376,7 @@ def searched_crossovers(
             continue
         mine = points[points["run_id"] == run.id]
         state = search_state(mine, samples, spec.a, spec.b, spec.tol, spec.lmin,
-                             spec.lmax or MAX_LMAX)  # fmt: skip
+                             spec.lmax or MAX_SEQ_LEN)  # fmt: skip
         e = state.estimate
         workload = spec.params(spec.a).workload()
         bounded = e.ci_low is not None  # an interval, within tol or wider than asked
@@ -424,6 +425,3 @@ def _measured_order(points: pd.DataFrame, lengths: list[int]) -> list[int]:
     done = points.groupby("seq_len")["finished_at"].max()
     ranks = done.loc[lengths].rank(method="first").astype(int)
     return ranks.tolist()
-
-
-MAX_LMAX = 2**24  # a stored search always has its lmax; this only bounds an old record

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from hyperf.results import Repeat
 from hyperf.sweep.plan import Point
 from hyperf.sweep.runner import Outcome, run_point
-from hyperf.sweep.worker import READY, warm_up_backward
+from hyperf.sweep.worker import READY, warm_up
 
 Task = tuple[Point, int]  # a point and the repeat to measure
 Done = tuple[Point, int, Outcome]
@@ -172,7 +172,7 @@ def failure(status: str, error: str) -> Outcome:
 
 
 def _ray_task(point_dict: dict, repeat: int, measure_memory: bool, count_flops: bool):
-    warm_up_backward()  # as a local worker does, so first_call_ms means the same on both
+    warm_up()  # as a local worker does, so first_call_ms means the same on both
     return run_point(Point.from_dict(point_dict), repeat, measure_memory, count_flops)
 
 

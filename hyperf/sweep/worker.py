@@ -3,11 +3,11 @@
 Started by the local executor (``python -m hyperf.sweep.worker --parent PID``), one per pass
 over the plan (each pass measures one repeat of every point, so a point's repeats run in
 different processes), and kept for the pass so torch is imported once per pass. Once torch
-and the registry (built-ins and ``HYPERF_PLUGINS``) are loaded and autograd is warmed up, it
-writes ``{"ready": true}``, so the executor can tell a slow start from a slow point. If it
-dies — a segfault, an abort, the kernel's OOM killer — the driver records the repeat as
-crashed with the tail of its stderr and starts another. It never outlives the driver that
-started it (see ``die_with_parent``).
+and the registry (built-ins and ``HYPERF_PLUGINS``) are loaded and autograd and the profiler
+are warmed up, it writes ``{"ready": true}``, so the executor can tell a slow start from a
+slow point. If it dies — a segfault, an abort, the kernel's OOM killer — the driver records
+the repeat as crashed with the tail of its stderr and starts another. It never outlives the
+driver that started it (see ``die_with_parent``).
 """
 
 from __future__ import annotations
@@ -40,14 +40,16 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def warm_up_backward() -> None:
-    """One tiny backward with an explicit gradient, as timing runs them. A process's first
-    one imports what torch needs for it (sympy among it, ~0.4 s): a start-up cost, which
-    would otherwise land in the first ``fwd_bwd`` point's time and ``first_call_ms``."""
+def warm_up() -> None:
+    """Pay a process's start-up costs before the first point, where they would otherwise land
+    in its time, ``first_call_ms`` and timeout: one tiny backward with an explicit gradient,
+    as timing runs them (the first imports sympy, ~0.4 s), and one profiler session, as the
+    device-time step runs them (the first imports torch._dynamo and _inductor, ~2 s)."""
     import torch
 
     x = torch.ones(2, requires_grad=True)
-    (2 * x).backward(torch.ones(2))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]):
+        (2 * x).backward(torch.ones(2))
 
 
 def _parent_arg(argv: list[str]) -> int | None:
@@ -67,7 +69,7 @@ def main() -> None:
     from hyperf.sweep.runner import run_point
 
     registry.names()  # loads every provider and plugin: an import error ends us here
-    warm_up_backward()
+    warm_up()
     channel.write(READY + "\n")
     for line in sys.stdin:
         request = json.loads(line)

@@ -54,6 +54,20 @@ def bench() -> None:
     default=None,
     help="Relative threshold for benchmarks no [groups] pattern matches [default: 0.10].",
 )
+@click.option(
+    "--db",
+    "history_db",
+    default=None,
+    metavar="DB",
+    help="Store of earlier runs (hyperf bench import): their run-to-run spread is the noise "
+    "where a side holds one process.",
+)
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Divide each process's times by its control benchmarks' (group control-<device>): "
+    "cancels a machine-wide slowdown between runs.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout instead of a table.")
 @clear_errors
 def compare_command(
@@ -62,18 +76,27 @@ def compare_command(
     thresholds_path: str | None,
     alpha: float | None,
     threshold: float | None,
+    history_db: str | None,
+    control: bool,
     as_json: bool,
 ) -> None:
     """Compare two pytest-benchmark JSON files (written with --benchmark-save-data).
 
-    Per benchmark: the ratio of medians NEW/BASE with a bootstrap CI, a Mann-Whitney test and
-    a verdict (regression, improvement, unchanged, inconclusive, too few samples). Exit 1 if
-    any benchmark regressed, 2 on bad input, 0 otherwise."""
+    Per benchmark: the ratio NEW/BASE with its CI, a test and a verdict (regression,
+    improvement, unchanged, inconclusive, too few samples). The test: processes as the units
+    when both files hold several (bench merge, bench ab); else the run-to-run spread of the
+    history in --db; else within-run samples, which can say inconclusive but never
+    regression. Exit 1 if any benchmark regressed, 2 on bad input, 0 otherwise."""
     from hyperf.bench.gate import compare_files
     from hyperf.bench.thresholds import load_thresholds
 
     settings = load_thresholds(thresholds_path, Path.cwd(), alpha=alpha, default=threshold)
-    report = compare_files(base, new, settings)
+    report = compare_files(base, new, settings, history_db, control)
+    show_report(report, as_json)
+
+
+def show_report(report: Report, as_json: bool) -> None:
+    """Print the gate's report (a table, or JSON to stdout) and exit 1 on a regression."""
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -113,32 +136,52 @@ def print_report(report: Report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 140))
+    console = Console(width=max(Console().width, 180))
     table = Table(
         title=f"{escape(report.new_file)} vs {escape(report.base_file)} "
         f"(NEW / BASE; {100 * report.confidence:.12g}% CI)"
     )
-    table.add_column("benchmark")
-    table.add_column("group")
-    table.add_column("params")
-    for name in ("base median", "new median", "change [CI]", "p", "threshold"):
+    table.add_column("benchmark", overflow="fold", min_width=20)
+    table.add_column("group", overflow="fold")
+    table.add_column("params", overflow="fold", min_width=12)
+    columns = ["base median", "new median"]
+    columns += ["plain change", "control change"] if report.control else []
+    columns += ["change [CI]", "p", "test", "threshold"]
+    for name in columns:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     for c in report.comparisons:
         style = VERDICT_STYLE[c.verdict]
+        controls = []
+        if report.control:
+            controls = [_change(c.uncontrolled_ratio), _change(c.control_ratio)]
+            if c.is_control:
+                controls = [_change(c.ratio), "(a control)"]
         table.add_row(
             escape(c.name),
             escape(c.group or ""),
             escape(format_params(c.params)),
-            format_seconds(c.base_median_s) + f" ({c.base_rounds})",
-            format_seconds(c.new_median_s) + f" ({c.new_rounds})",
+            format_median(c.base_median_s, c.base_rounds, c.base_processes),
+            format_median(c.new_median_s, c.new_rounds, c.new_processes),
+            *controls,
             format_change(c),
             format_p(c.p_value),
+            format_method(c),
             f"{c.threshold:.0%}"
             + (f" ({escape(c.threshold_pattern)})" if c.threshold_pattern else ""),
             f"[{style}]{c.verdict}[/]" if style else c.verdict,
         )
     console.print(table)
+    if report.history:
+        console.print(f"history: {escape(report.history)}", soft_wrap=True, highlight=False)
+    notes = [c for c in report.comparisons if c.note]
+    if notes:
+        console.print(
+            f"note: {len(notes)} benchmark(s) inconclusive on within-run evidence only, e.g. "
+            f"{escape(notes[0].name)}: {escape(notes[0].note or '')}",
+            soft_wrap=True,
+            highlight=False,
+        )
     for title, keys in (("missing from NEW", report.missing), ("new in NEW", report.new)):
         if keys:
             console.print(f"{title} ({len(keys)}):")
@@ -151,15 +194,7 @@ def print_report(report: Report) -> None:
             highlight=False,
         )
     counts = report.counts()
-    single = sum(min(c.base_processes, c.new_processes) < 2 for c in report.comparisons)
-    if single:
-        console.print(
-            f"note: {single} benchmark(s) have one process on a side: their test sees only "
-            "within-run noise, and whole runs drift by more on a shared machine (the threshold "
-            "must absorb it); scripts/bench.sh runs several processes and merges them.",
-            soft_wrap=True,
-        )
-    if counts.get("inconclusive"):
+    if counts.get("inconclusive") and len(notes) < counts["inconclusive"]:
         console.print(
             "note: inconclusive: the change may pass the threshold but the samples do not show "
             "it; more rounds (pytest --benchmark-min-rounds) narrow the CI.",
@@ -180,6 +215,26 @@ def format_p(p_value: float | None) -> str:
     if p_value is None:
         return ""
     return f"{p_value:.2g}" if p_value > 0 else "<1e-300"  # 0: below what a float holds
+
+
+def format_median(median_s: float, rounds: int, processes: int) -> str:
+    """A side's time with its sample count, and its process count when several."""
+    return format_seconds(median_s) + (
+        f" ({rounds} in {processes})" if processes > 1 else f" ({rounds})"
+    )
+
+
+def _change(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio - 1:+.1%}"
+
+
+def format_method(c: Comparison) -> str:
+    """Which test decided, and on what: processes, history runs, or one process a side."""
+    if c.method == "history":
+        return f"history ({c.history_runs} runs, σ {c.history_spread:.1%})"
+    if c.method == "processes":
+        return "processes"
+    return c.method
 
 
 def format_change(c: Comparison) -> str:

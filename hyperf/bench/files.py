@@ -225,3 +225,38 @@ def match(
     missing = [key for key in base if key not in new]
     added = [key for key in new if key not in base]
     return pairs, missing, added
+
+
+# --- machines ------------------------------------------------------------------------------
+
+# machine_info keys that decide speed. hyperf's pytest plugin adds machine_info["hyperf"]
+# (device, gpu_name, gpu_capability, torch, cuda, threads, ...): every key of it counts but
+# hyperf's own version, which is the code under test, not the machine.
+MACHINE_KEYS = (
+    ("cpu", "brand_raw"),
+    ("cpu", "count"),
+    ("processor",),
+    ("machine",),
+    ("python_implementation",),
+    ("python_version",),
+)
+
+
+def machine_differences(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """One line per speed-deciding machine_info key whose values differ between the files."""
+    hyperf_keys = {*dict_or_empty(base.get("hyperf")), *dict_or_empty(new.get("hyperf"))}
+    hyperf_keys.discard("hyperf")
+    keys = [*MACHINE_KEYS, *(("hyperf", key) for key in sorted(hyperf_keys))]
+    lines = []
+    for key in keys:
+        before, after = _lookup(base, key), _lookup(new, key)
+        if before != after:
+            lines.append(f"{'.'.join(key)}: {before!r} in BASE, {after!r} in NEW")
+    return lines
+
+
+def _lookup(info: dict[str, Any], key: tuple[str, ...]) -> Any:
+    value: Any = info
+    for part in key:
+        value = dict_or_empty(value).get(part)
+    return value

@@ -28,6 +28,25 @@ its CI the percentiles of the difference of the two sides' two-level bootstrap r
 (``hyperf.stats.bootstrap.log_replicates``: processes resampled, then samples within each,
 widened to Student's t with R − 1 degrees of freedom), and the test is Welch's t-test on the
 log process medians (assumption: those are roughly normal).
+
+**History as the noise model** (``history_spread``, ``history_ratio``: one process, or one
+run, on a side). Within-run samples say nothing about how far a whole run's median moves
+between runs, so a one-process comparison on its own can never show a regression (the gate
+calls it inconclusive). Earlier runs of the same benchmark on the same machine can: with
+x_j = log of run j's time (its centre), runs in time order, the model is
+
+    x_j = μ_s + a_j,     a_j ~ N(0, σ²) independent,
+
+with μ_s constant within each segment s the step detector finds (``hyperf.stats.steps``: a
+real past change is a new level, not noise). σ̂² is the pooled within-segment variance,
+ν = n − (number of segments) degrees of freedom. With few runs it is pulled towards a prior,
+σ² = (ν₀·σ₀² + ν·σ̂²) / (ν₀ + ν), σ₀ = ``PRIOR_SPREAD`` (8 %: the process-to-process spread
+measured on a quiet 2-core machine, issue 10) worth ν₀ = ``PRIOR_DOF`` = 1 run; fewer than
+``MIN_HISTORY_RUNS`` = 3 runs are no history at all. BASE and NEW are each one more run:
+d = x_NEW − x_BASE has standard error σ·√2, its CI is exp(d ± t(ν₀ + ν, (1 + c)/2)·σ·√2) and
+the two-sided p-value Student's t with ν₀ + ν degrees of freedom. Assumptions: runs are
+independent (no drift that lasts over several runs), and the compared files are runs of the
+kind the history holds (one process each, the same settings).
 """
 
 from __future__ import annotations
@@ -43,6 +62,9 @@ from hyperf.stats.sample import percentile_interval
 
 BOOTSTRAP_REPLICATES = 10_000
 BOOTSTRAP_SEED = 20_240_917
+PRIOR_SPREAD = 0.08  # σ₀: run-to-run spread (log units) assumed before any history
+PRIOR_DOF = 1  # ν₀: the prior counts as one run's worth of evidence
+MIN_HISTORY_RUNS = 3  # fewer stored runs are no history
 
 
 def median_ratio_ci(
@@ -94,3 +116,34 @@ def processes_ratio(
     log_medians = [np.log([np.median(x) for x in side]) for side in (new, base)]
     p = float(scipy_stats.ttest_ind(*log_medians, equal_var=False).pvalue)
     return ratio, float(low), float(high), 1.0 if math.isnan(p) else p
+
+
+def history_spread(
+    log_times: Sequence[float], segments: Sequence[tuple[int, int]]
+) -> tuple[float, int]:
+    """(σ̂, ν): the pooled within-segment standard deviation of runs' log times and its
+    degrees of freedom (runs minus segments); ``segments`` are [start, end) spans covering
+    ``log_times`` (``hyperf.stats.steps``). σ̂ is 0 with ν = 0 when no segment holds two runs."""
+    x = np.asarray(log_times, dtype=float)
+    squares = sum(float(np.sum((x[a:b] - x[a:b].mean()) ** 2)) for a, b in segments)
+    dof = len(x) - len(segments)
+    return (math.sqrt(squares / dof), dof) if dof > 0 else (0.0, 0)
+
+
+def history_ratio(
+    base_log: float, new_log: float, spread: float, dof: int, confidence: float
+) -> tuple[float, float, float, float]:
+    """(ratio, CI low, CI high, p) of one run a side against the history's run-to-run spread
+    ``spread`` (σ̂, log units) on ``dof`` degrees of freedom, the prior mixed in."""
+    total_dof = PRIOR_DOF + dof
+    variance = (PRIOR_DOF * PRIOR_SPREAD**2 + dof * spread**2) / total_dof
+    error = math.sqrt(2 * variance)
+    difference = new_log - base_log
+    t = float(scipy_stats.t.ppf(0.5 + confidence / 2, total_dof))
+    p = float(2 * scipy_stats.t.sf(abs(difference) / error, total_dof))
+    return (
+        math.exp(difference),
+        math.exp(difference - t * error),
+        math.exp(difference + t * error),
+        p,
+    )

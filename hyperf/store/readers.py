@@ -141,7 +141,7 @@ class Readers(Connection):
         ``data_json`` holds the raw samples (seconds) or is null."""
         where = " WHERE e.name = ? OR e.fullname = ?" if name is not None else ""
         return pd.read_sql_query(
-            "SELECT r.id AS result_id, r.source, r.commit_id, r.commit_time, r.branch, r.dirty,"
+            "SELECT r.id AS result_id, r.run_key, r.source, r.commit_id, r.commit_time, r.branch, r.dirty,"
             " r.datetime, r.machine_json, e.fullname, e.name, e.bench_group, e.params_json,"
             " e.median_s, e.q1_s, e.q3_s, e.rounds, e.extra_info_json, e.data_json"
             f" FROM bench_entries e JOIN bench_results r ON r.id = e.result_id{where}"

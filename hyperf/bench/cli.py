@@ -196,8 +196,9 @@ def print_report(report: Report) -> None:
     counts = report.counts()
     if counts.get("inconclusive") and len(notes) < counts["inconclusive"]:
         console.print(
-            "note: inconclusive: the change may pass the threshold but the samples do not show "
-            "it; more rounds (pytest --benchmark-min-rounds) narrow the CI.",
+            "note: inconclusive: the change may pass the threshold but the evidence does not "
+            "show it; more processes a side (bench ab --processes) narrow a process-level CI, "
+            "more rounds (pytest --benchmark-min-rounds) a within-run one.",
             soft_wrap=True,
         )
     verdicts = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
@@ -248,7 +249,9 @@ def format_params(params: dict[str, Any] | None) -> str:
     return ", ".join(f"{key}={value}" for key, value in (params or {}).items())
 
 
+from hyperf.bench.ab import ab_command  # noqa: E402
 from hyperf.bench.history import history_command, import_command  # noqa: E402
 
 bench.add_command(import_command)
 bench.add_command(history_command)
+bench.add_command(ab_command)

@@ -41,7 +41,7 @@ import torch
 from hyperf import envinfo, registry
 from hyperf.format import achieved_tflops
 from hyperf.measure.flops import analytic_flops
-from hyperf.measure.timing import Measurement, TimingOptions, time_workload
+from hyperf.measure.timing import Measurement, TimingOptions, measure, time_workload
 from hyperf.workload import Workload
 
 HERE = Path(__file__).parent
@@ -160,6 +160,40 @@ def run_case(
 def run_benchmark(benchmark, request) -> Callable[[Workload, str, str], Measurement]:
     """``run_benchmark(workload, mode, device)``: see ``run_case``."""
     return functools.partial(run_case, benchmark, request.node)
+
+
+# Drift controls, per device: (matmul n, copy elements); a fraction of a ms to a ms each.
+SIZES = {"cpu": (256, 2**21), "cuda": (8192, 2**27)}
+
+
+def control_case(benchmark, node: pytest.Item, device: str, kind: str) -> None:
+    """Time a drift control (``test_control.py``): a matmul or a copy at a fixed size."""
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("GPU control: needs CUDA, which this machine lacks")
+    where = torch.device(device)
+    dtype = torch.float16 if where.type == "cuda" else torch.float32
+    n, elements = SIZES[device]
+    generator = torch.Generator(device=where).manual_seed(0)
+    if kind == "matmul":
+        a = torch.randn(n, n, device=where, dtype=dtype, generator=generator)
+        b = torch.randn(n, n, device=where, dtype=dtype, generator=generator)
+        work = lambda: a @ b  # noqa: E731
+    else:
+        source = torch.randn(elements, device=where, dtype=dtype, generator=generator)
+        target = torch.empty_like(source)
+        work = lambda: target.copy_(source)  # noqa: E731
+    options = SMOKE if benchmark.disabled else timing_options(node.config, where)
+    measurement = measure(work, device=where, options=options)
+    benchmark.group = f"control-{'gpu' if where.type == 'cuda' else 'cpu'}"
+    CLOCK.load([ms / 1e3 for ms in measurement.samples_ms])
+    benchmark.pedantic(CLOCK.play, rounds=len(measurement.samples_ms), iterations=1)
+    benchmark.extra_info.update({"control": kind, "device": str(where), "dtype": str(dtype)})
+
+
+@pytest.fixture
+def run_control(benchmark, request) -> Callable[[str, str], None]:
+    """``run_control(device, kind)``: see ``control_case``."""
+    return functools.partial(control_case, benchmark, request.node)
 
 
 # --- machine info ----------------------------------------------------------------------------

@@ -162,6 +162,10 @@ def profile_workload(
     return profile
 
 
+# The files a profile writes into its folder (beside tb/), for checking them first.
+FILES = ("trace.json.gz", "breakdown.csv", "ops.csv", "memory.csv", "memory.png", "memory.pickle")
+
+
 def prepare_folder(out_dir: Path) -> Path:
     """Create ``out_dir``; raise OutputError (a ValueError) when it cannot hold the files."""
     if str(out_dir).strip() in ("", "."):

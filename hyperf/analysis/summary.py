@@ -11,6 +11,7 @@ import pandas as pd
 from hyperf.analysis.predict import published
 from hyperf.analysis.rank import rankable_points
 from hyperf.analysis.scaling import roofline_table
+from hyperf.measure.ceilings import parse_ceilings
 
 
 def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -35,13 +36,20 @@ def environment_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ceilings_by_run(runs: pd.DataFrame) -> dict[int, dict]:
-    """Each calibrated run's ceilings (``hyperf calibrate``), by run id."""
-    return {
-        run_id: json.loads(c)
-        for run_id, c in zip(runs["id"], runs["ceilings_json"], strict=True)
-        if c and c != "null"
-    }
+def ceilings_by_run(runs: pd.DataFrame) -> tuple[dict[int, dict], list[str]]:
+    """Each calibrated run's ceilings (``hyperf calibrate``), by run id, and one line per run
+    whose stored ceilings are not valid (``parse_ceilings``): such a run is reported as
+    uncalibrated, so an odd stored value never stops the report."""
+    found: dict[int, dict] = {}
+    problems: list[str] = []
+    for run_id, stored in zip(runs["id"], runs["ceilings_json"], strict=True):
+        if not stored or stored == "null":
+            continue
+        try:
+            found[int(run_id)] = parse_ceilings(json.loads(stored)).as_dict()
+        except ValueError as error:  # json.JSONDecodeError is one
+            problems.append(f"run {run_id}'s stored ceilings are ignored (no roofline): {error}")
+    return found, problems
 
 
 def correctness_table(points: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,8 @@ import importlib
 import click
 from rich.console import Console
 
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest INTEGER: a larger id cannot even be looked up
+RUN_ID = click.IntRange(1, MAX_RUN_ID)  # every run-id argument and option
 DB_HELP = "SQLite store written by `hyperf sweep` (opened read-only)."
 db_option = click.option("--db", default="reports/hyperf.db", show_default=True, help=DB_HELP)
 

@@ -12,6 +12,7 @@ import typing
 
 import click
 
+from hyperf.cli.common import RUN_ID
 from hyperf.errors import clear_errors, fail
 from hyperf.params import point_params
 
@@ -69,7 +70,7 @@ def point_options(command: typing.Callable) -> typing.Callable:
     help="Sampling time per process and point (s).",
 )
 @click.option("--db", default="reports/hyperf.db", show_default=True, help="SQLite store.")
-@click.option("--resume", type=int, default=None, metavar="RUN", help="Continue search RUN.")
+@click.option("--resume", type=RUN_ID, default=None, metavar="RUN", help="Continue search RUN.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @clear_errors
 def crossover_command(

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from hyperf.cli.common import wide_console
 from hyperf.errors import clear_errors
-from hyperf.params import default_heads
+from hyperf.params import MAX_SEQ_LEN, default_heads, point_params
 
 DEFAULT_PREDICT_OPS = (
     "hyena:fft",
@@ -22,14 +22,22 @@ DEFAULT_PREDICT_OPS = (
 )
 
 
+def _bounded(name: str, low: int | None = None) -> click.IntRange:
+    """The point model's bounds of parameter ``name`` (``hyperf.params``) as a click type, so
+    a predicted point is one a sweep could plan and a typo (2**40) is refused, not overflowed."""
+    facts = point_params()[name][2]
+    return click.IntRange(facts.ge if low is None else low, facts.le)
+
+
 def _lengths(text: str) -> list[int]:
     try:
         lengths = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         lengths = []
-    if not lengths or min(lengths) < 1:
+    if not lengths or min(lengths) < 1 or max(lengths) > MAX_SEQ_LEN:
         raise click.BadParameter(
-            f"{text!r}: give positive integers separated by commas, e.g. 1024,2048,4096",
+            f"{text!r}: give integers from 1 to {MAX_SEQ_LEN} separated by commas, e.g. "
+            "1024,2048,4096",
             param_hint="--seq-len",
         )
     return lengths
@@ -63,16 +71,14 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
     multiple=True,
     help=f"Operator to predict (repeatable; default {', '.join(DEFAULT_PREDICT_OPS)}).",
 )
+@click.option("--batch", default=1, show_default=True, type=_bounded("batch"), help="Batch size B.")
 @click.option(
-    "--batch", default=1, show_default=True, type=click.IntRange(min=1), help="Batch size B."
-)
-@click.option(
-    "--d-model", default=768, show_default=True, type=click.IntRange(min=1), help="Model width D."
+    "--d-model", default=768, show_default=True, type=_bounded("d_model"), help="Model width D."
 )
 @click.option(
     "--heads",
     default=None,
-    type=click.IntRange(min=1),
+    type=_bounded("n_heads"),
     help="Attention heads; must divide D [default: D/64].",
 )
 @click.option(
@@ -111,11 +117,11 @@ def _deprecated_device(ctx: click.Context, param: click.Parameter, value: str | 
     "--depth",
     default=0,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=_bounded("depth"),
     help="0: the bare mixer; k: k pre-norm blocks.",
 )
 @click.option(
-    "--order", default=2, show_default=True, type=click.IntRange(min=2), help="Hyena order N."
+    "--order", default=2, show_default=True, type=_bounded("order", 2), help="Hyena order N."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option(
@@ -284,7 +290,7 @@ def _predict_spec(spec_path: str, gpus: list[str], output: str | None, as_json: 
     spec, _ = load_spec(spec_path)
     predictions = predict_plan(build_plan(spec, "cuda"), gpus)
     if output is not None:
-        paths = write_predicted(spec.name, predictions, output)
+        paths = write_predicted(spec.name, predictions, output, {"--spec": spec_path})
         click.echo(f"PREDICTED (not measured): {len(predictions)} rows; wrote")
         for path in paths:
             click.echo(f"  {path}")

@@ -13,6 +13,9 @@ from hyperf.cli.common import wide_console
 from hyperf.errors import clear_errors, fail
 from hyperf.params import MODES, point_params
 
+MAX_STEPS = 1000  # profiled steps: a trace of more is too large to open anyway
+STEPS = click.IntRange(0, MAX_STEPS)
+
 # The point parameters' options (``hyperf.params``): field name → option, for messages.
 POINT_OPTIONS = {name: facts.option_name(name) for name, (_, _, facts) in point_params().items()}
 
@@ -107,9 +110,15 @@ def stored_point(point_id: str, db: str):
     default=None,
     help="Folder [default: reports/profiles/OP-LSEQ_LEN-MODE].",
 )
-@click.option("--wait", type=int, default=1, show_default=True, help="Steps skipped first.")
-@click.option("--warmup", type=int, default=2, show_default=True, help="Steps profiled, dropped.")
-@click.option("--active", type=int, default=3, show_default=True, help="Steps profiled, kept.")
+@click.option("--wait", type=STEPS, default=1, show_default=True, help="Steps skipped first.")
+@click.option("--warmup", type=STEPS, default=2, show_default=True, help="Steps profiled, dropped.")
+@click.option(
+    "--active",
+    type=click.IntRange(1, MAX_STEPS),
+    default=3,
+    show_default=True,
+    help="Steps profiled, kept.",
+)
 @click.option("--with-stack", is_flag=True, help="Record Python stacks (slower, larger trace).")
 @click.option("--tensorboard", is_flag=True, help="Print the command that opens TensorBoard.")
 @clear_errors
@@ -138,13 +147,11 @@ def profile_command(
       hyperf profile --point POINT_ID --db reports/hyperf.db
     """
     from hyperf.device import resolve_device
-    from hyperf.profile import ProfileOptions, profile_workload
+    from hyperf.files import check_outputs
+    from hyperf.profile import FILES, ProfileOptions, profile_workload
 
-    given = {
-        name: value
-        for name, value in {**params, "n_heads": params.pop("heads")}.items()
-        if value is not None
-    }
+    params["n_heads"] = params.pop("heads")  # the option's name for PointParams' field
+    given = {name: value for name, value in params.items() if value is not None}
     if point_id is not None:
         if given:
             options = ", ".join(POINT_OPTIONS[name] for name in given)
@@ -161,6 +168,8 @@ def profile_command(
         fail(f"--mode must be one of {', '.join(MODES)}; got {mode!r}")
     name = f"{workload.op.replace(':', '-')}-L{workload.seq_len}-{mode}"
     out_dir = Path(output if output is not None else f"reports/profiles/{name}")
+    if str(out_dir).strip() not in ("", "."):  # (profile_workload names an empty folder)
+        check_outputs([out_dir / file for file in FILES], db if point_id is not None else None)
     options = ProfileOptions(wait=wait, warmup=warmup, active=active, with_stack=with_stack)
     target = resolve_device(device)
     profile = profile_workload(workload, mode, target, out_dir, options)

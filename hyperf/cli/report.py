@@ -8,12 +8,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from hyperf.cli.common import db_option, wide_console
+from hyperf.cli.common import RUN_ID, db_option, wide_console
 from hyperf.errors import clear_errors
 
 
 @click.command("report", short_help="A self-contained HTML report of some or all runs.")
-@click.argument("run_ids", metavar="[RUN]...", type=int, nargs=-1)
+@click.argument("run_ids", metavar="[RUN]...", type=RUN_ID, nargs=-1)
 @db_option
 @click.option(
     "-o",

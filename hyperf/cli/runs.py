@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from hyperf.cli.common import db_option, wide_console
+from hyperf.cli.common import RUN_ID, db_option, wide_console
 from hyperf.errors import clear_errors, fail
 
 
@@ -48,7 +48,7 @@ def _cell(value) -> str:
 
 
 @click.command("export", short_help="One run's points as CSV, Parquet or JSON.")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="RUN", type=RUN_ID)
 @db_option
 @click.option(
     "--format",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
+from hyperf.cli.common import MAX_RUN_ID
 from hyperf.cli.report import print_headline
 from hyperf.errors import clear_errors, fail
 
@@ -105,8 +107,14 @@ def sweep_command(
 
     if retry_failed and resume is None:
         fail("--retry-failed measures a resumed run's timeout/crashed points again; add --resume")
-    if resume is not None and resume != "latest" and not resume.isdigit():
-        fail(f"--resume takes a run id (see `hyperf runs --db {db}`) or no value; got {resume!r}")
+    digits = resume is not None and resume.isascii() and resume.isdigit()
+    if resume not in (None, "latest") and not (digits and 1 <= int(resume) <= MAX_RUN_ID):
+        fail(
+            f"--resume takes a run id from 1 to {MAX_RUN_ID} (see `hyperf runs --db {db}`) or "
+            f"no value; got {resume!r}"
+        )
+    if str(db).strip() and Path(db).resolve() == Path(spec_path).resolve():
+        fail(f"--db {db} is the spec {spec_path}; refusing to write the store over it")
     if ray_address is not None and executor != "ray":
         fail("--ray-address goes with --executor ray")
     if profile_filter is not None:

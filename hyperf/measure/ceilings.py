@@ -15,7 +15,8 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ import torch
 
 from hyperf.device import resolve_device
 from hyperf.envinfo import capture
+from hyperf.files import check_regular
 from hyperf.format import achieved_gbps, achieved_tflops
 from hyperf.measure.timing import TimingOptions, measure
 
@@ -184,11 +186,80 @@ def cache_path() -> Path:
     return Path(root) / "ceilings.json"
 
 
+def _rate(value: object, what: str) -> float:
+    """A measured rate: a finite number > 0 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} is {value!r}, not a number")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{what} is {value!r}; a rate must be a finite number > 0")
+    return float(value)
+
+
+def parse_ceilings(entry: object) -> Ceilings:
+    """The one check of a ceilings record (a cache entry, or a run's stored copy): the
+    Ceilings fields and no others, names as text, a thread count ≥ 1, every rate a finite
+    number > 0. ValueError naming the first thing wrong. A dry run must not predict from a
+    rate of 0, nor a report format a string as a rate."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"the entry is {type(entry).__name__}, not a mapping")
+    names = {f.name for f in fields(Ceilings)}
+    if missing := sorted(names - entry.keys()):
+        raise ValueError(f"the entry lacks {', '.join(missing)}")
+    if extra := sorted(map(str, entry.keys() - names)):
+        raise ValueError(f"the entry has unknown keys {', '.join(extra)}")
+    for name in ("device", "device_name", "fingerprint"):
+        if not isinstance(entry[name], str):
+            raise ValueError(f"{name} is {entry[name]!r}, not text")
+    threads = entry["threads"]
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads is {threads!r}, not a whole number ≥ 1")
+    rates = entry["matmul_flops"]
+    if not isinstance(rates, dict) or not rates:
+        raise ValueError(f"matmul_flops is {rates!r}, not a mapping of dtype to FLOP/s")
+    return Ceilings(
+        entry["device"],
+        entry["device_name"],
+        entry["fingerprint"],
+        threads,
+        {str(k): _rate(v, f"matmul_flops[{k!r}]") for k, v in rates.items()},
+        _rate(entry["copy_bytes_per_s"], "copy_bytes_per_s"),
+    )
+
+
+def _read_table(path: Path) -> dict:
+    """The cache's table of entries by fingerprint; ValueError naming what is wrong with it
+    (not a regular file, not JSON, not a JSON object)."""
+    check_regular(path, "the ceilings cache")
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not valid JSON ({error})") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"a JSON {type(table).__name__}, not an object of device entries")
+    return table
+
+
+def _ignored(path: Path, why: str) -> None:
+    """A broken cache is named and ignored, never fatal: it is not input the user gave."""
+    print(
+        f"warning: {path}: {why}; ignored (`hyperf calibrate` measures this device again)",
+        file=sys.stderr,
+    )
+
+
 def save_ceilings(ceilings: Ceilings, path: Path | None = None) -> Path:
-    """Store under the device fingerprint, next to other devices' ceilings (atomic replace)."""
+    """Store under the device fingerprint, next to other devices' ceilings (atomic replace).
+    A cache that cannot be read as a table is replaced (it was being ignored anyway); a
+    special file there is refused, not replaced."""
     path = path or cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = json.loads(path.read_text()) if path.exists() else {}
+    check_regular(path, "the ceilings cache (HYPERF_CACHE_DIR)")
+    table: dict = {}
+    if path.exists():
+        try:
+            table = _read_table(path)
+        except ValueError as error:
+            _ignored(path, f"{error}; replaced by this calibration")
     table[ceilings.fingerprint] = ceilings.as_dict()
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(table, indent=2))
@@ -197,13 +268,22 @@ def save_ceilings(ceilings: Ceilings, path: Path | None = None) -> Path:
 
 
 def load_ceilings(device: str | torch.device = "auto", path: Path | None = None) -> Ceilings | None:
-    """The ceilings calibrated earlier for this device and thread count, if any."""
+    """The ceilings calibrated earlier for this device and thread count, if any. A cache or
+    entry that is not what ``save_ceilings`` writes (``parse_ceilings``) is named on stderr
+    and treated as absent: the sweep runs uncalibrated, ``calibrate --if-missing`` measures."""
     path = path or cache_path()
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
-        table = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error}); delete it and recalibrate") from None
-    entry = table.get(device_fingerprint(resolve_device(device)))
-    return Ceilings(**entry) if entry else None
+        table = _read_table(path)
+    except (OSError, ValueError) as error:
+        _ignored(path, str(error).removeprefix(f"{path} "))
+        return None
+    fingerprint = device_fingerprint(resolve_device(device))
+    if fingerprint not in table:
+        return None
+    try:
+        return parse_ceilings(table[fingerprint])
+    except ValueError as error:
+        _ignored(path, f"entry {fingerprint}: {error}")
+        return None

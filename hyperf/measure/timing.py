@@ -52,6 +52,10 @@ from hyperf.workload import MODES, Workload
 BACKWARD_MODES = ("bwd", "fwd_bwd")
 
 
+DAY_S = 86_400.0  # the longest any one timing setting may be, s
+MAX_SAMPLES = 10**8
+
+
 class TimingOptions(BaseModel):
     """How one measurement is taken — the single options model: a sweep spec's ``budget``
     extends it (``hyperf.sweep.spec.Budget``), so a spec key reaches the timer unchanged.
@@ -59,21 +63,25 @@ class TimingOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    budget_s: float = Field(2.0, gt=0, alias="seconds", description="sampling budget, s")
+    # Upper bounds catch a typo (an extra zero, 2**70) before it runs for ever or overflows
+    # a C long; each is far beyond any real measurement.
+    budget_s: float = Field(2.0, gt=0, le=DAY_S, alias="seconds", description="sampling budget, s")
     target_rel_ci: float = Field(0.02, gt=0, lt=1, description="stop at this CI half-width")
-    min_samples: int = Field(5, ge=1)
-    max_samples: int = Field(10_000, ge=1)
-    warmup_s: float = Field(0.1, ge=0, description="warm-up lasts at least this long, s")
-    min_warmup_calls: int = Field(3, ge=0, alias="warmup_calls")
+    min_samples: int = Field(5, ge=1, le=MAX_SAMPLES)
+    max_samples: int = Field(10_000, ge=1, le=MAX_SAMPLES)
+    warmup_s: float = Field(0.1, ge=0, le=DAY_S, description="warm-up lasts at least this long, s")
+    min_warmup_calls: int = Field(3, ge=0, le=MAX_SAMPLES, alias="warmup_calls")
     warm: bool = Field(False, description="keep caches warm (no L2 flush between samples)")
     compile_mode: Literal["default", "max-autotune"] = Field(
         "default", description="torch.compile's mode for points with exec: compile"
     )
     device_steps: int = Field(
-        0, ge=0, description="steps profiled after sampling for the device time (0: none)"
+        0, ge=0, le=1000, description="steps profiled after sampling for the device time (0: none)"
     )
-    threads: int | None = Field(None, ge=1, description="CPU intra-op threads (None: as is)")
-    seed: int = 0
+    threads: int | None = Field(
+        None, ge=1, le=4096, description="CPU intra-op threads (None: as is)"
+    )
+    seed: int = Field(0, ge=0, le=2**63 - 1)
 
     @model_validator(mode="after")
     def samples_ordered(self) -> TimingOptions:

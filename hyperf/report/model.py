@@ -159,13 +159,13 @@ def assemble(
         lines.append(history_headline(series, steps))
     elif runs.empty:
         lines = ["This store holds no runs yet: measure one with hyperf sweep SPEC --db STORE."]
-    ceilings = ceilings_by_run(runs)
+    ceilings, ceiling_problems = ceilings_by_run(runs)
     overlay, overlay_note = published_overlay(points)
     floor = floor_table(points, ceilings) if measured else pd.DataFrame()
     return Report(
         lines, cross, speed, scaling, not_ranked_points(points), points, runs, table, series,
         steps,
-        warnings=list(warnings or []),
+        warnings=[*(warnings or []), *ceiling_problems],
         headline_table=with_searched(mark_overhead(headline_table(cross, speed), floor), searches),
         searches=searches,
         ranked=rankable_points(points) if measured else points,

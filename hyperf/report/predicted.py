@@ -8,6 +8,7 @@ under each reading), ``validation.csv`` (the model against every published point
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +24,7 @@ from hyperf.analysis.validation import (
     validation,
     validation_summary,
 )
-from hyperf.files import text, write_all
+from hyperf.files import check_outputs, text, write_all
 from hyperf.format import format_length, markdown_table
 from hyperf.report.figures import palette
 
@@ -70,10 +71,19 @@ def _figure(path: Path, gpus: list[str], batch: int, mode: str) -> None:
     plt.close(fig)
 
 
-def write_predicted(spec_name: str, predictions: pd.DataFrame, folder: str | Path) -> list[Path]:
-    """Write the folder's files (all at once, replacing older ones); return their paths."""
+FILES = ("predictions.csv", "fig4_3.csv", "validation.csv", "README.md", "predicted.png")
+
+
+def write_predicted(
+    spec_name: str,
+    predictions: pd.DataFrame,
+    folder: str | Path,
+    inputs: Mapping[str, str | Path] | None = None,
+) -> list[Path]:
+    """Write the folder's files (all at once, replacing older ones); return their paths. None
+    may be one of ``inputs`` (option → path, e.g. the spec), a database or a special file."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    check_outputs([folder / name for name in FILES], inputs=inputs)
     points, readings = validate_fig4_3(FIG4_3_GPU)
     best = readings.iloc[0]
     per_point = fig4_3_per_point(points, best)

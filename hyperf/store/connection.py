@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from hyperf.files import is_sqlite_file
+from hyperf.files import check_regular, is_sqlite_file
 from hyperf.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 Self = TypeVar("Self", bound="Connection")
@@ -41,6 +41,7 @@ def _usable_path(path: str | Path) -> Path:
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise StoreError(f"{path}: {parent} is a file, not a directory")
+    check_regular(path, "--db")
     return path
 
 

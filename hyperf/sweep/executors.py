@@ -35,8 +35,14 @@ Task = tuple[Point, int]  # a point and the repeat to measure
 Done = tuple[Point, int, Outcome]
 STDERR_TAIL = 2000  # characters of a crashed worker's stderr kept with the point
 # How long a worker may take to import torch and load the registry before it is given up
-# as hung; generous, since a cold disk or a busy machine can make this slow.
-STARTUP_TIMEOUT_S = 300.0
+# as hung: as long as a repeat may run (the spec's ``timeout_s``), but never under a floor
+# that covers a cold torch import on a busy 2-core machine. A stalled start-up holds the
+# sweep no longer than a stalled point would.
+STARTUP_FLOOR_S = 60.0
+
+
+def startup_timeout_s(timeout_s: float) -> float:
+    return max(STARTUP_FLOOR_S, timeout_s)
 
 
 class LocalExecutor:
@@ -62,16 +68,18 @@ class LocalExecutor:
         )
         self.ready = False
 
-    def _start(self) -> str | None:
+    def _start(self, timeout_s: float) -> str | None:
         """Start a worker and wait until it is ready; None, or why it could not start."""
         self.spawn()
-        return self.await_ready()
+        return self.await_ready(timeout_s)
 
-    def await_ready(self) -> str | None:
+    def await_ready(self, timeout_s: float) -> str | None:
+        """None once the worker says it is ready, or why not; ``timeout_s``: the spec's."""
         self.ready = True
-        line = self._read_line(STARTUP_TIMEOUT_S)
+        limit = startup_timeout_s(timeout_s)
+        line = self._read_line(limit)
         if line is None:
-            why = f"not ready within {STARTUP_TIMEOUT_S:g} s"
+            why = f"not ready within {limit:g} s"
         elif not line:
             why = f"it exited with code {self.process.wait()}"
         elif line.strip() != READY:
@@ -115,9 +123,9 @@ class LocalExecutor:
         error, self.startup_error = self.startup_error, None
         if error is None and (self.process is None or self.process.poll() is not None):
             self._stop()  # a worker that died between tasks: collect it
-            error = self._start()
+            error = self._start(point.budget["timeout_s"])
         elif error is None and not self.ready:  # spawned ahead of time: wait for it now
-            error = self.await_ready()
+            error = self.await_ready(point.budget["timeout_s"])
         if error is not None:
             return failure("crashed", error)
         process = self.process
@@ -155,8 +163,9 @@ class KeptWorkers:
             for repeat in range(self.repeats):  # first task, so none is importing during one
                 self.workers[repeat] = LocalExecutor(*self.options)
                 self.workers[repeat].spawn()
+            timeout_s = tasks[0][0].budget["timeout_s"] if tasks else STARTUP_FLOOR_S
             for worker in self.workers.values():
-                worker.startup_error = worker.await_ready()
+                worker.startup_error = worker.await_ready(timeout_s)
         for point, repeat in tasks:
             worker = self.workers.setdefault(repeat, LocalExecutor(*self.options))
             yield point, repeat, worker.run_one(point, repeat)

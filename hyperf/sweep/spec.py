@@ -34,7 +34,8 @@ from pydantic import (
 )
 
 from hyperf import registry
-from hyperf.measure.timing import TimingOptions
+from hyperf.files import check_regular
+from hyperf.measure.timing import DAY_S, TimingOptions
 from hyperf.params import MAX_SEQ_LEN, Param, point_params
 from hyperf.workload import DTYPES, MODES, Workload
 
@@ -209,11 +210,16 @@ class Axes(_AxesFields):  # type: ignore[misc, valid-type]
 class Budget(TimingOptions):
     """How each point is measured: the timer's options plus the sweep's own."""
 
-    timeout_s: float = Field(300.0, gt=0, description="a repeat running longer is killed (s)")
-    repeats: int = Field(3, ge=1, description="independent worker processes per point")
-    retries: int = Field(2, ge=0, description="re-measurements of a contended repeat")
+    timeout_s: float = Field(
+        300.0, gt=0, le=DAY_S, description="a repeat running longer is killed (s)"
+    )
+    repeats: int = Field(3, ge=1, le=1000, description="independent worker processes per point")
+    retries: int = Field(2, ge=0, le=100, description="re-measurements of a contended repeat")
     device_steps: int = Field(
-        3, ge=0, description="steps profiled after sampling, in repeat 0, for the device time"
+        3,
+        ge=0,
+        le=1000,
+        description="steps profiled after sampling, in repeat 0, for the device time",
     )
 
 
@@ -587,6 +593,10 @@ def load_spec(path: str | Path) -> tuple[Spec, str]:
     """Read and validate a spec file; raise SpecError listing every problem."""
     path = Path(path)
     try:
+        check_regular(path, "SPEC")
+    except ValueError as error:
+        raise SpecError(str(path), [str(error).removeprefix(f"{path} ")]) from None
+    try:
         raw = path.read_bytes()
     except OSError as error:
         raise SpecError(str(path), [f"cannot read: {error.strerror}"]) from None
@@ -607,12 +617,40 @@ def load_spec(path: str | Path) -> tuple[Spec, str]:
         raise SpecError(str(path), [f"not valid YAML: {error}"]) from None
     if not isinstance(data, dict):
         raise SpecError(str(path), ["the spec must be a mapping of keys (name, ops, axes, …)"])
+    problems = duplicate_keys(yaml.compose(text))
     try:
-        return Spec.model_validate(data), text
+        spec = Spec.model_validate(data)
     except ValidationError as error:
         errors = error.errors()
-        problems = [describe_error(e, Spec) for e in errors if not _other_branch(e, errors)]
-        raise SpecError(str(path), problems) from None
+        problems += [describe_error(e, Spec) for e in errors if not _other_branch(e, errors)]
+    if problems:
+        raise SpecError(str(path), problems)
+    return spec, text
+
+
+def duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[str]:
+    """Each key given twice in one mapping, with its key path and lines: YAML itself keeps the
+    last one silently, so a spec would not mean what it says."""
+    found: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+            line = key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                where = ".".join((*path, key))
+                if (key_node.tag, key) in seen:
+                    found.append(
+                        f"{where}: given twice (lines {seen[key_node.tag, key]} and {line}); "
+                        "give each key once"
+                    )
+                else:
+                    seen[key_node.tag, key] = line
+            found += duplicate_keys(value_node, (*path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += duplicate_keys(item, (*path, str(index)))
+    return found
 
 
 def _other_branch(error: dict, errors: list[dict]) -> bool:

@@ -78,7 +78,7 @@ def test_roofline_takes_the_dtype_peak_and_a_stored_dict():
     assert math.isnan(roofline_bound(float("nan"), 3.0, 1.0, 1.0).seconds)
 
 
-def test_calibrate_measures_stores_and_loads(tmp_path, monkeypatch):
+def test_calibrate_measures_stores_and_loads(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HYPERF_CACHE_DIR", str(tmp_path))
     result = CliRunner().invoke(
         main, ["calibrate", "--device", "cpu", "--dtype", "float32", "--budget", "0.2"]
@@ -88,9 +88,10 @@ def test_calibrate_measures_stores_and_loads(tmp_path, monkeypatch):
     ceilings = load_ceilings("cpu")
     assert ceilings is not None and ceilings.matmul_flops["float32"] > 1e9
     assert ceilings.copy_bytes_per_s > 1e8
-    (tmp_path / "ceilings.json").write_text("{broken")
-    with pytest.raises(ValueError, match=r"ceilings\.json: not valid JSON"):
-        load_ceilings("cpu")
+    (tmp_path / "ceilings.json").write_text("{broken")  # named and ignored, never fatal
+    capsys.readouterr()
+    assert load_ceilings("cpu") is None
+    assert "ceilings.json: not valid JSON" in capsys.readouterr().err
 
 
 def test_env_command_and_bad_device():

@@ -662,3 +662,177 @@ def test_merge_keeps_every_sample_and_refuses_other_commits(tmp_path):
     broken["benchmarks"][0]["extra_info"]["hyperf_process_rounds"] = [20, 19]
     (tmp_path / "broken.json").write_text(json.dumps(broken))
     refused(compare(tmp_path / "broken.json", out), "hyperf_process_rounds", "broken.json")
+
+
+# --- history as the noise model (--db) ------------------------------------------------------
+
+
+def history_run(tmp_path: Path, index: int, median: float, machine: dict | None = None) -> Path:
+    """One stored run: a single process, 200 samples (σ = 0.05) around ``median``, its own
+    commit and time, as CI would import one per commit."""
+    path = write_results(
+        tmp_path / f"run-{index}.json",
+        [entry("test_op", samples(median, 0.05, 200), group="op-cpu")],
+        machine,
+    )
+    content = json.loads(path.read_text())
+    content["commit_info"]["id"] = f"{index:040x}"
+    content["datetime"] = f"2026-11-{index + 1:02d}T07:00:00+00:00"
+    path.write_text(json.dumps(content))
+    return path
+
+
+def history_db(tmp_path: Path, medians: list[float], machine: dict | None = None) -> Path:
+    runs = [history_run(tmp_path, i, m, machine) for i, m in enumerate(medians)]
+    db = tmp_path / "history.db"
+    imported = CliRunner().invoke(main, ["bench", "import", *map(str, runs), "--db", str(db)])
+    assert imported.exit_code == 0, imported.output
+    return db
+
+
+def test_history_decides_what_one_process_a_side_cannot(tmp_path):
+    """Eight stored runs whose medians spread by 1 % (σ = 0.01 between runs): with the 8 %
+    prior worth one run, σ̂ ≈ 0.03 on 8 degrees of freedom, so the two-run difference has
+    SE ≈ 0.042 and t(8) at 0.995 = 3.36 asks for d > 0.14. A 1.25× run (d = 0.223, its own
+    noise ≈ 0.014) is a regression unless 5.8 SE short; a same-code run (d ≈ 0 ± 0.014) is
+    one only past 11 SE. Without --db the 1.25× run is inconclusive."""
+    levels = RNG.lognormal(np.log(1e-3), 0.01, 8)
+    db = history_db(tmp_path, levels.tolist())
+    base = write_results(
+        tmp_path / "base.json", [entry("test_op", samples(1e-3, 0.05, 200), "op-cpu")]
+    )
+    same = write_results(
+        tmp_path / "same.json", [entry("test_op", samples(1e-3, 0.05, 200), "op-cpu")]
+    )
+    slow = write_results(
+        tmp_path / "slow.json", [entry("test_op", samples(1.25e-3, 0.05, 200), "op-cpu")]
+    )
+
+    code, report = compare_json(base, slow, "--db", db)
+    (row,) = report["benchmarks"]
+    assert code == 1 and row["verdict"] == "regression", (SEED, row)
+    assert row["method"] == "history" and row["history_runs"] == 8
+    assert row["history_spread"] < 0.05, row  # 1 % measured, pulled towards 8 % by the prior
+    assert 1 < row["ci_low"] < 1.25 < row["ci_high"], (SEED, row)
+    assert "8 run(s) on this machine" in report["history"]
+
+    code, report = compare_json(base, same, "--db", db)
+    assert code == 0 and report["benchmarks"][0]["verdict"] != "regression", (SEED, report)
+
+    code, report = compare_json(base, slow)
+    assert code == 0 and verdicts(report) == {"test_op": "inconclusive"}, SEED
+    table = compare(base, slow, "--db", db)
+    assert table.exit_code == 1 and "history (8 runs" in table.output
+
+
+def test_a_past_change_in_the_history_is_not_noise(tmp_path):
+    """Four runs at 1.0 ms, then four at 1.3 ms (a real change, σ = 0.01 within each): pooled
+    within the two levels the step detector finds, the spread stays ≈ 1 %; counted as noise
+    it would be ≈ 14 % and hide the next 1.25× slowdown (t ≈ 1.1)."""
+    levels = [*RNG.lognormal(np.log(1e-3), 0.01, 4), *RNG.lognormal(np.log(1.3e-3), 0.01, 4)]
+    db = history_db(tmp_path, [float(x) for x in levels])
+    base = write_results(
+        tmp_path / "base.json", [entry("test_op", samples(1.3e-3, 0.05, 200), "op-cpu")]
+    )
+    slow = write_results(
+        tmp_path / "slow.json", [entry("test_op", samples(1.625e-3, 0.05, 200), "op-cpu")]
+    )
+    code, report = compare_json(base, slow, "--db", db)
+    (row,) = report["benchmarks"]
+    assert row["history_spread"] < 0.05, (SEED, row)
+    assert code == 1 and row["verdict"] == "regression", (SEED, row)
+
+
+def test_history_from_another_machine_is_warned_about_and_not_used(tmp_path):
+    other = json.loads(json.dumps(MACHINE_INFO))
+    other["hyperf"]["gpu_name"] = "NVIDIA A100-SXM4-80GB"
+    db = history_db(tmp_path, [1e-3] * 8, machine=other)
+    base = write_results(
+        tmp_path / "base.json", [entry("test_op", samples(1e-3, 0.05, 200), "op-cpu")]
+    )
+    slow = write_results(
+        tmp_path / "slow.json", [entry("test_op", samples(1.25e-3, 0.05, 200), "op-cpu")]
+    )
+    code, report = compare_json(base, slow, "--db", db)
+    assert code == 0 and report["benchmarks"][0]["method"] == "within-run"
+    assert "8 run(s) from another machine not used" in report["history"]
+    assert "hyperf.gpu_name" in report["history"]
+
+
+def test_a_missing_history_store_is_refused(tmp_path):
+    files = [good_file(tmp_path / "base.json"), good_file(tmp_path / "new.json")]
+    refused(compare(*files, "--db", tmp_path / "absent.db"), "absent.db", "bench import")
+
+
+def test_files_with_no_benchmark_in_common_are_refused(tmp_path):
+    base = write_results(tmp_path / "base.json", [entry("test_old", samples(1e-3, 0.05, 20))])
+    new = write_results(tmp_path / "new.json", [entry("test_renamed", samples(1e-3, 0.05, 20))])
+    refused(compare(base, new), "no benchmark in common", "new.json")
+    empty = write_results(tmp_path / "empty.json", [])
+    refused(compare(empty, empty), "no benchmark in common")
+
+
+# --- drift control (--control) ---------------------------------------------------------------
+
+
+def with_controls(benchmarks: list[dict], machine: list[float], n: int = 60) -> list[dict]:
+    """Controls (a matmul and a copy, group control-cpu) in the same processes as
+    ``benchmarks``, each process's controls slowed by that process's ``machine`` factor."""
+    controls = []
+    for name, median in (("test_control_matmul[cpu]", 2.4e-4), ("test_control_copy[cpu]", 8e-4)):
+        data = [x for factor in machine for x in samples(median * factor, 0.02, n)]
+        control = entry(name, data, "control-cpu")
+        control["extra_info"]["hyperf_process_rounds"] = [n] * len(machine)
+        controls.append(control)
+    return [*benchmarks, *controls]
+
+
+def slowed(name: str, median: float, machine: list[float], n: int = 60) -> dict:
+    """A benchmark in group op-cpu whose process p runs ``machine[p]`` times slower."""
+    data = [x for factor in machine for x in samples(median * factor, 0.02, n)]
+    benchmark = entry(name, data, "op-cpu")
+    benchmark["extra_info"]["hyperf_process_rounds"] = [n] * len(machine)
+    return benchmark
+
+
+def test_the_control_cancels_a_machine_wide_slowdown(tmp_path):
+    """NEW's five processes ran on a machine 1.3× slower throughout (controls and benchmarks
+    alike, ±3 % per process); only test_slow's code got 1.25× slower. Plainly, both look like
+    regressions (1.3× and 1.63×); controlled, test_same is unchanged and test_slow a 1.25×
+    regression, and the report shows both ratios and the controls' own."""
+    quiet = RNG.lognormal(0, 0.03, 5).tolist()
+    busy = (1.3 * RNG.lognormal(0, 0.03, 5)).tolist()
+    base = [slowed("test_same", 1e-3, quiet), slowed("test_slow", 2e-3, quiet)]
+    new = [slowed("test_same", 1e-3, busy), slowed("test_slow", 2.5e-3, busy)]
+    files = pair(tmp_path, with_controls(base, quiet), with_controls(new, busy))
+    code, plain = compare_json(*files)
+    assert code == 1 and verdicts(plain)["test_same"] == "regression", SEED
+    assert verdicts(plain)["test_control_matmul[cpu]"] == "regression"
+
+    code, report = compare_json(*files, "--control")
+    found = {b["name"]: b for b in report["benchmarks"]}
+    assert report["control"] is True
+    assert found["test_same"]["verdict"] == "unchanged", (SEED, found["test_same"])
+    assert found["test_slow"]["verdict"] == "regression", (SEED, found["test_slow"])
+    assert code == 1
+    assert 1.2 < found["test_slow"]["ratio"] < 1.3
+    assert 1.5 < found["test_slow"]["uncontrolled_ratio"] < 1.8
+    assert 1.2 < found["test_slow"]["control_ratio"] < 1.4
+    assert found["test_control_copy[cpu]"]["is_control"] is True
+    table = compare(*files, "--control")
+    assert "plain change" in table.output and "control change" in table.output
+
+
+def test_controls_never_fail_the_gate(tmp_path):
+    """A machine 1.5× slower and nothing else: the controls regress, the gate passes."""
+    quiet, busy = [1.0, 1.02, 0.98, 1.01, 0.99], [1.5, 1.53, 1.47, 1.52, 1.48]
+    base = with_controls([slowed("test_op", 1e-3, [1.0] * 5)], quiet)
+    new = with_controls([slowed("test_op", 1e-3, [1.0] * 5)], busy)
+    code, report = compare_json(*pair(tmp_path, base, new), "--control")
+    assert verdicts(report)["test_control_matmul[cpu]"] == "regression"
+    assert code == 0 and report["regression"] is False
+
+
+def test_control_without_controls_is_refused(tmp_path):
+    files = [good_file(tmp_path / "base.json"), good_file(tmp_path / "new.json")]
+    refused(compare(*files, "--control"), "base.json", "control", "test_control.py")

@@ -2,9 +2,11 @@
 
 Each case runs ``python -m hyperf.cli`` in a fresh process against real files in a scratch
 directory (a real store made by a small sweep, text files, another application's SQLite file,
-…). A case passes when the exit status is the expected one (2 for refused input), the output
-has no traceback, and every file that existed before is byte-identical afterwards (a refused
-command loses nothing). Usage: ``python scripts/bad_inputs.py [--jobs 2]``.
+FIFOs, a calibration cache, …). A case passes when the exit status is the expected one (2 for
+refused input), the output has no traceback, it ends within HANG_S (a command waiting on a
+FIFO fails as "hung"), and every file that existed before is byte-identical afterwards (a
+refused command loses nothing; some accepted ones, e.g. a dry run over a broken cache, must
+not either). Usage: ``python scripts/bad_inputs.py [--jobs 2]``.
 """
 
 from __future__ import annotations
@@ -40,10 +42,152 @@ class Case:
     expect: int = 2
     files: dict[str, bytes | str] | None = None  # extra files to create first
     env: dict[str, str] | None = None
+    keep: bool = False  # every file must be kept even when the command succeeds
 
 
 def spec_with(change: str) -> str:
     return textwrap.dedent(SPEC) + change
+
+
+HANG_S = 60  # a command still running after this is waiting on a special file
+HUGE = "99999999999999999999"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def second_round() -> list[Case]:
+    """Issue 29: the calibration cache, huge numbers, special files, an output that is also an
+    input, keys given twice, profile --heads."""
+    import json
+
+    import torch
+
+    from hyperf.measure.ceilings import device_fingerprint
+
+    out: list[Case] = []
+    key = device_fingerprint(torch.device("cpu"))
+    good = {
+        "device": "cpu",
+        "device_name": "x",
+        "fingerprint": key,
+        "threads": 1,
+        "matmul_flops": {"float32": 1e9},
+        "copy_bytes_per_s": 1e10,
+    }
+    caches = {
+        "a list": "[1, 2]",
+        "not JSON": "{broken",
+        "entry missing keys": json.dumps({key: {"device": "cpu"}}),
+        "zero rate": json.dumps({key: {**good, "matmul_flops": {"float32": 0}}}),
+        "string rate": json.dumps({key: {**good, "copy_bytes_per_s": "fast"}}),
+        "a FIFO": "FIFO",
+    }
+    env = {"HYPERF_CACHE_DIR": "cache"}
+    for label, content in caches.items():
+        files = {"cache/ceilings.json": content}
+        dry = ["sweep", "tiny.yaml", "--dry-run", "--db", "n.db"]
+        out.append(Case(f"cache {label} / sweep --dry-run", dry, 0, files, env, keep=True))
+        out.append(Case(f"cache {label} / list", ["list"], 0, files, env, keep=True))
+    files = {"cache/ceilings.json": caches["string rate"]}
+    sweep = ["sweep", "tiny.yaml", "--db", "n.db", "--quiet"]
+    out.append(Case("cache string rate / sweep", sweep, 0, files, env, keep=True))
+    calibrate = ["calibrate", "--if-missing", "--device", "cpu", "--dtype", "float32"]
+    out.append(
+        Case(
+            "cache zero rate / calibrate --if-missing",
+            [*calibrate, "--budget", "0.05"],
+            0,
+            {"cache/ceilings.json": caches["zero rate"]},
+            env,
+        )
+    )
+    for value in ('"fast"', "[1, 2]", '{"matmul_flops": "x"}'):
+        out.append(
+            Case(
+                f"stored ceilings {value} / report",
+                ["report", "--db", "odd.db", "-o", "r.html"],
+                0,
+                {"odd.db": f"ODD{value}"},
+                keep=True,
+            )
+        )
+    integers = {
+        "export huge run": ["export", HUGE, "--db", "v.db"],
+        "report huge run": ["report", HUGE, "--db", "v.db", "-o", "r.html"],
+        "sweep --resume past SQLite": [
+            "sweep",
+            "tiny.yaml",
+            "--db",
+            "v.db",
+            "--resume",
+            str(2**63),
+        ],
+        "crossover --resume past SQLite": ["crossover", "--resume", str(2**63), "--db", "v.db"],
+        "predict past a C long": ["predict", "--seq-len", str(2**40), "--batch", str(2**40)],
+        "predict huge --d-model": ["predict", "--d-model", HUGE],
+        "predict huge --heads": ["predict", "--heads", HUGE],
+        "profile huge --wait": ["profile", "--op", "hyena:fft", "--wait", HUGE],
+        "profile huge --active": ["profile", "--op", "hyena:fft", "--active", HUGE],
+        "crossover huge --repeats": [
+            "crossover",
+            "hyena:fft",
+            "attention:naive",
+            "--repeats",
+            HUGE,
+            "--db",
+            "c.db",
+        ],
+    }
+    out += [Case(label, args) for label, args in integers.items()]
+    big = {
+        "repeats": SPEC.replace("repeats: 1", f"repeats: {HUGE}"),
+        "timeout_s": SPEC.replace("retries: 0}", "retries: 0, timeout_s: 1.0e+300}"),
+        "seed": SPEC.replace("retries: 0}", f"retries: 0, seed: {HUGE}}}"),
+        "min_samples": SPEC.replace("min_samples: 3", f"min_samples: {HUGE}"),
+    }
+    for label, text in big.items():
+        args = ["sweep", "bad.yaml", "--db", "s.db", "--dry-run"]
+        out.append(Case(f"spec huge {label}", args, 2, {"bad.yaml": text}))
+    fifo = {"pipe": "FIFO"}
+    special = {
+        "runs --db FIFO": ["runs", "--db", "pipe"],
+        "export --db FIFO": ["export", "1", "--db", "pipe"],
+        "report --db FIFO": ["report", "--db", "pipe", "-o", "r.html"],
+        "sweep --db FIFO": ["sweep", "tiny.yaml", "--db", "pipe", "--quiet"],
+        "bench history --db FIFO": ["bench", "history", "--db", "pipe"],
+        "profile --point --db FIFO": ["profile", "--point", "x", "--db", "pipe"],
+        "export -o FIFO": ["export", "1", "--db", "v.db", "-o", "pipe"],
+        "report -o FIFO": ["report", "--db", "v.db", "-o", "pipe"],
+        "spec FIFO": ["sweep", "pipe", "--db", "s.db"],
+        "spec FIFO (dry run)": ["sweep", "pipe", "--db", "s.db", "--dry-run"],
+        "predict --spec FIFO": ["predict", "--spec", "pipe"],
+    }
+    out += [Case(label, args, 2, fifo) for label, args in special.items()]
+    out.append(Case("export -o a device", ["export", "1", "--db", "v.db", "-o", "/dev/null"]))
+    figure = (ROOT / "sweeps" / "paper_fig4_3.yaml").read_text()
+    out.append(
+        Case(
+            "predict -o onto its spec",
+            ["predict", "--spec", "p/README.md", "-o", "p"],
+            2,
+            {"p/README.md": figure},
+        )
+    )
+    out.append(Case("sweep --db onto its spec", ["sweep", "tiny.yaml", "--db", "tiny.yaml"]))
+    twice = {
+        "ops twice": spec_with("ops: [attention:naive]\n"),
+        "budget.seconds twice": SPEC.replace("seconds: 0.02,", "seconds: 0.02, seconds: 9,"),
+    }
+    for label, text in twice.items():
+        for flag in ([], ["--dry-run"]):
+            args = ["sweep", "bad.yaml", "--db", "s.db", "--quiet", *flag]
+            out.append(
+                Case(f"spec {label}{' (dry run)' if flag else ''}", args, 2, {"bad.yaml": text})
+            )
+    point = ["profile", "--op", "attention:sdpa-math", "--d-model", "16", "--seq-len", "32"]
+    steps = ["-o", "prof"]
+    out.append(Case("profile --heads 4", [*point, "--heads", "4", *steps], 0))
+    out.append(Case("profile --heads 3 (does not divide 16)", [*point, "--heads", "3", *steps]))
+    return out
 
 
 def cases() -> list[Case]:
@@ -172,7 +316,7 @@ def cases() -> list[Case]:
     out.append(Case("predict FA3 off Hopper", ["predict", "--op", "attention:flash_attn3"]))
     out.append(Case("predict bad lengths", ["predict", "--seq-len", "1k"]))
     out.append(Case("calibrate bogus device", ["calibrate", "--device", "tpu"]))
-    return out
+    return out + second_round()
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -193,6 +337,14 @@ def run_case(case: Case, store: Path, spec: Path) -> tuple[Case, int, bool, bool
             path.parent.mkdir(parents=True, exist_ok=True)
             if content == "CUT":
                 path.write_bytes(store.read_bytes()[: store.stat().st_size // 3])
+            elif content == "FIFO":
+                os.mkfifo(path)
+            elif isinstance(content, str) and content.startswith("ODD"):  # odd stored ceilings
+                shutil.copy(store, path)
+                conn = sqlite3.connect(path)
+                conn.execute("UPDATE runs SET ceilings_json = ?", (content[3:],))
+                conn.commit()
+                conn.close()
             elif content in ("APP", "NEWER"):
                 shutil.copy(store, path) if content == "NEWER" else None
                 conn = sqlite3.connect(path)
@@ -208,19 +360,22 @@ def run_case(case: Case, store: Path, spec: Path) -> tuple[Case, int, bool, bool
                 path.write_text(content)
         before = digest(folder)
         env = {**os.environ, "PYTHONPATH": str(folder), **(case.env or {})}
-        result = subprocess.run(
-            [sys.executable, "-m", "hyperf.cli", *case.args],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "hyperf.cli", *case.args],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=HANG_S,
+            )
+            code, output = result.returncode, result.stdout + result.stderr
+        except subprocess.TimeoutExpired:
+            code, output = 124, f"hung: still running after {HANG_S} s"
         after = digest(folder)
         kept = all(after.get(name) == value for name, value in before.items())
-        output = result.stdout + result.stderr
         line = next((x for x in output.splitlines() if x.startswith("error")), output[-200:])
-        return case, result.returncode, "Traceback" in output, kept, line.strip()
+        return case, code, "Traceback" in output, kept, line.strip()
 
 
 def main() -> None:
@@ -241,7 +396,9 @@ def main() -> None:
             results = list(pool.map(lambda c: run_case(c, store, spec_path), all_cases))
     good = 0
     for case, code, traceback, kept, line in results:
-        ok = code == case.expect and not traceback and (kept or case.expect == 0)
+        ok = (
+            code == case.expect and not traceback and (kept or (case.expect == 0 and not case.keep))
+        )
         good += ok
         mark = "ok  " if ok else "FAIL"
         print(f"{mark} exit {code} (want {case.expect}) {case.name}: {line[:150]}")

@@ -640,10 +640,9 @@ def duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[s
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                 where = ".".join((*path, key))
                 if (key_node.tag, key) in seen:
-                    found.append(
-                        f"{where}: given twice (lines {seen[key_node.tag, key]} and {line}); "
-                        "give each key once"
-                    )
+                    first = seen[key_node.tag, key]
+                    lines = f"lines {first} and {line}" if first != line else f"both on line {line}"
+                    found.append(f"{where}: given twice ({lines}); give each key once")
                 else:
                     seen[key_node.tag, key] = line
             found += duplicate_keys(value_node, (*path, key))

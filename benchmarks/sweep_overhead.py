@@ -48,14 +48,17 @@ def main() -> None:
     measuring = points["wall_s"].sum()
     checking = sum(json.loads(d)["check_s"] for d in points["detail_json"])
     n = len(points)
-    print(f"{n} points in {wall:.1f} s: timer {measuring:.1f} s, correctness gate "
-          f"{checking:.1f} s")
-    print(f"overhead per point beyond the timer and the gate: "
-          f"{1e3 * (wall - measuring - checking) / n:.1f} ms "
-          f"(beyond the timer alone: {1e3 * (wall - measuring) / n:.1f} ms)")
-    print(f"of which the one-time worker start ({worker_start:.1f} s, importing torch) is "
-          f"{1e3 * worker_start / n:.1f} ms per point; steady state "
-          f"{1e3 * (wall - measuring - checking - worker_start) / n:.1f} ms per point")
+    print(f"{n} points in {wall:.1f} s: timer {measuring:.1f} s, correctness gate {checking:.1f} s")
+    print(
+        f"overhead per point beyond the timer and the gate: "
+        f"{1e3 * (wall - measuring - checking) / n:.1f} ms "
+        f"(beyond the timer alone: {1e3 * (wall - measuring) / n:.1f} ms)"
+    )
+    print(
+        f"of which the one-time worker start ({worker_start:.1f} s, importing torch) is "
+        f"{1e3 * worker_start / n:.1f} ms per point; steady state "
+        f"{1e3 * (wall - measuring - checking - worker_start) / n:.1f} ms per point"
+    )
 
 
 if __name__ == "__main__":

@@ -129,11 +129,7 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], click.Command, list[str]
     command: click.Command = main
     path: tuple[str, ...] = ()
     words = words[1:]
-    while (
-        isinstance(command, click.Group)
-        and words
-        and words[0] in command.list_commands(CONTEXT)
-    ):
+    while isinstance(command, click.Group) and words and words[0] in command.list_commands(CONTEXT):
         path += (words[0],)
         command = command.get_command(CONTEXT, words[0])
         words = words[1:]

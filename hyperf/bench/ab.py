@@ -32,6 +32,7 @@ import click
 
 from hyperf.bench.files import BenchInputError, merge_runs, read_json
 from hyperf.bench.gate import compare_files
+from hyperf.bench.show import show_report
 from hyperf.bench.thresholds import load_thresholds
 from hyperf.errors import clear_errors
 from hyperf.files import check_outputs, text, write_all
@@ -215,8 +216,6 @@ def ab_command(
     its uncommitted changes) in alternating processes, merge each side's processes, and
     apply the regression gate to them, processes as the units. Exit 1 on a regression, 2 on
     bad input (an unknown ref, a ref without tests/benchmarks, a failing suite)."""
-    from hyperf.bench.cli import show_report
-
     repo = repository(Path.cwd())
     settings = load_thresholds(thresholds_path, Path.cwd(), alpha=alpha, default=threshold)
     base_commit = resolve(repo, base_ref)

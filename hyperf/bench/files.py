@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from hyperf.files import check_regular
+
 SAVE_DATA_HINT = "rerun pytest with --benchmark-json FILE --benchmark-save-data"
 PROCESS_ROUNDS = "hyperf_process_rounds"  # extra_info key: rounds of each merged process
 
@@ -67,10 +69,13 @@ def load_benchmark_file(path: str | Path) -> BenchmarkFile:
     JSON, JSON that is not a pytest-benchmark file, and benchmarks without usable raw samples.
     """
     path = Path(path)
+    check_regular(path, "a pytest-benchmark JSON file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BenchInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BenchInputError(f"{path}: a directory, not a JSON file") from None
     except UnicodeDecodeError:
         raise BenchInputError(f"{path}: not JSON (not UTF-8 text)") from None
     except OSError as error:

@@ -22,6 +22,7 @@ import pandas as pd
 from hyperf.analysis.steps import commit_series, history_steps
 from hyperf.bench.files import BenchInputError, benchmark_key, short_repr
 from hyperf.errors import clear_errors
+from hyperf.files import check_regular, is_sqlite_file
 from hyperf.format import format_interval, time_unit
 from hyperf.stats.steps import MIN_CHANGE, MIN_LENGTH
 from hyperf.store import Store
@@ -74,6 +75,7 @@ def parse_file(path: str | Path) -> dict[str, Any]:
 
 
 def _read_json(path: Path) -> Any:
+    check_regular(path, "a pytest-benchmark JSON file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -170,10 +172,18 @@ def import_command(files: tuple[str, ...], db: str) -> None:
     """Import pytest-benchmark JSON files (--benchmark-json) into the store's benchmark
     history. A run already imported is skipped, so importing a file again adds nothing."""
     parsed = [parse_file(path) for path in files]  # every file checked before any is stored
-    with Store(db, write=True) as store:
-        counts = [store.import_benchmarks(p) for p in parsed]
-    imported = sum(n for n, _ in counts)
-    skipped = sum(n for _, n in counts)
+    entries = {(p["run"]["run_key"], b["fullname"]) for p in parsed for b in p["benchmarks"]}
+    stored = set()
+    if is_sqlite_file(Path(db)):  # nothing new: the store is not even opened for writing
+        with Store(db) as store:
+            stored = store.stored_benchmarks() & entries
+    if stored == entries:
+        imported, skipped = 0, sum(len(p["benchmarks"]) for p in parsed)
+    else:
+        with Store(db, write=True) as store:
+            counts = [store.import_benchmarks(p) for p in parsed]
+        imported = sum(n for n, _ in counts)
+        skipped = sum(n for _, n in counts)
     click.echo(
         f"imported {imported} benchmark results from {len(files)} file(s) into {db}; "
         f"skipped {skipped} already stored"

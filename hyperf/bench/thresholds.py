@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hyperf.bench.files import BenchInputError, Benchmark, dict_or_empty, short_repr
+from hyperf.files import check_regular
 
 try:
     import tomllib
@@ -100,6 +101,7 @@ def _pyproject_table(pyproject: Path) -> tuple[Any, str]:
 def _read_config(path: Path, optional: bool = False) -> dict[str, Any]:
     """The mapping in a TOML or YAML file. ``optional``: a pyproject.toml read only to look
     for our table; without a TOML reader it is skipped unless it mentions tool.hyperf."""
+    check_regular(path, "--thresholds")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -135,15 +135,25 @@ class Readers(Connection):
         names = [d[0] for d in rows.description]
         return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
 
+    def stored_benchmarks(self) -> set[tuple[str, str]]:
+        """(run key, benchmark full name) of every imported benchmark result."""
+        if "bench_results" not in self._tables():  # a store from before schema 5
+            return set()
+        rows = self.conn.execute(
+            "SELECT r.run_key, e.fullname FROM bench_entries e"
+            " JOIN bench_results r ON r.id = e.result_id"
+        )
+        return set(rows.fetchall())
+
     def benchmark_history(self, name: str | None = None) -> pd.DataFrame:
         """Every imported benchmark result joined with its run, oldest first (by commit time,
         else by the run's own time); only benchmark ``name`` (its name or full name) if given.
         ``data_json`` holds the raw samples (seconds) or is null."""
         where = " WHERE e.name = ? OR e.fullname = ?" if name is not None else ""
         return pd.read_sql_query(
-            "SELECT r.id AS result_id, r.run_key, r.source, r.commit_id, r.commit_time, r.branch, r.dirty,"
-            " r.datetime, r.machine_json, e.fullname, e.name, e.bench_group, e.params_json,"
-            " e.median_s, e.q1_s, e.q3_s, e.rounds, e.extra_info_json, e.data_json"
+            "SELECT r.id AS result_id, r.run_key, r.source, r.commit_id, r.commit_time, r.branch,"
+            " r.dirty, r.datetime, r.machine_json, e.fullname, e.name, e.bench_group,"
+            " e.params_json, e.median_s, e.q1_s, e.q3_s, e.rounds, e.extra_info_json, e.data_json"
             f" FROM bench_entries e JOIN bench_results r ON r.id = e.result_id{where}"
             " ORDER BY COALESCE(r.commit_time, r.datetime), r.datetime, r.id, e.fullname",
             self.conn,

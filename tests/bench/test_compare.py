@@ -836,3 +836,49 @@ def test_controls_never_fail_the_gate(tmp_path):
 def test_control_without_controls_is_refused(tmp_path):
     files = [good_file(tmp_path / "base.json"), good_file(tmp_path / "new.json")]
     refused(compare(*files, "--control"), "base.json", "control", "test_control.py")
+
+
+# --- bad input, second round (issue 29): the bench commands' own cases ------------------------
+
+
+def test_merge_refuses_to_overwrite_one_of_its_inputs(tmp_path):
+    runs = process_runs(tmp_path, "run", [1e-3, 1.1e-3], n=20)
+    before = runs[0].read_bytes()
+    refused(merge(runs[0], runs), "run-0.json", "input")
+    assert runs[0].read_bytes() == before
+
+
+def test_bench_files_that_are_fifos_are_refused_without_waiting(tmp_path):
+    """A FIFO as BASE, as a merged run, as thresholds, as an imported file: refused from its
+    stat alone (opening it would wait for a writer forever). In a subprocess with a time
+    limit, so a hang fails this test instead of stalling the suite."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    good = good_file(tmp_path / "good.json")
+    commands = [
+        ["compare", str(fifo), str(good)],
+        ["compare", str(good), str(good), "--thresholds", str(fifo)],
+        ["merge", str(tmp_path / "out.json"), str(fifo)],
+        ["import", str(fifo), "--db", str(tmp_path / "h.db")],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "hyperf.cli", "bench", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, (command, done.stderr)
+        assert "pipe.json" in done.stderr and "not a regular file" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "h.db").exists()
+
+
+def test_importing_a_stored_file_again_leaves_the_store_untouched(tmp_path):
+    db = history_db(tmp_path, [1e-3, 1.1e-3])
+    before = db.read_bytes()
+    again = CliRunner().invoke(
+        main, ["bench", "import", str(tmp_path / "run-0.json"), "--db", str(db)]
+    )
+    assert again.exit_code == 0 and "imported 0" in again.output and "skipped 1" in again.output
+    assert db.read_bytes() == before

@@ -44,9 +44,7 @@ def test_every_shipped_size_is_compiled_for_both_targets(compiled):
 
 def test_no_local_memory_spills(compiled):
     spilling = [
-        (r.target, r.n, r.config, r.dtype, r.registers, r.stack_bytes)
-        for r in compiled
-        if r.spills
+        (r.target, r.n, r.config, r.dtype, r.registers, r.stack_bytes) for r in compiled if r.spills
     ]
     assert spilling == []
     assert all(0 < r.registers <= 255 for r in compiled)

@@ -80,8 +80,14 @@ def test_a_profiled_sweep_keeps_traces_and_breakdowns_and_reports_them(write_spe
 def test_a_bad_profile_filter_is_refused_before_anything_runs(write_spec, tmp_path):
     result = CliRunner().invoke(
         main,
-        ["sweep", str(write_spec(SPEC)), "--db", str(tmp_path / "r.db"),
-         "--profile-filter", "colour=red"],
+        [
+            "sweep",
+            str(write_spec(SPEC)),
+            "--db",
+            str(tmp_path / "r.db"),
+            "--profile-filter",
+            "colour=red",
+        ],
     )
     assert result.exit_code == 2 and "colour=red" in result.output and "seq_len" in result.output
     assert not (tmp_path / "r.db").exists()

@@ -39,6 +39,7 @@ from hyperf.bench.gate import (
     controlled,
     decide,
     is_control,
+    judge_family,
 )
 from hyperf.bench.history import parse_file
 from hyperf.bench.noise import load_history
@@ -106,7 +107,7 @@ def verdicts(
     """The gate's verdict on every non-control benchmark in both files (``old``: the
     within-run test as the gate applied it to one process a side before history)."""
     controls = (control_times(base), control_times(new)) if control else None
-    out = []
+    out, found = [], []
     for key, b in base.benchmarks.items():
         n = new.benchmarks.get(key)
         if n is None or is_control(b):
@@ -114,15 +115,11 @@ def verdicts(
         if old:
             out.append(within_run_verdict(b, n, thresholds))
             continue
-        pair = (
-            (controlled(b, controls[0], base.path), controlled(n, controls[1], new.path))
-            if controls
-            else None
-        )
-        out.append(
-            compare_benchmark(b, n, thresholds, noise.get(key) if noise else None, pair).verdict
-        )
-    return out
+        pair = None
+        if controls:
+            pair = (controlled(b, controls[0], base.path), controlled(n, controls[1], new.path))
+        found.append(compare_benchmark(b, n, thresholds, noise.get(key) if noise else None, pair))
+    return out + [c.verdict for c in judge_family(found, thresholds.alpha)]
 
 
 def comparisons(paths: list[Path], folder: Path) -> dict[str, list[tuple[Path, Path, Path | None]]]:

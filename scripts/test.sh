@@ -30,15 +30,20 @@ if [ "$status" -ne 0 ] || [ "$#" -gt 0 ]; then
   exit "$status" # a run of chosen tests stops here
 fi
 # The benchmark suite's CPU part, timed (one process, short budget: about a minute), and the
-# regression gate on its own output, so neither rots. Comparing a file with itself must
-# find every benchmark unchanged and exit 0.
+# regression gate on its own output, so neither rots. Comparing a file with itself (one
+# process a side: the within-run test) must give every ratio exactly 1 and, with a 50 %
+# threshold, every benchmark unchanged, drift controls included; exit 0.
 HYPERF_BENCH_PROCESSES=1 bash scripts/bench.sh .benchmarks/ci.json -q --benchmark-max-time=0.5
-hyperf bench compare .benchmarks/ci.json .benchmarks/ci.json --json >.benchmarks/ci-gate.json
+printf 'default = 0.5\n' >.benchmarks/ci-thresholds.toml
+hyperf bench compare .benchmarks/ci.json .benchmarks/ci.json --json \
+  --thresholds .benchmarks/ci-thresholds.toml >.benchmarks/ci-gate.json
 python - <<'PY'
 import json
 
 report = json.load(open(".benchmarks/ci-gate.json"))
 verdicts = {b["verdict"] for b in report["benchmarks"]}
 assert report["benchmarks"] and verdicts == {"unchanged"}, verdicts
+assert all(b["ratio"] == 1 for b in report["benchmarks"])
+assert any(b["is_control"] for b in report["benchmarks"]), "no drift controls ran"
 print(f"gate on its own output: {len(report['benchmarks'])} benchmarks unchanged")
 PY

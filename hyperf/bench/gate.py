@@ -31,8 +31,10 @@ far apart in time or on a shared machine; it assumes a slowdown of the machine s
 controls and the benchmarks alike (memory-bound and compute-bound work can drift apart).
 Controls themselves are compared plainly and never fail the gate.
 
-**Verdict**, with r = NEW / BASE, its CI at 1 − alpha, p the test's p-value and t the
-benchmark's relative threshold (``threshold_for``):
+**Verdict**, with r = NEW / BASE, its CI at 1 − alpha, p the test's p-value adjusted by
+Holm's method over the benchmarks compared (``holm_adjusted``: a rerun of the same code flags
+any benchmark with probability ≤ alpha, not m·alpha) and t the benchmark's relative
+threshold (``threshold_for``):
 
 - ``regression``: p < alpha, r > 1 + t, and the CI's lower end > 1.
 - ``improvement``: p < alpha, r < 1 / (1 + t), and the CI's upper end < 1 (symmetric to a
@@ -72,6 +74,7 @@ from hyperf.stats.bootstrap import centre
 from hyperf.stats.comparison import (
     MIN_HISTORY_RUNS,
     history_ratio,
+    holm_adjusted,
     processes_ratio,
     samples_ratio,
 )
@@ -130,6 +133,7 @@ class Comparison:
     threshold_pattern: str | None  # the [groups] pattern that set the threshold
     verdict: str
     method: str  # processes, history or within-run (the module docstring)
+    p_adjusted: float | None = None  # Holm-adjusted over the comparison's benchmarks
     history_runs: int | None = None  # stored runs behind the history's spread
     history_spread: float | None = None  # σ̂ of those runs (log units, ≈ relative)
     uncontrolled_ratio: float | None = None  # NEW / BASE before the control, when used
@@ -244,10 +248,10 @@ def compare_benchmark(
     tested_base, tested_new = control if control else (base, new)
     seed = zlib.crc32(base.key.encode())  # one fixed stream per benchmark
     ci_low = ci_high = p_value = None
-    ratio, method, note = plain, WITHIN_RUN, None
+    ratio, method, verdict = plain, WITHIN_RUN, TOO_FEW
     single = min(base.process_count, new.process_count) < 2
     if min(len(base.samples), len(new.samples)) < MIN_SAMPLES:
-        verdict = TOO_FEW
+        pass
     elif not single:
         method = PROCESSES
         ratio, ci_low, ci_high, p_value = processes_ratio(
@@ -265,17 +269,7 @@ def compare_benchmark(
         ratio, ci_low, ci_high, p_value = samples_ratio(
             tested_base.samples, tested_new.samples, confidence, seed
         )
-    if p_value is not None:
-        verdict = decide(ratio, ci_low, ci_high, p_value, threshold, alpha)
-        if method == WITHIN_RUN and verdict in (REGRESSION, IMPROVEMENT):
-            note = (
-                f"one process a side, no history: looks like a {verdict} ({ratio - 1:+.1%}) "
-                "within one process, which cannot tell code from drift; to decide, run "
-                f"`hyperf bench ab`, compare merged multi-process files, or give --db with "
-                f"≥ {MIN_HISTORY_RUNS} runs of it on this machine"
-            )
-            verdict = INCONCLUSIVE
-    return Comparison(
+    comparison = Comparison(
         key=new.key,
         name=new.name,
         group=new.group,
@@ -301,8 +295,35 @@ def compare_benchmark(
         if control
         else None,
         is_control=is_control(new),
-        note=note,
     )
+    return judged(comparison, p_value, alpha) if p_value is not None else comparison
+
+
+def judged(c: Comparison, p_adjusted: float, alpha: float) -> Comparison:
+    """``c`` with its verdict from the (familywise adjusted) p-value: within-run evidence
+    alone is never a regression or an improvement."""
+    verdict = decide(c.ratio, c.ci_low, c.ci_high, p_adjusted, c.threshold, alpha)
+    note = None
+    if c.method == WITHIN_RUN and verdict in (REGRESSION, IMPROVEMENT):
+        note = (
+            f"one process a side, no history: looks like a {verdict} ({c.ratio - 1:+.1%}) "
+            "within one process, which cannot tell code from drift; to decide, run "
+            f"`hyperf bench ab`, compare merged multi-process files, or give --db with "
+            f"≥ {MIN_HISTORY_RUNS} runs of it on this machine"
+        )
+        verdict = INCONCLUSIVE
+    return replace(c, p_adjusted=p_adjusted, verdict=verdict, note=note)
+
+
+def judge_family(comparisons: list[Comparison], alpha: float) -> list[Comparison]:
+    """Every verdict again, on Holm-adjusted p-values over the benchmarks that have one (the
+    controls aside): a rerun of the same code flags anything with probability ≤ alpha."""
+    tested = [i for i, c in enumerate(comparisons) if c.p_value is not None and not c.is_control]
+    adjusted = holm_adjusted([comparisons[i].p_value for i in tested])
+    out = list(comparisons)
+    for i, p in zip(tested, adjusted, strict=True):
+        out[i] = judged(comparisons[i], p, alpha)
+    return out
 
 
 def compare_files(
@@ -336,6 +357,7 @@ def compare_files(
             pair = (controlled(b, controls[0], base.path), controlled(n, controls[1], new.path))
         noise = history.noise.get(n.key) if history else None
         comparisons.append(compare_benchmark(b, n, thresholds, noise, pair))
+    comparisons = judge_family(comparisons, thresholds.alpha)
     return Report(
         base_file=base.path,
         new_file=new.path,

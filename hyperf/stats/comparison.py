@@ -29,6 +29,13 @@ its CI the percentiles of the difference of the two sides' two-level bootstrap r
 widened to Student's t with R − 1 degrees of freedom), and the test is Welch's t-test on the
 log process medians (assumption: those are roughly normal).
 
+**Many benchmarks at once** (``holm_adjusted``). A gate compares m benchmarks and fails if
+any regressed, so the error that matters is the familywise one: the chance that a rerun of
+the same code flags anything. Each test at alpha gives about m·alpha of it (18 benchmarks at
+0.01: one rerun in six). Holm's step-down adjustment controls it at alpha under any
+dependence between the tests: with p-values sorted p₍₁₎ ≤ … ≤ p₍ₘ₎, the adjusted value of
+p₍ᵢ₎ is max over j ≤ i of min(1, (m − j + 1)·p₍ⱼ₎).
+
 **History as the noise model** (``history_spread``, ``history_ratio``: one process, or one
 run, on a side). Within-run samples say nothing about how far a whole run's median moves
 between runs, so a one-process comparison on its own can never show a regression (the gate
@@ -147,3 +154,14 @@ def history_ratio(
         math.exp(difference + t * error),
         p,
     )
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input's order (the familywise error of
+    rejecting every adjusted p < alpha is at most alpha)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

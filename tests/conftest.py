@@ -1,7 +1,9 @@
 """Suite-wide settings."""
 
 import os
+import shutil
 
+import pytest
 import torch
 
 # Without a GPU, Triton kernels run in Triton's interpreter; say so for all of Triton (before it
@@ -9,3 +11,12 @@ import torch
 # tensors by itself, so this changes nothing for its own kernel; on a GPU runner it is unset.
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
+@pytest.fixture
+def store(made, tmp_path):
+    """A fresh copy of the module's ``made`` store (a real sweep's) in this test's directory,
+    for tests that may damage it."""
+    db = tmp_path / "v.db"
+    shutil.copy(made[0], db)
+    return db

@@ -40,14 +40,6 @@ def made(tmp_path_factory):
     return tmp / "made.db", spec_path
 
 
-@pytest.fixture
-def store(made, tmp_path):
-    """A fresh copy of the made store in this test's directory."""
-    db = tmp_path / "v.db"
-    shutil.copy(made[0], db)
-    return db
-
-
 def hyperf(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
 

@@ -67,13 +67,6 @@ def made(tmp_path_factory):
     return tmp / "made.db", spec_path
 
 
-@pytest.fixture
-def store(made, tmp_path):
-    db = tmp_path / "v.db"
-    shutil.copy(made[0], db)
-    return db
-
-
 def files_of(folder: Path) -> dict[str, bytes]:
     """Every regular file under ``folder`` and its bytes (a FIFO is not opened)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}

@@ -244,8 +244,8 @@ def test_an_output_folder_under_a_file_is_refused(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = hyperf("profile", "--op", "hyena:fft", "--seq-len", 64, "-o", blocker / "profile")
-    refused(result, str(blocker), "is a file, not a folder")
-    refused(hyperf("profile", "--op", "hyena:fft", "-o", blocker), "is a file, not a folder")
+    refused(result, str(blocker), "is a file, not a directory")
+    refused(hyperf("profile", "--op", "hyena:fft", "-o", blocker), "is a file, not a directory")
 
 
 def test_a_point_not_in_the_store_is_refused(store):

@@ -24,7 +24,7 @@ import select
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from hyperf.results import Repeat
 from hyperf.sweep.plan import Point
@@ -158,7 +158,8 @@ class KeptWorkers:
         self.repeats, self.options = repeats, (measure_memory, count_flops)
         self.workers: dict[int, LocalExecutor] = {}
 
-    def run(self, tasks: list[Task]) -> Iterator[Done]:
+    def run(self, tasks: Iterable[Task]) -> Iterator[Done]:
+        tasks = list(tasks)  # the driver may hand a generator; the first task sets the limit
         if not self.workers:  # all at once, so their imports overlap; all ready before the
             for repeat in range(self.repeats):  # first task, so none is importing during one
                 self.workers[repeat] = LocalExecutor(*self.options)

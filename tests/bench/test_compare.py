@@ -682,6 +682,11 @@ def history_run(tmp_path: Path, index: int, median: float, machine: dict | None 
     return path
 
 
+def one_run(path: Path, median: float) -> Path:
+    """A file holding one process of test_op: 200 samples (σ = 0.05) around ``median``."""
+    return write_results(path, [entry("test_op", samples(median, 0.05, 200), "op-cpu")])
+
+
 def history_db(tmp_path: Path, medians: list[float], machine: dict | None = None) -> Path:
     runs = [history_run(tmp_path, i, m, machine) for i, m in enumerate(medians)]
     db = tmp_path / "history.db"
@@ -698,15 +703,9 @@ def test_history_decides_what_one_process_a_side_cannot(tmp_path):
     one only past 11 SE. Without --db the 1.25× run is inconclusive."""
     levels = RNG.lognormal(np.log(1e-3), 0.01, 8)
     db = history_db(tmp_path, levels.tolist())
-    base = write_results(
-        tmp_path / "base.json", [entry("test_op", samples(1e-3, 0.05, 200), "op-cpu")]
-    )
-    same = write_results(
-        tmp_path / "same.json", [entry("test_op", samples(1e-3, 0.05, 200), "op-cpu")]
-    )
-    slow = write_results(
-        tmp_path / "slow.json", [entry("test_op", samples(1.25e-3, 0.05, 200), "op-cpu")]
-    )
+    base = one_run(tmp_path / "base.json", 1e-3)
+    same = one_run(tmp_path / "same.json", 1e-3)
+    slow = one_run(tmp_path / "slow.json", 1.25e-3)
 
     code, report = compare_json(base, slow, "--db", db)
     (row,) = report["benchmarks"]
@@ -731,12 +730,8 @@ def test_a_past_change_in_the_history_is_not_noise(tmp_path):
     it would be ≈ 14 % and hide the next 1.25× slowdown (t ≈ 1.1)."""
     levels = [*RNG.lognormal(np.log(1e-3), 0.01, 4), *RNG.lognormal(np.log(1.3e-3), 0.01, 4)]
     db = history_db(tmp_path, [float(x) for x in levels])
-    base = write_results(
-        tmp_path / "base.json", [entry("test_op", samples(1.3e-3, 0.05, 200), "op-cpu")]
-    )
-    slow = write_results(
-        tmp_path / "slow.json", [entry("test_op", samples(1.625e-3, 0.05, 200), "op-cpu")]
-    )
+    base = one_run(tmp_path / "base.json", 1.3e-3)
+    slow = one_run(tmp_path / "slow.json", 1.625e-3)
     code, report = compare_json(base, slow, "--db", db)
     (row,) = report["benchmarks"]
     assert row["history_spread"] < 0.05, (SEED, row)
@@ -747,12 +742,8 @@ def test_history_from_another_machine_is_warned_about_and_not_used(tmp_path):
     other = json.loads(json.dumps(MACHINE_INFO))
     other["hyperf"]["gpu_name"] = "NVIDIA A100-SXM4-80GB"
     db = history_db(tmp_path, [1e-3] * 8, machine=other)
-    base = write_results(
-        tmp_path / "base.json", [entry("test_op", samples(1e-3, 0.05, 200), "op-cpu")]
-    )
-    slow = write_results(
-        tmp_path / "slow.json", [entry("test_op", samples(1.25e-3, 0.05, 200), "op-cpu")]
-    )
+    base = one_run(tmp_path / "base.json", 1e-3)
+    slow = one_run(tmp_path / "slow.json", 1.25e-3)
     code, report = compare_json(base, slow, "--db", db)
     assert code == 0 and report["benchmarks"][0]["method"] == "within-run"
     assert "8 run(s) from another machine not used" in report["history"]

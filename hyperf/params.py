@@ -11,6 +11,7 @@ point options, and the analysis's series and pairing keys.
 
 from __future__ import annotations
 
+import functools
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Literal
@@ -117,8 +118,10 @@ class WorkloadParams:
         return self.n_heads or default_heads(self.d_model)
 
 
+@functools.cache
 def point_params() -> dict[str, tuple[type, object, Param]]:
-    """Every point parameter: name → (type, default, facts), in field order."""
+    """Every point parameter: name → (type, default, facts), in field order (one dict,
+    computed once: callers read it, never change it)."""
     hints = typing.get_type_hints(WorkloadParams)
     return {f.name: (hints[f.name], f.default, f.metadata["param"]) for f in fields(WorkloadParams)}
 

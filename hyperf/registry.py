@@ -127,6 +127,14 @@ _ENTRIES: dict[str, Entry] = {}
 _DERIVERS: list[tuple[str, Callable[[Entry], Entry]]] = []
 _DERIVED: dict[tuple[int, str], tuple[Entry, Entry]] = {}  # (rule, source) → (source, entry)
 _loaded = False
+# _all()'s answer until the entries or the rules change (a dry run looks operators up millions
+# of times); every change goes through _changed().
+_ALL: dict[str, Entry] | None = None
+
+
+def _changed() -> None:
+    global _ALL
+    _ALL = None
 
 
 def always_available(device: torch.device, dtype: torch.dtype) -> Availability:
@@ -163,10 +171,18 @@ def derive(family: str, rule: Callable[[Entry], Entry]) -> None:
     of its own (``hyperf.ops.hyena``: a ``hyena:X`` for every ``longconv:X``). An entry
     registered under the same name takes precedence."""
     _DERIVERS.append((family, rule))
+    _changed()
 
 
 def _all() -> dict[str, Entry]:
     """The registered entries and the ones derived from them (a registered name wins)."""
+    global _ALL
+    if _ALL is None:
+        _ALL = _derive_all()
+    return _ALL
+
+
+def _derive_all() -> dict[str, Entry]:
     found: dict[str, Entry] = {}
     for family, rule in _DERIVERS:
         for source in [e for e in _ENTRIES.values() if e.family == family]:
@@ -190,11 +206,13 @@ def add(entry: Entry) -> None:
     if entry.name in _ENTRIES:
         raise RegisteredTwice(entry.name, _ENTRIES[entry.name].fn.__module__)
     _ENTRIES[entry.name] = entry
+    _changed()
 
 
 def remove(name: str) -> None:
     """Forget ``name`` (a test's temporary backend); what is derived from it goes with it."""
     _ENTRIES.pop(name, None)
+    _changed()
 
 
 def _import(module: str) -> None:
@@ -206,6 +224,7 @@ def _import(module: str) -> None:
     except BaseException:
         for name in set(_ENTRIES) - before:
             del _ENTRIES[name]
+        _changed()
         raise
 
 

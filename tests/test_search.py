@@ -56,10 +56,14 @@ def crossover(
 
 
 def test_the_interval_holds_the_analytic_crossover(tmp_path):
-    """Ten searches, each at a fresh random L0 (log-uniform in 700–6,000): the 95 % interval
-    contains L0 in at least 9 and every resolved one is within tol (±10 %)."""
+    """Six real searches, each at a fresh random L0 (log-uniform in 700–6,000): the 95 %
+    interval contains L0 in at least 4 and every resolved one is within tol (±10 %). At the
+    nominal 95 %, two misses or fewer happen with probability 0.998, so this fails on a broken
+    interval, not on chance; the interval's calibration itself is checked more finely, and
+    cheaply, on 80 simulated searches (``test_simulated_searches_cover_the_true_crossover``).
+    Each real search is a process with its own workers: six cost ~80 s here."""
     hits, rows = 0, []
-    for run in range(10):
+    for run in range(6):
         l0 = round(math.exp(random.uniform(math.log(700), math.log(6000))))
         result = json.loads(crossover(tmp_path / f"{run}.db", plugin_env(l0), *PAIR, *FAST,
                                       "--json").stdout)  # fmt: skip
@@ -69,7 +73,7 @@ def test_the_interval_holds_the_analytic_crossover(tmp_path):
         rows.append((l0, result["verdict"], low, high, len(result["probes"])))
         if result["verdict"] == "resolved":
             assert result["half_width"] <= 0.10, rows[-1]
-    assert hits >= 9, rows
+    assert hits >= 4, rows
 
 
 def test_a_pair_that_never_crosses_says_which_is_faster(tmp_path):

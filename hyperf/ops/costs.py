@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import torch
-
 from hyperf.registry import Terms
 
 if TYPE_CHECKING:
@@ -47,4 +45,4 @@ def add_terms(terms: Terms, more: Terms, times: float = 1.0) -> None:
 
 def element_size(workload: Workload) -> int:
     """Bytes of one element of the workload's dtype (float16: 2)."""
-    return torch.empty(0, dtype=workload.torch_dtype).element_size()
+    return workload.torch_dtype.itemsize

@@ -106,7 +106,11 @@ def profile_workload(
     worker = f"{workload.op.replace(':', '-')}-L{workload.seq_len}-{mode}"
     profiler = torch.profiler.profile(
         activities=activities,
-        schedule=schedule(wait=options.wait, warmup=options.warmup, active=options.active),
+        # One cycle: with the default (repeat forever) and wait=0, the last step() opens the
+        # next cycle's warm-up, and the events read after the loop are that empty session's.
+        schedule=schedule(
+            wait=options.wait, warmup=options.warmup, active=options.active, repeat=1
+        ),
         on_trace_ready=tensorboard_trace_handler(str(tb_dir), worker_name=worker, use_gzip=True),
         record_shapes=options.record_shapes,
         profile_memory=options.profile_memory,

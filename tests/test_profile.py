@@ -91,6 +91,20 @@ def test_forward_and_backward_puts_the_backward_in_its_own_row(tmp_path):
     assert table["share"].sum() == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("wait, warmup, active", [(0, 1, 1), (0, 0, 2), (2, 1, 1)])
+def test_every_schedule_profiles_its_active_steps(tmp_path, wait, warmup, active):
+    """With wait 0 the profiler's default schedule repeats: the last step opened an empty
+    next cycle, whose events the profile read (a KeyError). Each schedule records exactly its
+    active steps, whatever comes before them."""
+    workload = Workload("hyena:fft", seq_len=256, d_model=16)
+    options = ProfileOptions(wait=wait, warmup=warmup, active=active)
+    profile = profile_workload(workload, "fwd", CPU, tmp_path / "p", options)
+    assert profile.step_ms > 0
+    assert (profile.breakdown["cpu_ms"] > 0).any()
+    per_step = profile.ops.groupby("name")["count"].sum()
+    assert per_step["hyperf/fft forward"] == 1  # one forward FFT region per profiled step
+
+
 def test_the_stages_add_up_to_the_timed_forward(tmp_path):
     """The categories' sum per step is within 10 % of the forward as the timer measures it.
 

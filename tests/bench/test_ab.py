@@ -1,10 +1,14 @@
 """``hyperf bench ab``: a real interleaved A/B of two commits of this repository.
 
 The test clones the repository at HEAD into a temporary folder, commits a change there that
-gives longconv:fft's forward three more inverse/forward FFT round trips (same output; ~1.9×
-its time at L=256 here), and runs ``hyperf bench ab`` over two CPU benchmarks in real pytest
-processes, five a side: with three, Student's t on 2 degrees of freedom widens a 99 % interval
-so much (×4.7 against a normal one) that even 1.3× stayed inconclusive.
+gives longconv:fft's forward ten more inverse/forward FFT round trips (same output; ~4× its
+time at L=256 here), and runs ``hyperf bench ab`` over two CPU benchmarks in real pytest
+processes, five a side. The slowdown is large on purpose: processes of one build are not
+always alike here (with three more round trips, ~1.9×, one NEW process of five ran at 0.6×
+its siblings' time, and the gate rightly called the change inconclusive), and with three
+processes a side Student's t on 2 degrees of freedom widens a 99 % interval 4.7× over a
+normal one. The test is about the mechanism, not about the smallest change it can see;
+``reports/cpu-gate`` measures that.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ FFT = "hyperf/ops/longconv/fft.py"
 LINE = "            y = torch.fft.irfft(y_f, n=n)[..., :seq_len]\n"
 SLOWER = (
     "            y = torch.fft.irfft(y_f, n=n)\n"
-    "            for _ in range(3):  # a test's slowdown: three more round trips, same output\n"
+    "            for _ in range(10):  # a test's slowdown: ten more round trips, same output\n"
     "                y = torch.fft.irfft(torch.fft.rfft(y, n=n), n=n)\n"
     "            y = y[..., :seq_len]\n"
 )
@@ -51,7 +55,7 @@ def clone(tmp_path_factory) -> Path:
         "commit",
         "--quiet",
         "-am",
-        "longconv:fft: three more FFT passes (a test's slowdown)",
+        "longconv:fft: ten more FFT passes (a test's slowdown)",
     )
     (folder / "thresholds.toml").write_text(THRESHOLDS)
     return folder

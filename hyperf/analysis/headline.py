@@ -115,8 +115,9 @@ SEARCH_KEYS = ["hyena", "order", "attention", "causal", "mode", "exec", "depth",
 
 def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
     """``table`` with each searched crossover (``hyperf.analysis.search``) in place of the
-    grid's at the same configuration, its ``searched`` cell saying how it was found; a pair
-    searched but not swept gets a row of its own (no speedup). Pairs other than a Hyena (or
+    grid's at the same configuration, its ``searched`` cell saying how it was found; a search
+    that resolved nothing keeps the grid's crossover, with the search's verdict beside it; a
+    pair searched but not swept gets a row of its own (no speedup). Pairs other than a Hyena (or
     long convolution) against an attention are not headline pairs."""
     if searched.empty:
         return table
@@ -148,9 +149,19 @@ def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
     merged = table.merge(found, on=SEARCH_KEYS, how="outer", suffixes=("", "_s"),
                          indicator=True)  # fmt: skip
     replaced = merged["_merge"] != "left_only"
+    # A search that found no crossover and no one-sided answer leaves the grid's crossover
+    # standing (it is what is known), and says so beside it.
+    unresolved = merged["crossover_L_s"].isna() & merged["note_s"].fillna("").str.startswith(
+        "not resolved"
+    )
+    keep_grid = replaced & unresolved & merged["crossover_L"].notna()
     for column in ("crossover_L", "ci_low", "ci_high", "extrapolated", "note", "searched"):
         merged[column] = merged[column].astype(object)
-        merged.loc[replaced, column] = merged.loc[replaced, f"{column}_s"]
+        take = replaced & ~keep_grid if column != "searched" else replaced
+        merged.loc[take, column] = merged.loc[take, f"{column}_s"]
+    merged.loc[keep_grid, "note"] = "grid's interpolation; the search: " + merged.loc[
+        keep_grid, "note_s"
+    ].astype(str)
     for column in COLUMNS:
         if column not in merged:
             merged[column] = None

@@ -125,8 +125,14 @@ def test_an_unresolved_or_one_sided_search_says_so_and_a_new_pair_gets_a_row():
     cell = headline_cells(table).loc[0, "crossover L (95 % CI)"]
     assert cell.startswith("hyena:fft faster everywhere in [256, 16,384]; searched")
     unresolved = _searched(verdict="not resolved", crossover_L=None, estimate_L=1500.0)
-    cell = headline_cells(with_searched(grid, unresolved)).loc[0, "crossover L (95 % CI)"]
-    assert cell.startswith("not resolved to ±10% (estimate ≈ 1,500)")
+    kept = with_searched(grid, unresolved)
+    assert kept.loc[0, "crossover_L"] == 701.0  # the grid's crossover stays: it is what is known
+    cell = headline_cells(kept).loc[0, "crossover L (95 % CI)"]
+    assert cell.startswith("701 (650–760, grid's interpolation; the search: not resolved to "
+                           "±10% (estimate ≈ 1,500)); searched: 6 probes")  # fmt: skip
+    no_grid = with_searched(grid.assign(crossover_L=None, ci_low=None, ci_high=None), unresolved)
+    cell = headline_cells(no_grid).loc[0, "crossover L (95 % CI)"]
+    assert cell.startswith("not resolved to ±10% (estimate ≈ 1,500); searched")
     other = with_searched(grid, _searched(a="attention:sdpa-flash"))
     assert len(other) == 3 and "attention:sdpa-flash" in set(other["attention"])
     longconvs = _searched(a="longconv:blocked", a_family="longconv", b="longconv:fft",

@@ -55,7 +55,7 @@ def environment_section(c: Context) -> Section:
                 f"{ceiling.get('device_name')} ({ceiling.get('threads')} threads): {rates}; "
                 f"copy {format_rate(ceiling['copy_bytes_per_s'], 'GB/s')}."
             )
-        after = "Calibrated ceilings: " + " ".join(parts)
+        after = "Calibrated ceilings: " + " ".join(dict.fromkeys(parts))  # once per machine
     else:
         after = Markup(
             "No calibrated ceilings (run <code>hyperf calibrate</code> before the sweep to get "

@@ -138,7 +138,10 @@ def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
             {**{k: row[k] for k in SEARCH_KEYS if k in row}, "hyena": hyena,
              "attention": attention, "crossover_L": row["crossover_L"],
              "ci_low": row["ci_low"], "ci_high": row["ci_high"], "extrapolated": False,
-             "note": note, "searched": how}
+             "note": note, "searched": how,
+             # no crossover and no one-sided answer: the grid's crossover stands
+             "grid_stands": pd.isna(row["crossover_L"])
+             and not row["verdict"].endswith("faster everywhere")}
         )  # fmt: skip
     if not rows:
         return table
@@ -151,10 +154,7 @@ def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
     replaced = merged["_merge"] != "left_only"
     # A search that found no crossover and no one-sided answer leaves the grid's crossover
     # standing (it is what is known), and says so beside it.
-    unresolved = merged["crossover_L_s"].isna() & merged["note_s"].fillna("").str.startswith(
-        "not resolved"
-    )
-    keep_grid = replaced & unresolved & merged["crossover_L"].notna()
+    keep_grid = replaced & merged["grid_stands"].eq(True) & merged["crossover_L"].notna()
     for column in ("crossover_L", "ci_low", "ci_high", "extrapolated", "note", "searched"):
         merged[column] = merged[column].astype(object)
         take = replaced & ~keep_grid if column != "searched" else replaced

@@ -10,6 +10,7 @@ each process's samples apart in ``extra_info["hyperf_process_rounds"]``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from hyperf.files import check_regular
+from hyperf.stats.bootstrap import centre
 
 SAVE_DATA_HINT = "rerun pytest with --benchmark-json FILE --benchmark-save-data"
 PROCESS_ROUNDS = "hyperf_process_rounds"  # extra_info key: rounds of each merged process
@@ -44,6 +46,16 @@ class Benchmark:
     @property
     def process_count(self) -> int:
         return max(1, len(self.processes))
+
+    @property
+    def parts(self) -> tuple[np.ndarray, ...]:
+        """The samples by process: the merged processes, or all samples as one."""
+        return self.processes or (self.samples,)
+
+    @functools.cached_property
+    def centre(self) -> float:
+        """The benchmark's time (s): the geometric mean of its process medians."""
+        return centre(self.parts)
 
 
 @dataclass(frozen=True)

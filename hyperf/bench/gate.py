@@ -70,7 +70,6 @@ from hyperf.bench.files import (
 from hyperf.bench.history import parse_file
 from hyperf.bench.noise import History, RunNoise, load_history
 from hyperf.bench.thresholds import Thresholds, ThresholdSettings, threshold_for
-from hyperf.stats.bootstrap import centre
 from hyperf.stats.comparison import (
     MIN_HISTORY_RUNS,
     history_ratio,
@@ -183,10 +182,6 @@ def _device(benchmark: Benchmark) -> str:
     return (benchmark.group or "").rpartition("-")[2]
 
 
-def _processes(benchmark: Benchmark) -> tuple[np.ndarray, ...]:
-    return benchmark.processes or (benchmark.samples,)
-
-
 def control_times(file: BenchmarkFile) -> dict[str, np.ndarray]:
     """Per device: each process's control time (s), the geometric mean of its controls'
     process medians. BenchInputError when the file holds no controls, or controls whose
@@ -194,7 +189,7 @@ def control_times(file: BenchmarkFile) -> dict[str, np.ndarray]:
     by_device: dict[str, list[np.ndarray]] = {}
     for benchmark in file.benchmarks.values():
         if is_control(benchmark):
-            medians = np.array([np.median(p) for p in _processes(benchmark)])
+            medians = np.array([np.median(p) for p in benchmark.parts])
             by_device.setdefault(_device(benchmark), []).append(medians)
     if not by_device:
         raise BenchInputError(
@@ -218,7 +213,7 @@ def controlled(benchmark: Benchmark, controls: dict[str, np.ndarray], path: str)
     if is_control(benchmark):
         return benchmark
     device = _device(benchmark)
-    parts = _processes(benchmark)
+    parts = benchmark.parts
     if device not in controls or len(controls[device]) != len(parts):
         raise BenchInputError(
             f"{path}: benchmark {benchmark.key!r}: --control needs a {CONTROL_GROUP}-{device} "
@@ -244,28 +239,24 @@ def compare_benchmark(
     process's control time, on which the verdict is then taken."""
     threshold, pattern = threshold_for(new, thresholds)
     alpha, confidence = thresholds.alpha, 1 - thresholds.alpha
-    plain = centre(_processes(new)) / centre(_processes(base))
+    plain = new.centre / base.centre
     tested_base, tested_new = control if control else (base, new)
     seed = zlib.crc32(base.key.encode())  # one fixed stream per benchmark
     ci_low = ci_high = p_value = None
-    ratio, method, verdict = plain, WITHIN_RUN, TOO_FEW
-    single = min(base.process_count, new.process_count) < 2
-    if min(len(base.samples), len(new.samples)) < MIN_SAMPLES:
-        pass
-    elif not single:
+    ratio, method = plain, WITHIN_RUN
+    enough = min(len(base.samples), len(new.samples)) >= MIN_SAMPLES
+    if enough and min(base.process_count, new.process_count) >= 2:
         method = PROCESSES
         ratio, ci_low, ci_high, p_value = processes_ratio(
             tested_base.processes, tested_new.processes, confidence, seed
         )
-    elif noise is not None:
+    elif enough and noise is not None:
         method = HISTORY
         ratio, ci_low, ci_high, p_value = history_ratio(
-            *(np.log(centre(_processes(b))) for b in (tested_base, tested_new)),
-            noise.spread,
-            noise.dof,
+            np.log(tested_base.centre), np.log(tested_new.centre), noise.spread, noise.dof,
             confidence,
-        )
-    else:
+        )  # fmt: skip
+    elif enough:
         ratio, ci_low, ci_high, p_value = samples_ratio(
             tested_base.samples, tested_new.samples, confidence, seed
         )
@@ -278,22 +269,20 @@ def compare_benchmark(
         new_rounds=len(new.samples),
         base_processes=base.process_count,
         new_processes=new.process_count,
-        base_median_s=centre(_processes(base)),
-        new_median_s=centre(_processes(new)),
+        base_median_s=base.centre,
+        new_median_s=new.centre,
         ratio=ratio,
         ci_low=ci_low,
         ci_high=ci_high,
         p_value=p_value,
         threshold=threshold,
         threshold_pattern=pattern,
-        verdict=verdict,
+        verdict=TOO_FEW,  # until judged on its p-value
         method=method,
         history_runs=noise.runs if method == HISTORY else None,
         history_spread=noise.spread if method == HISTORY else None,
         uncontrolled_ratio=plain if control else None,
-        control_ratio=plain / (centre(_processes(control[1])) / centre(_processes(control[0])))
-        if control
-        else None,
+        control_ratio=plain / (control[1].centre / control[0].centre) if control else None,
         is_control=is_control(new),
     )
     return judged(comparison, p_value, alpha) if p_value is not None else comparison

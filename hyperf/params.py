@@ -45,6 +45,7 @@ class Param:
     families: tuple[str, ...] | None = None  # the families it applies to; None: every one
     column: str | None = None  # the store's column, where it differs from the name
     option: str | None = None  # the CLI option, where it differs from --name-with-dashes
+    built: bool = True  # passed to the operator's builder (depth is not: it wraps the mixer)
     series: bool = False  # identifies a series (a curve over L) in the analysis
     paired: bool = False  # Hyena and attention are compared only where it is equal
     added_later: bool = False  # at its default it stays out of point IDs stored before it
@@ -61,7 +62,11 @@ def param(default, doc: str, **facts):
     return field(default=default, metadata={"param": Param(doc, **facts)})
 
 
-MIXERS = ("hyena", "attention")
+# Operator families (``family:impl`` registry names). The mixers build (B, L, D) modules that
+# a depth stack can wrap; the subquadratic ones are compared against attention's quadratic one.
+FAMILIES = ("longconv", "hyena", "ssm", "attention")
+MIXERS = ("hyena", "ssm", "attention")
+SUBQUADRATIC = ("hyena", "longconv", "ssm")
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,8 @@ class WorkloadParams:
     )
     dtype: str = param("float32", "float32, float16, bfloat16 or float64", series=True, paired=True)
     depth: int = param(
-        0, "0: the bare mixer; k: k pre-norm blocks", ge=0, le=256, families=MIXERS, series=True,
-        paired=True,
+        0, "0: the bare mixer; k: k pre-norm blocks", ge=0, le=256, families=MIXERS, built=False,
+        series=True, paired=True,
     )  # fmt: skip
     order: int = param(
         2, "Hyena order N (≥ 2 for the safari variant)", ge=1, le=16, families=("hyena",),
@@ -106,6 +111,18 @@ class WorkloadParams:
     causal: bool = param(
         True, "attention only: false for bidirectional (encoder) attention",
         families=("attention",), series=True, added_later=True,
+    )  # fmt: skip
+    filter_len: int | None = param(
+        None, "taps of an explicit Hyena filter (hyena:se, hyena:mr; None: the operator's "
+        "default)", ge=1, le=MAX_SEQ_LEN, families=("hyena",), series=True, added_later=True,
+    )  # fmt: skip
+    window: int | None = param(
+        None, "sliding-window attention: keys within this many positions (None: all)", ge=1,
+        le=MAX_SEQ_LEN, families=("attention",), series=True, added_later=True,
+    )  # fmt: skip
+    d_state: int = param(
+        128, "state size N of a state-space mixer (Mamba-2's default 128)", ge=1, le=4096,
+        families=("ssm",), series=True, added_later=True,
     )  # fmt: skip
     exec: Exec = param(  # noqa: RUF009 (a Literal alias: ruff cannot see it is immutable)
         "eager", "how the step runs: eager, graph (CUDA graphs, replayed) or compile "

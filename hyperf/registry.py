@@ -7,7 +7,9 @@ lookup) or by a plugin named in ``HYPERF_PLUGINS``, and is named ``family:impl``
   (B, C, L) in and out (validated inputs, see ``hyperf.ops.long_conv``);
 - ``hyena:*`` — the Hyena operator with one long-convolution backend; ``fn(d_model, l_max,
   **hparams)`` builds the module, (B, L, D) in and out. One exists for every ``longconv:*``
-  entry, plugins' included, derived from it (``derive``; ``hyperf.ops.hyena``);
+  entry, plugins' included, derived from it (``derive``; ``hyperf.ops.hyena``); StripedHyena
+  2's three operators (``hyena:se``, ``hyena:mr``, ``hyena:li``) are registered as well;
+- ``ssm:*`` — state-space mixers (Mamba-2's SSD), built and shaped like the Hyena ones;
 - ``attention:*`` — attention mixers with projections; ``fn`` builds the module as above,
   causal unless given ``causal=False`` (a builder without that parameter builds causal
   attention only, and a bidirectional point of it is refused with the reason).
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 
 from hyperf.errors import PluginError
+from hyperf.params import FAMILIES, WorkloadParams
 
 if TYPE_CHECKING:
     from hyperf.workload import Workload
@@ -79,13 +82,22 @@ class TimeModel:
     note: str = ""
 
 
-FAMILIES = ("longconv", "hyena", "attention")
+# The point parameters (``hyperf.params``) a family's builders take, unless an entry names
+# its own (``Entry.params``); a point's others are reset to their defaults by the plan, so a
+# parameter an operator ignores never makes two points of one measurement.
+FAMILY_PARAMS = {
+    "longconv": (),
+    "hyena": ("order", "variant", "filter_order", "emb_dim", "modulate"),
+    "ssm": ("d_state",),
+    "attention": ("n_heads", "causal"),
+}
 # Each family's float64 oracle: the entry every other entry of the family is checked against
 # unless it names another. The oracles themselves are checked against independent NumPy
 # float64 code in the test suite.
 FAMILY_ORACLES = {
     "longconv": "longconv:reference",
     "hyena": "hyena:reference",
+    "ssm": "ssm:reference",
     "attention": "attention:naive",
 }
 
@@ -94,7 +106,8 @@ FAMILY_ORACLES = {
 class Entry:
     """A named operator: how to build it, where it can run, and what hyperf knows about it.
 
-    The terms are functions of the point (a ``Workload``) for the bare operator (depth and
+    The builder's keyword arguments are the point parameters in ``builder_params``. The terms
+are functions of the point (a ``Workload``) for the bare operator (depth and
     mode are applied by ``hyperf.measure``); None means unknown, never another's model.
     """
 
@@ -111,6 +124,10 @@ class Entry:
     time_model: TimeModel | None = None  # None: the GPU predictor does not cover it
     colour: str | None = None  # its report colour; None: the report picks a free one
     derived_from: str | None = None  # the entry this one was derived from (``derive``)
+    params: tuple[str, ...] | None = None  # its builder's point parameters; None: the family's
+    # Why it cannot build a point (a filter longer than L, say), or None: checked with the
+    # spec, before anything runs.
+    refuse: Callable[[WorkloadParams], str | None] | None = None
 
     @property
     def family(self) -> str:
@@ -119,6 +136,11 @@ class Entry:
     @property
     def impl(self) -> str:
         return self.name.split(":", 1)[1]
+
+    @property
+    def builder_params(self) -> tuple[str, ...]:
+        """The point parameters ``fn`` takes by keyword (after ``d_model`` and ``l_max``)."""
+        return FAMILY_PARAMS[self.family] if self.params is None else self.params
 
 
 _ENTRIES: dict[str, Entry] = {}

@@ -56,24 +56,16 @@ class Workload(WorkloadParams):
         return (self.batch, self.seq_len, self.d_model)
 
     def mixer_hparams(self) -> dict:
-        """Keyword arguments of the mixer's builder for this workload. ``causal`` is passed
-        only when False, so a plugin's attention builder without the parameter still builds
-        the causal default."""
-        if not self.causal and self.family != "attention":
+        """Keyword arguments of the operator's builder for this workload: the point parameters
+        its entry takes (``Entry.builder_params``). ``causal`` is passed only when False, so a
+        plugin's attention builder without the parameter still builds the causal default."""
+        takes = registry.get(self.op).builder_params
+        if not self.causal and "causal" not in takes:
             raise ValueError(
                 f"causal=False applies to attention:* mixers only; {self.op} is causal"
             )
-        if self.family == "hyena":
-            return {
-                "order": self.order,
-                "variant": self.variant,
-                "filter_order": self.filter_order,
-                "emb_dim": self.emb_dim,
-                "modulate": self.modulate,
-            }
-        if self.family == "attention":
-            return {"n_heads": self.n_heads} | ({} if self.causal else {"causal": False})
-        return {}
+        hparams = {name: getattr(self, name) for name in takes if name != "causal"}
+        return hparams | ({} if self.causal else {"causal": False})
 
     def build_module(self) -> nn.Module:
         """The module on the CPU in float32 (parameters are initialised from torch's RNG)."""

@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
-from hyperf.params import columns_where
+from hyperf.params import SUBQUADRATIC, columns_where
 from hyperf.stats.bootstrap import centre, log_replicates
 from hyperf.stats.fits import fit_power_law
 from hyperf.stats.sample import percentile_interval
 
-HYENA_FAMILIES = ("hyena", "longconv")
+HYENA_FAMILIES = SUBQUADRATIC  # the side compared against attention
 MIN_FIT_POINTS = 3  # a power law through two points fits anything
 MIN_FIT_R2 = 0.9  # on (log L, log t)
 MAX_EXTRAPOLATION = 8.0  # three doublings beyond the longest measured length

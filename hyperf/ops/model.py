@@ -16,6 +16,7 @@ from torch import nn
 from hyperf import registry
 from hyperf.ops.costs import element_size, linear_flops
 from hyperf.ops.regions import region
+from hyperf.params import MIXERS
 from hyperf.registry import Terms
 
 if TYPE_CHECKING:
@@ -63,10 +64,13 @@ class Stack(nn.Module):
 
 
 def build_mixer(mixer: str, d_model: int, l_max: int, **hparams) -> nn.Module:
-    """Build a ``hyena:*`` or ``attention:*`` registry entry as a (B, L, D) module."""
+    """Build a mixer's registry entry (``hyena:*``, ``ssm:*``, ``attention:*``) as a (B, L, D)
+    module."""
     entry = registry.get(mixer)
-    if entry.family not in ("hyena", "attention"):
-        raise ValueError(f"mixer must be a hyena:* or attention:* name; got {mixer!r}")
+    if entry.family not in MIXERS:
+        raise ValueError(
+            f"mixer must be a {', '.join(f + ':*' for f in MIXERS)} name; got {mixer!r}"
+        )
     if "causal" in hparams and not _takes(entry.fn, "causal"):
         raise ValueError(
             f"{mixer}'s builder takes no 'causal' parameter: it builds causal attention only"

@@ -170,4 +170,5 @@ MIGRATIONS = {
     6: _schema_v6,
     7: _add_declared_columns,
     8: _schema_v8,
+    9: _add_declared_columns,  # filter_len, window, d_state (StripedHyena 2, flex, Mamba-2)
 }  # version -> step from version − 1

@@ -50,14 +50,20 @@ class Point:
 
 
 def normalise(workload: Workload) -> Workload:
-    """Reset the parameters that do not apply to the workload's family to their defaults."""
-    family = registry.get(workload.op).family
+    """Reset the parameters the workload's operator does not take to their defaults: those of
+    other families, and those of its family that its builder ignores
+    (``Entry.builder_params``)."""
+    entry = registry.get(workload.op)
     return replace(
         workload,
         **{
             name: default
             for name, (_, default, facts) in point_params().items()
-            if facts.families is not None and family not in facts.families
+            if facts.families is not None
+            and (
+                entry.family not in facts.families
+                or (facts.built and name not in entry.builder_params)
+            )
         },
     )
 

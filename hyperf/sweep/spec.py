@@ -36,7 +36,7 @@ from pydantic import (
 from hyperf import registry
 from hyperf.files import check_regular
 from hyperf.measure.timing import DAY_S, TimingOptions
-from hyperf.params import MAX_SEQ_LEN, Param, point_params
+from hyperf.params import MAX_SEQ_LEN, SUBQUADRATIC, Param, point_params
 from hyperf.workload import DTYPES, MODES, Workload
 
 SPEC_VERSION = 1
@@ -135,6 +135,11 @@ class PointParams(_PointFields):  # type: ignore[misc, valid-type]
             raise ValueError(f"order {self.order}: the safari variant needs order ≥ 2")
         if family == "attention" and self.n_heads and self.d_model % self.n_heads:
             raise ValueError(f"n_heads {self.n_heads} must divide d_model {self.d_model}")
+        entry = registry.lookup(self.op)
+        if entry is not None and entry.refuse is not None:
+            reason = entry.refuse(self.workload())
+            if reason:
+                raise ValueError(f"{self.op}: {reason}")
         return self
 
     def workload(self) -> Workload:
@@ -414,7 +419,7 @@ class Spec(Strict):
         pairs = self.search.pairs or [
             (h, a)
             for h in self.ops
-            if families[h] in ("hyena", "longconv")
+            if families[h] in SUBQUADRATIC
             for a in self.ops
             if families[a] == "attention"
         ]

@@ -106,9 +106,9 @@ FAMILY_ORACLES = {
 class Entry:
     """A named operator: how to build it, where it can run, and what hyperf knows about it.
 
-    The builder's keyword arguments are the point parameters in ``builder_params``. The terms
-are functions of the point (a ``Workload``) for the bare operator (depth and
-    mode are applied by ``hyperf.measure``); None means unknown, never another's model.
+        The builder's keyword arguments are the point parameters in ``builder_params``. The terms
+    are functions of the point (a ``Workload``) for the bare operator (depth and
+        mode are applied by ``hyperf.measure``); None means unknown, never another's model.
     """
 
     name: str
@@ -125,6 +125,9 @@ are functions of the point (a ``Workload``) for the bare operator (depth and
     colour: str | None = None  # its report colour; None: the report picks a free one
     derived_from: str | None = None  # the entry this one was derived from (``derive``)
     params: tuple[str, ...] | None = None  # its builder's point parameters; None: the family's
+    # What the Hyena paper's runtime claims call it ("Hyena", "FlashAttention", "attention":
+    # the eager baseline), or None: ``hyperf.analysis.claims`` tests the claims on these.
+    paper_role: str | None = None
     # Why it cannot build a point (a filter longer than L, say), or None: checked with the
     # spec, before anything runs.
     refuse: Callable[[WorkloadParams], str | None] | None = None

@@ -57,3 +57,25 @@ def _overhead(row) -> str:
     """ "; overhead-bound (Hyena)" when a side of that speedup is launch/Python-bound."""
     side = getattr(row, "overhead_bound", "")
     return f"; overhead-bound ({side})" if isinstance(side, str) and side else ""
+
+
+def claims_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claims (``hyperf.analysis.claims``) as text rows: the claim, what Figure 4.3
+    shows, the backends it was tested on, the setting, the measurement with its 95 % interval,
+    where the setting differs from the paper's, the verdict and the model's prediction."""
+    rows = []
+    for row in table.itertuples(index=False):
+        measured = row.hyena is not None and not pd.isna(row.hyena)
+        rows.append(
+            {
+                "claim (paper)": f"{row.paper_says} ({row.source})",
+                "Figure 4.3 shows": row.figure_4_3,
+                "against": f"{row.against}: {row.attention}" if measured else row.against,
+                "mode": f"{row.mode}, {row.exec}" if measured else "",
+                "measured here (95 % CI)": row.measured_text,
+                "setting differs": row.differs or ("" if not measured else "—"),
+                "verdict": row.verdict,
+                "model (not a measurement)": row.predicted or "",
+            }
+        )
+    return pd.DataFrame(rows)

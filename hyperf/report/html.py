@@ -11,7 +11,7 @@ import jinja2
 from hyperf.files import OutputError, check_outputs, text, write_all
 from hyperf.format import markdown_table
 from hyperf.report.blocks import Section
-from hyperf.report.headline import headline_cells
+from hyperf.report.headline import claims_cells, headline_cells
 from hyperf.report.model import Report, build
 from hyperf.report.sections import sections
 
@@ -79,6 +79,10 @@ def write_report(db: str | Path, run_ids: list[int] | None, output: str | Path) 
         markdown_table(headline_cells(report.headline_table)),
         "",
         *[f"- {line}" for line in report.headline],
+        "",
+        "## The paper's claims",
+        "",
+        markdown_table(claims_cells(report.claims)),
         "",
         f"{len(report.points)} points, {len(report.not_ranked)} not ranked. Every table of "
         f"{output.name} is beside it as CSV: "

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from hyperf import registry
 from hyperf.analysis.breakdown import breakdown_table
+from hyperf.analysis.claims import claims_table, predicted_speedups
 from hyperf.analysis.crossover import crossovers, scaling_fits, speedups
 from hyperf.analysis.floor import floor_table
 from hyperf.analysis.headline import headline_table, mark_overhead, with_searched
@@ -80,6 +82,7 @@ class Report:
     predictions: Predictions | None = None
     floor: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.floor, per point
     searches: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.search, per run
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)  # analysis.claims
 
 
 def headline(cross: pd.DataFrame, speed: pd.DataFrame, points: pd.DataFrame) -> list[str]:
@@ -162,14 +165,16 @@ def assemble(
     ceilings, ceiling_problems = ceilings_by_run(runs)
     overlay, overlay_note = published_overlay(points)
     floor = floor_table(points, ceilings) if measured else pd.DataFrame()
+    headline_rows = with_searched(mark_overhead(headline_table(cross, speed), floor), searches)
+    environment = environment_table(runs)
     return Report(
         lines, cross, speed, scaling, not_ranked_points(points), points, runs, table, series,
         steps,
         warnings=[*(warnings or []), *ceiling_problems],
-        headline_table=with_searched(mark_overhead(headline_table(cross, speed), floor), searches),
+        headline_table=headline_rows,
         searches=searches,
         ranked=rankable_points(points) if measured else points,
-        environment=environment_table(runs),
+        environment=environment,
         ceilings=ceilings,
         overlay=overlay,
         overlay_note=overlay_note,
@@ -181,7 +186,28 @@ def assemble(
         correctness=correctness_table(points),
         predictions=predictions(points),
         floor=floor,
+        claims=paper_claims(speed, cross, headline_rows, points, environment),
     )  # fmt: skip
+
+
+def paper_claims(
+    speed: pd.DataFrame,
+    cross: pd.DataFrame,
+    headline_rows: pd.DataFrame,
+    points: pd.DataFrame,
+    environment: pd.DataFrame,
+) -> pd.DataFrame:
+    """The paper's claims (``hyperf.analysis.claims``) on this report's rankable points: each
+    operator's paper role from the registry, a searched crossover first (the headline's), each
+    run's device by name, and the model's predictions beside them."""
+    ops = points["op"].unique() if len(points) else []
+    roles = {op: entry.paper_role for op in ops if (entry := registry.lookup(op)) is not None}
+    crossings = (
+        pd.concat([headline_rows, cross], ignore_index=True) if len(cross) else headline_rows
+    )
+    devices = dict(zip(environment.get("run", []), environment.get("device", []), strict=True))
+    figure = published()["paper_fig4_3"]
+    return claims_table(speed, crossings, roles, figure, devices, predicted_speedups())
 
 
 def predictions(points: pd.DataFrame) -> Predictions:

@@ -14,6 +14,7 @@ from hyperf.cli.common import LazyGroup
 COMMANDS = {
     "bench": "hyperf.bench.cli.bench",
     "calibrate": "hyperf.cli.env.calibrate_command",
+    "claims": "hyperf.cli.claims.claims_command",
     "crossover": "hyperf.cli.crossover.crossover_command",
     "env": "hyperf.cli.env.env_command",
     "export": "hyperf.cli.runs.export_command",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hyperf.cli.claims import print_claims
 from hyperf.cli.common import MAX_RUN_ID
 from hyperf.cli.report import print_headline
 from hyperf.errors import clear_errors, fail
@@ -190,6 +191,7 @@ def sweep_command(
 
         report = build(db, [summary.run_id, *searched])
         print_headline(report.headline_table, [], report.warnings)
+        print_claims(report.claims, measured_only=True)
 
 
 def _searches(spec, spec_path: str, db: str, device: str | None, resume: bool, quiet: bool):

@@ -14,6 +14,12 @@ how well each predicts points it was not fitted on:
    F_FA = 3.5 · 4·B·H·L²·d (halved when causal): FlashAttention's convention.
    The per-implementation factors are scale, head-dim and causal factors; the L-shape
    (L_half for causal and non-causal) and the floor t0 are shared.
+   cuDNN (H100, fp16, forward, FA3 paper): the same form at the H100's dense fp16 peak, its
+   factors and its own floor t0_cudnn fitted on its forward points (a forward is 1/3.5 of
+   F_FA), the L-shape taken from the A100 fit.
+   Eager attention on another device (H100, FA2 and FA3 papers): the A100 time scaled by
+   s · W_A100/W + (1 − s) · G_A100/G (bandwidth share s, the rest GEMM-bound at the achievable
+   matmul rate G), its forward a fitted share of the step (one for causal, one not).
 3. PyTorch FFT convolution (H100, FlashFFTConv's baseline): t = B·H·n·β(n) / W(n) + t0,
    β(n) = β_elem + β_fft · log2(n)/λ   (bytes per element; λ = butterfly levels per memory pass),
    W(n) = W_max · n / (n + n_half).
@@ -47,7 +53,13 @@ FFT_BYTES_ELEMENTWISE = 44.0
 FFT_BYTES_PER_PASS = 32.0
 FFT_BATCH, FFT_CHANNELS = 64, 768
 
-IMPLEMENTATIONS = ("FA2", "FA1", "FA-triton", "xformers", "pytorch")
+A100_IMPLEMENTATIONS = ("FA2", "FA1", "FA-triton", "xformers", "pytorch")  # the FA2 paper's grid
+IMPLEMENTATIONS = (*A100_IMPLEMENTATIONS, "cudnn")  # cuDNN: the FA3 paper's H100 forward only
+FA_FWD_SHARE = 1 / 3.5  # FlashAttention's FLOP split of a step: forward 1, backward 2.5
+H100_SOURCES = {  # published H100 attention timings: file → pass
+    "attention_h100_fa3_benchmark.csv": "fwd",
+    "attention_h100_fa2_benchmark.csv": "fwd+bwd",
+}
 Params = dict[str, float]
 
 
@@ -76,6 +88,39 @@ def load_attention() -> tuple[pd.DataFrame, pd.DataFrame]:
     mapped["tflops"] = mapped.tflops.astype(float)
     mapped["causal"] = mapped["mask"] == "causal"
     flops = attention_flops(mapped.batch, mapped.nheads, mapped.seqlen, mapped.headdim)
+    mapped["seconds"] = flops / np.where(mapped.causal, 2.0, 1.0) / (mapped.tflops * 1e12)
+    return mapped.reset_index(drop=True), unmapped.reset_index(drop=True)
+
+
+H100_UNMAPPED_IMPL = {
+    "triton": "the FA3 paper's Triton FlashAttention-2 with H100-specific instructions: not the "
+    "FA2 paper's Triton kernel (FA-triton) nor a hyperf backend",
+}
+
+
+def load_attention_h100() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The FA2 and FA3 papers' H100 points: (mapped rows with ``source``, ``pass`` and time
+    in s, unmapped rows with the reason). Never used by ``fit_attention``."""
+    frames = []
+    for name, passes in H100_SOURCES.items():
+        raw = _published(name).copy()
+        if set(raw["pass"]) != {passes}:
+            raise ValueError(f"{name}: expected only {passes!r} rows, got {set(raw['pass'])}")
+        frames.append(raw.assign(source=name.removesuffix("_benchmark.csv")))
+    a = pd.concat(frames, ignore_index=True)
+    oom = a.tflops.astype(str) == "OOM"
+    other = a.impl.isin(list(H100_UNMAPPED_IMPL))
+    unmapped = pd.concat(
+        [
+            a[oom].assign(reason="out of memory in the published run: no time"),
+            a[other & ~oom].assign(reason=a.impl[other & ~oom].map(H100_UNMAPPED_IMPL)),
+        ]
+    )
+    mapped = a[~oom & ~other].copy()
+    mapped["tflops"] = mapped.tflops.astype(float)
+    mapped["causal"] = mapped["mask"] == "causal"
+    flops = attention_flops(mapped.batch, mapped.nheads, mapped.seqlen, mapped.headdim)
+    flops = flops * np.where(mapped["pass"] == "fwd", FA_FWD_SHARE, 1.0)
     mapped["seconds"] = flops / np.where(mapped.causal, 2.0, 1.0) / (mapped.tflops * 1e12)
     return mapped.reset_index(drop=True), unmapped.reset_index(drop=True)
 
@@ -155,7 +200,8 @@ def attention_flops(b, h, seq_len, head_dim, causal=False):
 
 
 def attention_time(params: Params, impl: str, b, h, seq_len, head_dim, causal, peak=A100_FP16_PEAK):
-    """t = F_FA / (P · e_impl · h_impl^[d=128] · c_impl^[causal] · L/(L + L_half)) + t0."""
+    """t = F_FA / (P · e_impl · h_impl^[d=128] · c_impl^[causal] · L/(L + L_half)) + t0
+    (``t0_IMPL`` where the implementation has its own floor)."""
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"impl: unknown implementation {impl!r}; known: {IMPLEMENTATIONS}")
     _positive("b, h, seq_len and head_dim", b, h, seq_len, head_dim)
@@ -169,7 +215,8 @@ def attention_time(params: Params, impl: str, b, h, seq_len, head_dim, causal, p
         * seq
         / (seq + half)
     )
-    return attention_flops(b, h, seq, head_dim, causal) / (peak * eff) + params["t0"]
+    t0 = params.get(f"t0_{impl}", params["t0"])
+    return attention_flops(b, h, seq, head_dim, causal) / (peak * eff) + t0
 
 
 SHARED_ATTENTION = {"L_half": 300.0, "L_half_causal": 800.0, "t0": 50e-6}
@@ -213,6 +260,75 @@ def fit_attention(data: pd.DataFrame, fixed: Params | None = None) -> Params:
         tuple(start), tuple(start.values()), _attention_model(data, fixed), data.seconds.values
     )
     return fixed | fitted
+
+
+# cuDNN: its forward on the H100 (FA3 paper), t_fwd = FA_FWD_SHARE · attention_time at the
+# H100's dense fp16 peak (it runs wgmma), its own floor; L_half from the A100 fit.
+CUDNN_NAMES = ("e_cudnn", "hd128_cudnn", "causal_cudnn", "t0_cudnn")
+CUDNN_START = (0.4, 1.0, 0.8, 50e-6)
+
+
+def _forward_model(rows: pd.DataFrame, impl: str, fixed: Params):
+    columns = [rows[c].values for c in ("batch", "nheads", "seqlen", "headdim", "causal")]
+    peak = H100_BF16_PEAK
+    return lambda p: FA_FWD_SHARE * attention_time(fixed | p, impl, *columns, peak=peak)
+
+
+def fit_cudnn(rows: pd.DataFrame, attention: Params) -> Params:
+    """cuDNN's factors and floor from its forward rows; the rest of ``attention`` kept."""
+    if set(rows["pass"]) != {"fwd"} or set(rows.impl) != {"cudnn"}:
+        raise ValueError("fit_cudnn: cuDNN forward rows only")
+    shared = {k: attention[k] for k in SHARED_ATTENTION}
+    model = _forward_model(rows, "cudnn", shared)
+    return _fit(CUDNN_NAMES, CUDNN_START, model, rows.seconds.values)
+
+
+# Eager attention on a device other than the A100 of the fit, and its forward share.
+EAGER_NAMES = ("bandwidth_share", "fwd_share", "fwd_share_causal")
+EAGER_START = (0.8, 0.3, 0.4)
+
+
+def eager_device_scale(eager: Params, bandwidth_ratio, gemm_ratio):
+    """A100 time → the device's: s · W_A100/W + (1 − s) · G_A100/G (s capped at 1)."""
+    s = min(eager["bandwidth_share"], 1.0)
+    return s * bandwidth_ratio + (1 - s) * gemm_ratio
+
+
+def eager_mode_share(eager: Params, causal, mode: str):
+    """The share of an eager step (forward + backward) that ``mode`` takes."""
+    fwd = np.where(np.asarray(causal, dtype=bool), eager["fwd_share_causal"], eager["fwd_share"])
+    return {"fwd": fwd, "bwd": 1 - fwd, "fwd_bwd": np.ones_like(fwd)}[mode]
+
+
+def device_ratios(gpu: str = "H100-SXM") -> tuple[float, float]:
+    """(W_A100 / W, G_A100 / G) for ``gpu`` from the device table (A100 80GB: the fit's)."""
+    from hyperf.analysis.predict import devices  # the device table; predict imports this module
+
+    a100, spec = devices()["A100-80GB"], devices()[gpu]
+    return (
+        a100["memory_bandwidth"] / spec["memory_bandwidth"],
+        a100["gemm_achievable"] / spec["gemm_achievable"],
+    )
+
+
+def eager_time(attention: Params, eager: Params, rows: pd.DataFrame, gpu: str = "H100-SXM"):
+    """Eager attention on ``gpu`` for published rows (their ``pass``): seconds."""
+    columns = [rows[c].values for c in ("batch", "nheads", "seqlen", "headdim", "causal")]
+    base = attention_time(attention, "pytorch", *columns)
+    share = np.where(
+        rows["pass"].values == "fwd", eager_mode_share(eager, rows.causal.values, "fwd"), 1.0
+    )
+    return base * eager_device_scale(eager, *device_ratios(gpu)) * share
+
+
+def fit_eager(rows: pd.DataFrame, attention: Params) -> Params:
+    """Device scaling and forward shares from H100 eager rows; ``attention`` (the A100 fit) kept."""
+    if set(rows.impl) != {"pytorch"}:
+        raise ValueError("fit_eager: eager (pytorch) rows only")
+    rows = rows.reset_index(drop=True)
+    return _fit(
+        EAGER_NAMES, EAGER_START, lambda p: eager_time(attention, p, rows), rows.seconds.values
+    )
 
 
 # ---------------------------------------------------------------- part 3: FFT convolution
@@ -320,7 +436,7 @@ def _attention_rows() -> list[pd.DataFrame]:
             "L<=4K -> 8K-16K",
         )
     )
-    for impl in IMPLEMENTATIONS:
+    for impl in A100_IMPLEMENTATIONS:
         others = a[a.impl != impl].reset_index(drop=True)
         shared = {k: v for k, v in fit_attention(others).items() if k in SHARED_ATTENTION}
         mine = a[a.impl == impl].reset_index(drop=True)
@@ -338,6 +454,68 @@ def _attention_rows() -> list[pd.DataFrame]:
             )
         )
     return rows
+
+
+# The H100 hold-outs of the eager and cuDNN terms: (name, rows fitted on). Leave-one-source-out
+# is not possible for either: cuDNN has one source, and eager's forward share needs both (the
+# FA3 paper has its forward, the FA2 paper its forward + backward).
+EAGER_SCHEMES = {
+    "hd64 -> hd128": lambda r: r.headdim == 64,
+    "hd128 -> hd64": lambda r: r.headdim == 128,
+    "L<=2K -> 4K-8K": lambda r: r.seqlen <= 2048,
+}
+CUDNN_SCHEMES = {
+    "hd64+hd256 -> hd128": lambda r: r.headdim != 128,
+    "L<=2K -> 4K-16K": lambda r: r.seqlen <= 2048,
+}
+
+
+def _h100_config(a: pd.DataFrame) -> list[str]:
+    return [
+        f"{i} {p} {m} hd{d} L{L}"
+        for i, p, m, d, L in zip(a.impl, a["pass"], a["mask"], a.headdim, a.seqlen, strict=True)
+    ]
+
+
+def _h100_frames(rows: pd.DataFrame, predicted, held_out: bool, scheme: str) -> list:
+    """One frame per source; the scheme names the implementation and the pass."""
+    rows = rows.assign(predicted=np.asarray(predicted))
+    return [
+        _rows(
+            source,
+            _h100_config(g),
+            g.seconds,
+            g.predicted,
+            held_out,
+            f"{g.impl.iloc[0]} {g['pass'].iloc[0]}: {scheme}",
+        )
+        for source, g in rows.groupby("source", sort=False)
+    ]
+
+
+def _h100_part_rows() -> list[pd.DataFrame]:
+    """Eager and cuDNN on the H100, in-sample and held out (the A100 fit is fixed)."""
+    h, _ = load_attention_h100()
+    attention = fit_attention(load_attention()[0])
+    frames = []
+    eager = h[h.impl == "pytorch"].reset_index(drop=True)
+    frames += _h100_frames(
+        eager, eager_time(attention, fit_eager(eager, attention), eager), False, "in-sample"
+    )
+    for scheme, fitted in EAGER_SCHEMES.items():
+        train = fitted(eager)
+        p = fit_eager(eager[train], attention)
+        test = eager[~train].reset_index(drop=True)
+        frames += _h100_frames(test, eager_time(attention, p, test), True, scheme)
+    cudnn = h[h.impl == "cudnn"].reset_index(drop=True)
+    p = fit_cudnn(cudnn, attention)
+    frames += _h100_frames(cudnn, _forward_model(cudnn, "cudnn", attention)(p), False, "in-sample")
+    for scheme, fitted in CUDNN_SCHEMES.items():
+        train = fitted(cudnn)
+        p = fit_cudnn(cudnn[train].reset_index(drop=True), attention)
+        test = cudnn[~train].reset_index(drop=True)
+        frames += _h100_frames(test, _forward_model(test, "cudnn", attention)(p), True, scheme)
+    return frames
 
 
 def _fft_rows() -> list[pd.DataFrame]:
@@ -361,7 +539,8 @@ def _fft_rows() -> list[pd.DataFrame]:
 
 @cache
 def _validation() -> pd.DataFrame:
-    return pd.concat(_gemm_rows() + _attention_rows() + _fft_rows(), ignore_index=True)
+    frames = _gemm_rows() + _attention_rows() + _h100_part_rows() + _fft_rows()
+    return pd.concat(frames, ignore_index=True)
 
 
 def validation_table() -> pd.DataFrame:
@@ -392,9 +571,13 @@ def summary(table: pd.DataFrame | None = None) -> pd.DataFrame:
 
 @cache
 def _fitted() -> dict[str, Params]:
+    attention = fit_attention(load_attention()[0])
+    h100, _ = load_attention_h100()
+    cudnn = fit_cudnn(h100[h100.impl == "cudnn"].reset_index(drop=True), attention)
     return {
         "gemm": fit_gemm(load_gemm()),
-        "attention": fit_attention(load_attention()[0]),
+        "attention": attention | cudnn,
+        "eager": fit_eager(h100[h100.impl == "pytorch"], attention),
         "fft": fit_fft(load_fft()),
     }
 

@@ -11,8 +11,11 @@ terms, in seconds:
   backward: the input and the weight gradients, (M, K, N) and (K, N, M);
 - ``attention_core``: the FlashAttention-2 benchmark fit per implementation (``gpu_model``,
   A100); fused kernels run at the device's mma.sync rate (2/3 of the peak on Hopper), eager
-  attention (``sdpa-math``, ``naive``) is bandwidth-bound and scales with memory bandwidth,
-  FlashAttention-3 is FA2 on the same Hopper device divided by its published speedups;
+  attention (``sdpa-math``, ``naive``) scales from the A100 mostly with memory bandwidth and
+  partly with the GEMM rate, its forward/backward split its own (both fitted on the FA2 and
+  FA3 papers' H100 points), cuDNN (``sdpa-cudnn``) is fitted on the FA3 paper's H100 forward
+  points at the dense fp16 rate, FlashAttention-3 is FA2 on the same Hopper device divided by
+  its published speedups;
 - ``fft``: torch.fft transforms, bytes over the FFT fit's achieved bandwidth W(n); the blocked
   backend's DFT matmuls on the GEMM surface at its small block sizes; the fused Triton kernel as
   max(DFT FLOPs at the tf32 rate, its bytes at W);
@@ -56,7 +59,9 @@ MODES = ("fwd", "bwd", "fwd_bwd")
 LAUNCH_S = 20e-6
 
 # FlashAttention's split of a fwd+bwd attention core: forward 1, backward 2.5 (its FLOP
-# convention); assumed to hold for the time too (equal efficiency both ways).
+# convention); assumed to hold for the time of fused kernels (equal efficiency both ways;
+# cuDNN's backward included, no published cuDNN backward here). Eager attention has its own,
+# fitted split (``gpu_model.eager_mode_share``: forward ≈ 0.34 of a step, ≈ 0.49 causal).
 ATTENTION_SHARE = {"fwd": 1 / 3.5, "bwd": 2.5 / 3.5, "fwd_bwd": 1.0}
 
 # FlashAttention-3 over FlashAttention-2 on H100, fp16 (Shah et al., arXiv:2407.08608,
@@ -217,9 +222,25 @@ def attention_core_seconds(
         return {"fwd": fwd, "bwd": bwd, "fwd_bwd": fwd + bwd}[mode]
     a100 = devices()["A100-80GB"]
     if impl == EAGER:
-        # Bandwidth-bound: the A100 time, scaled by bandwidth and by the element size.
+        # The A100 time, its bandwidth share scaled by bandwidth and element size, the rest by
+        # the achievable GEMM rate in this dtype; the mode's share is eager attention's own.
+        eager = parts.fitted_parameters()["eager"]
         base = parts.attention_time(params, impl, batch, heads, seq_len, head_dim, causal)
-        scale = a100["memory_bandwidth"] / spec["memory_bandwidth"] * BYTES[dtype] / 2
+        rate = spec["gemm_achievable"] * _rate(spec, gpu, dtype) / spec["fp16"]
+        scale = parts.eager_device_scale(
+            eager,
+            a100["memory_bandwidth"] / spec["memory_bandwidth"] * BYTES[dtype] / 2,
+            a100["gemm_achievable"] / rate,
+        )
+        return float(base * scale * parts.eager_mode_share(eager, causal, mode))
+    if impl == "cudnn":
+        if dtype not in ("float16", "bfloat16"):
+            raise PredictError(f"cuDNN attention has no {dtype} kernel (float16, bfloat16 only)")
+        # Fitted at the H100's dense fp16 rate; other devices: the same share of theirs.
+        base = parts.attention_time(
+            params, impl, batch, heads, seq_len, head_dim, causal, spec["fp16"]
+        )
+        scale = 1.0
     else:
         if dtype not in ("float16", "bfloat16") and impl == "FA2":
             raise PredictError(f"FlashAttention has no {dtype} kernel (float16, bfloat16 only)")
@@ -413,6 +434,11 @@ def predict(
         notes.append(
             "FlashAttention-2's A100 efficiency carried to this device at its mma.sync "
             "rate (an assumption)"
+        )
+    if spec["arch"] != "sm_90" and model and model.kind == "cudnn":
+        notes.append(
+            "cuDNN attention's H100 efficiency carried to this device at its fp16 rate "
+            "(an assumption)"
         )
     return Prediction(components, tuple(notes))
 

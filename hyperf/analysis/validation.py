@@ -4,14 +4,18 @@ Three kinds of rows, never mixed in one summary line:
 
 - ``part, held out``: each fitted part of ``gpu_model`` predicting published points it was not
   fitted on (GEMM: 5 folds by shape; attention: L ≤ 4K → 8K–16K, and each implementation from
-  its 2K points only; FFT: every other length);
+  its 2K points only; eager and cuDNN attention on the H100: fitted on one head dim or on
+  L ≤ 2K, the rest predicted, per implementation and pass; FFT: every other length);
 - ``whole model``: ``predict`` — every part together, as a user calls it — on points none of
   its parts saw: the Hyena paper's Figure 4.3 under each reading (batch 1 or 64 × fwd, bwd or
   fwd_bwd; its GPU is taken to be the A100 80GB the paper trained on) and, in a source checkout,
   hyperf's own H100 measurements;
 - ``whole model, in-sample``: ``predict`` on the FlashAttention-2 grid rows that map to a
   hyperf backend — the attention part was fitted on them, so these show the plumbing, not
-  accuracy.
+  accuracy; and on the H100 eager and cuDNN rows, which their terms were fitted on.
+
+The FA2 and FA3 papers' H100 rows of FlashAttention-1, -2 and -3 are ``whole model``: nothing
+was fitted on them.
 
 ``published_mapping`` says for each published row which hyperf workload it is, or why none.
 """
@@ -41,6 +45,14 @@ FA2_GRID_OPS = {
     "xformers": "attention:sdpa-efficient",
     "pytorch": "attention:sdpa-math",
 }
+H100_IMPL_OPS = {  # the H100 papers' implementations → the hyperf op that is timed as it
+    "pytorch": "attention:sdpa-math",
+    "FA2": "attention:flash_attn",
+    "FA3": "attention:flash_attn3",
+    "cudnn": "attention:sdpa-cudnn",
+    "FA1": "attention:flash_attn",  # FA1 is no hyperf backend: predicted as the FA1 implementation
+}
+H100_FITTED_IMPL = ("pytorch", "cudnn")  # their H100 terms are fitted on these rows
 UNMAPPED_IMPL = {
     "FA1": "FlashAttention 1.x: not a hyperf backend (modelled only as a published implementation)",
     "FA-triton": "the Triton tutorial's attention kernel: not a hyperf backend",
@@ -73,6 +85,22 @@ def published_mapping() -> pd.DataFrame:
             reason = UNMAPPED_IMPL[row.impl]
         op = "" if reason else FA2_GRID_OPS[row.impl]
         rows.append(("attention_a100_fa2", config, op, "fwd_bwd", "core", reason))
+    for name, passes in parts.H100_SOURCES.items():
+        source = name.removesuffix("_benchmark.csv")
+        mode = "fwd" if passes == "fwd" else "fwd_bwd"
+        for row in parts._published(name).itertuples(index=False):
+            config = (
+                f"{row.impl} {row.mask} hd{row.headdim} B{row.batch} H{row.nheads} L{row.seqlen}"
+            )
+            reason = ""
+            if str(row.tflops) == "OOM":
+                reason = "out of memory in the published run: no time"
+            elif row.impl in parts.H100_UNMAPPED_IMPL:
+                reason = parts.H100_UNMAPPED_IMPL[row.impl]
+            elif row.impl == "FA1":
+                reason = UNMAPPED_IMPL["FA1"]
+            op = "" if reason else H100_IMPL_OPS[row.impl]
+            rows.append((source, config, op, mode, "core", reason))
     for row in parts.load_gemm().itertuples(index=False):
         config = f"b{row.b} {row.m}x{row.n}x{row.k}"
         reason = "a single GEMM: the model's GEMM part, not a hyperf operator"
@@ -118,6 +146,8 @@ def _parts_rows() -> list[pd.DataFrame]:
     gpus = {
         "gemm_h100_bf16_xla": "H100-SXM",
         "attention_a100_fa2": "A100-80GB",
+        "attention_h100_fa2": "H100-SXM",
+        "attention_h100_fa3": "H100-SXM",
         "flashfftconv_h100": "H100-SXM",
     }
     return [
@@ -180,6 +210,38 @@ def _fa2_grid_rows() -> list[pd.DataFrame]:
     ]
 
 
+def _h100_published_rows() -> list[pd.DataFrame]:
+    """``predict`` (region core) on the FA2 and FA3 papers' H100 rows, per source, implementation
+    and pass: the published implementation (``attention_impl``), except cuDNN, which goes through
+    ``attention:sdpa-cudnn``'s own time model."""
+    h, _ = parts.load_attention_h100()
+    frames = []
+    for (source, impl, passes), g in h.groupby(["source", "impl", "pass"], sort=False):
+        mode = "fwd" if passes == "fwd" else "fwd_bwd"
+        predicted = []
+        for r in g.itertuples(index=False):
+            w = Workload(
+                H100_IMPL_OPS[impl],
+                batch=int(r.batch),
+                seq_len=int(r.seqlen),
+                d_model=int(r.nheads * r.headdim),
+                dtype="float16",
+                n_heads=int(r.nheads),
+                causal=bool(r.causal),
+            )
+            own = impl == "cudnn"
+            p = predict(w, mode, "H100-SXM", region="core", attention_impl=None if own else impl)
+            predicted.append(1e3 * p.seconds)
+        kind = "whole model, in-sample" if impl in H100_FITTED_IMPL else "whole model"
+        config = [
+            f"{impl} {m} hd{d} L{n}" for m, d, n in zip(g["mask"], g.headdim, g.seqlen, strict=True)
+        ]
+        frames.append(
+            _frame(source, kind, f"{impl} {passes}", config, g.seconds * 1e3, predicted, "H100-SXM")
+        )
+    return frames
+
+
 # hyperf's own H100 sweep of the paper's configuration (batch 1), in a source checkout.
 H100_MEASURED = (
     Path(__file__).resolve().parents[2] / "reports" / "h100-80gb-hbm3" / "measured_vs_predicted.csv"
@@ -221,7 +283,9 @@ def _h100_rows(path: Path = H100_MEASURED) -> list[pd.DataFrame]:
 
 def validation() -> pd.DataFrame:
     """Every point with its published (or measured) and predicted ms, and the error."""
-    frames = _parts_rows() + _fig4_3_rows() + _fa2_grid_rows() + _h100_rows()
+    frames = (
+        _parts_rows() + _fig4_3_rows() + _fa2_grid_rows() + _h100_published_rows() + _h100_rows()
+    )
     return pd.concat(frames, ignore_index=True)
 
 

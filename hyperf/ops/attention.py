@@ -334,7 +334,11 @@ SDPA_FACTS = {
     "efficient": (False, TimeModel("xformers"), "#e377c2"),  # pink
     "cudnn": (
         False,
-        TimeModel("FA2", note="sdpa-cudnn: no published timing; modelled as FlashAttention-2"),
+        TimeModel(
+            "cudnn",
+            note="sdpa-cudnn: cuDNN fitted on the FA3 paper's H100 forward points; its backward "
+            "assumed FlashAttention's 2.5x the forward",
+        ),
         None,
     ),
 }

@@ -110,8 +110,11 @@ def test_every_published_row_maps_or_says_why_not():
     from hyperf.analysis.validation import published_mapping
 
     mapping = published_mapping()
-    # the shipped CSVs: 120 attention rows, 375 GEMM shapes, 9 FFT lengths; Fig 4.3: 21 cells
-    assert len(mapping) == 120 + 375 + 9 + 21
+    # the shipped CSVs: 120 A100 attention rows, 154 + 72 H100 attention rows (FA3 and FA2
+    # papers), 375 GEMM shapes, 9 FFT lengths; Fig 4.3: 21 cells
+    assert len(mapping) == 120 + 154 + 72 + 375 + 9 + 21
+    h100 = mapping[mapping.source.isin(["attention_h100_fa3", "attention_h100_fa2"])]
+    assert set(h100.hyperf_op) >= {"attention:sdpa-cudnn", "attention:sdpa-math", ""}
     unmapped = mapping[mapping["hyperf_op"] == ""]
     assert (unmapped["unmapped_reason"].str.len() > 10).all()
     mapped = mapping[mapping["hyperf_op"] != ""]
@@ -208,3 +211,28 @@ def test_predict_a_spec_into_a_folder(tmp_path):
     assert (out / "predicted.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(main, ["predict", "-o", str(out)])
     assert bad.exit_code == 2 and "-o goes with --spec" in bad.output
+
+
+def test_sdpa_cudnn_is_predicted_by_the_cudnn_implementation():
+    from hyperf import registry
+    from hyperf.analysis.predict import attention_core_seconds, predict
+
+    assert registry.get("attention:sdpa-cudnn").time_model.kind == "cudnn"
+    w = Workload("attention:sdpa-cudnn", 4, 4096, 2048, "float16", n_heads=16, causal=True)
+    core = predict(w, "fwd", "H100-SXM", region="core").terms["attention_core"]
+    args = (4, 16, 4096, 128, True, "fwd", "H100-SXM", "float16")
+    assert core == pytest.approx(attention_core_seconds("cudnn", *args))
+    assert core != pytest.approx(attention_core_seconds("FA2", *args), rel=0.05)
+    assert any("cuDNN" in note for note in predict(w, "fwd", "H100-SXM").notes)
+
+
+def test_eager_forward_and_backward_split_is_eager_attentions_own():
+    from hyperf.analysis.predict import attention_core_seconds
+
+    args = (4, 16, 4096, 128, False)
+    fwd, bwd, step = (
+        attention_core_seconds("pytorch", *args, mode, "H100-SXM", "float16")
+        for mode in ("fwd", "bwd", "fwd_bwd")
+    )
+    assert fwd + bwd == pytest.approx(step)
+    assert fwd / step > 1 / 3.5  # not FlashAttention's FLOP split

@@ -29,12 +29,15 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
-from hyperf.params import SUBQUADRATIC, columns_where
+from hyperf.params import MIXERS, SUBQUADRATIC, columns_where
 from hyperf.stats.bootstrap import centre, log_replicates
 from hyperf.stats.fits import fit_power_law
 from hyperf.stats.sample import percentile_interval
 
 HYENA_FAMILIES = SUBQUADRATIC  # the side compared against attention
+# The mixers compared with attention at one shape: Hyena's and the state-space ones (a bare
+# long convolution is (B, C, L), not a mixer).
+COMPARED = tuple(f for f in SUBQUADRATIC if f in MIXERS and f != "attention")
 MIN_FIT_POINTS = 3  # a power law through two points fits anything
 MIN_FIT_R2 = 0.9  # on (log L, log t)
 MAX_EXTRAPOLATION = 8.0  # three doublings beyond the longest measured length
@@ -194,7 +197,7 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
     """Every (Hyena backend and order, attention backend and causality) pair with the other
     axes fixed; ``causal`` says which attention (0: bidirectional)."""
     ok = rankable_points(points)
-    hyena = ok[ok["family"] == "hyena"]
+    hyena = ok[ok["family"].isin(COMPARED)]
     attention = ok[ok["family"] == "attention"]
     rows = []
     for keys, h_group in hyena.groupby([*PAIR_KEYS, "op", "hyena_order", "variant"]):
@@ -242,7 +245,7 @@ def speedups(
     CI from two-level replicates of both points (the ratio of independent replicates);
     ``causal`` is the attention's (0: bidirectional); ``noisy`` when either point was."""
     ok = rankable_points(points)
-    hyena = ok[ok["family"] == "hyena"]
+    hyena = ok[ok["family"].isin(COMPARED)]
     attention = ok[ok["family"] == "attention"]
     keys = [*PAIR_KEYS, "seq_len"]
     merged = hyena.merge(attention, on=keys, suffixes=("_h", "_a"))

@@ -39,6 +39,7 @@ from io import StringIO
 
 import numpy as np
 import pandas as pd
+import yaml
 from scipy.optimize import least_squares
 
 H100_BF16_PEAK = 989.4e12  # FLOP/s, dense, NVIDIA H100 SXM5 datasheet
@@ -54,6 +55,7 @@ FFT_BYTES_PER_PASS = 32.0
 FFT_BATCH, FFT_CHANNELS = 64, 768
 
 A100_IMPLEMENTATIONS = ("FA2", "FA1", "FA-triton", "xformers", "pytorch")  # the FA2 paper's grid
+DEVICE_TEXT_FIELDS = ("arch", "source", "gemm_source")  # the device table's text columns
 IMPLEMENTATIONS = (*A100_IMPLEMENTATIONS, "cudnn")  # cuDNN: the FA3 paper's H100 forward only
 FA_FWD_SHARE = 1 / 3.5  # FlashAttention's FLOP split of a step: forward 1, backward 2.5
 H100_SOURCES = {  # published H100 attention timings: file → pass
@@ -300,10 +302,19 @@ def eager_mode_share(eager: Params, causal, mode: str):
     return {"fwd": fwd, "bwd": 1 - fwd, "fwd_bwd": np.ones_like(fwd)}[mode]
 
 
+@cache
+def devices() -> dict[str, dict]:
+    """The device table (``hyperf/data/devices.yaml``), numbers as floats (YAML reads
+    ``312e+12`` as a string)."""
+    table = yaml.safe_load(resources.files("hyperf.data").joinpath("devices.yaml").read_text())
+    return {
+        name: {k: v if k in DEVICE_TEXT_FIELDS else float(v) for k, v in spec.items()}
+        for name, spec in table.items()
+    }
+
+
 def device_ratios(gpu: str = "H100-SXM") -> tuple[float, float]:
     """(W_A100 / W, G_A100 / G) for ``gpu`` from the device table (A100 80GB: the fit's)."""
-    from hyperf.analysis.predict import devices  # the device table; predict imports this module
-
     a100, spec = devices()["A100-80GB"], devices()[gpu]
     return (
         a100["memory_bandwidth"] / spec["memory_bandwidth"],

@@ -44,6 +44,7 @@ import yaml
 
 from hyperf import registry
 from hyperf.analysis import gpu_model as parts
+from hyperf.analysis.gpu_model import devices
 from hyperf.measure.flops import analytic_bytes, analytic_flops
 from hyperf.ops.costs import fft_flops as _fft
 from hyperf.workload import Workload
@@ -77,7 +78,6 @@ EAGER = "pytorch"
 # 2+4, softmax 4+4, cast back 4+2, read by the second matmul 2). Eager attention is
 # bandwidth-bound, so hyperf's own eager cores take the fitted baseline's time × 32/12.
 EAGER_SCORE_BYTES = {"baseline": 12, "hyperf": 32}
-TEXT_FIELDS = ("arch", "source", "gemm_source")
 DTYPE_RATE = {"float16": "fp16", "bfloat16": "fp16", "float32": "fp32", "float64": "fp64"}
 BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
@@ -100,17 +100,6 @@ KERNEL_FACTOR = {"fwd": 1.0, "bwd": 2.5, "fwd_bwd": 3.5}
 
 class PredictError(ValueError):
     """A request the model cannot answer: unknown GPU, op without a model, missing dtype."""
-
-
-@cache
-def devices() -> dict[str, dict]:
-    """The device table (``hyperf/data/devices.yaml``), numbers as floats (YAML reads
-    ``312e+12`` as a string)."""
-    table = yaml.safe_load(resources.files("hyperf.data").joinpath("devices.yaml").read_text())
-    return {
-        name: {k: v if k in TEXT_FIELDS else float(v) for k, v in spec.items()}
-        for name, spec in table.items()
-    }
 
 
 @cache
@@ -244,6 +233,11 @@ def attention_core_seconds(
     else:
         if dtype not in ("float16", "bfloat16") and impl == "FA2":
             raise PredictError(f"FlashAttention has no {dtype} kernel (float16, bfloat16 only)")
+        if "mma_sync" not in spec:
+            raise PredictError(
+                f"{gpu}: no published mma.sync tensor rate (the FlashAttention kernels' path) "
+                "in hyperf/data/devices.yaml; its fused attention cannot be predicted"
+            )
         peak = spec["mma_sync"]
         if dtype in ("float32", "float64"):
             peak = peak * _rate(spec, gpu, dtype) / spec["fp16"]

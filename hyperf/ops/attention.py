@@ -7,7 +7,12 @@ attention core, so a timing difference between them is the core's:
   flash, efficient, cudnn);
 - ``flash_attn``: the flash-attn package (FlashAttention-2, CUDA only);
 - ``flash_attn3``: FlashAttention-3, the Hopper build (``flash_attn_interface``, sm_90 only);
-- ``naive``: softmax(QKᵀ/√d + mask)·V in eager PyTorch, materialising the L×L scores.
+- ``naive``: softmax(QKᵀ/√d + mask)·V in eager PyTorch, materialising the L×L scores;
+- ``flex``: ``torch.nn.attention.flex_attention``, compiled (its fused kernel: Triton on CUDA,
+  C++ on CPU), with a causal block mask or a causal sliding window of ``window`` keys.
+
+``naive`` and ``flex`` take a ``window`` (each query sees itself and the window − 1 keys
+before it); naive is then flex's windowed oracle.
 
 Every mixer is causal by default (a decoder's attention, the paper's baseline);
 ``causal=False`` makes it bidirectional (an encoder's): every core honours it, the naive one
@@ -21,6 +26,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
@@ -56,15 +62,20 @@ class Core(Protocol):
 
 
 def naive_core(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool = True,
+    window: int | None = None,
 ) -> torch.Tensor:
     """(B, H, L, d) → (B, H, L, d) by the textbook formula, quadratic memory; the future is
-    masked only when ``causal``."""
+    masked only when ``causal``, and keys ``window`` or more positions back when given."""
     seq_len = q.shape[-2]
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if causal:
-        future = torch.ones(seq_len, seq_len, dtype=torch.bool, device=q.device).triu(1)
-        scores = scores.masked_fill(future, float("-inf"))
+        ones = torch.ones(seq_len, seq_len, dtype=torch.bool, device=q.device)
+        hidden = ones.triu(1) | ones.tril(-window) if window else ones.triu(1)
+        scores = scores.masked_fill(hidden, float("-inf"))
     # Softmax in at least float32 (half-precision exponentials lose the tail).
     softmax_dtype = torch.promote_types(scores.dtype, torch.float32)
     return torch.softmax(scores.to(softmax_dtype), dim=-1).to(q.dtype) @ v
@@ -102,8 +113,44 @@ def flash_attn3_core(
     return out.transpose(1, 2)
 
 
+@functools.cache
+def _flex_attention() -> Callable[..., torch.Tensor]:
+    """flex_attention compiled once per process (uncompiled it runs an unfused reference path
+    that materialises the scores: not the kernel a user would time)."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
+
+
+@functools.cache
+def _flex_mask(seq_len: int, window: int | None, device: str) -> Any:
+    """The causal (optionally sliding-window) block mask at one length, built once."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    def visible(b, h, q_idx, kv_idx):
+        causal = q_idx >= kv_idx
+        return causal & (q_idx - kv_idx < window) if window else causal
+
+    return create_block_mask(visible, None, None, seq_len, seq_len, device=device)
+
+
+def flex_core(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool = True,
+    window: int | None = None,
+) -> torch.Tensor:
+    """FlexAttention with a causal block mask (sliding ``window`` when given); no mask when
+    bidirectional."""
+    mask = _flex_mask(q.shape[-2], window, str(q.device)) if causal else None
+    return _flex_attention()(q, k, v, block_mask=mask)
+
+
+WINDOWED = ("naive", "flex")  # the cores that take a sliding window
 CORES: dict[str, Core] = {
     "naive": naive_core,
+    "flex": flex_core,
     "flash_attn": flash_attn_core,
     "flash_attn3": flash_attn3_core,
     **{f"sdpa-{name}": sdpa_core(name) for name in SDPA_BACKENDS},
@@ -121,8 +168,14 @@ class SelfAttention(nn.Module):
         n_heads: int | None = None,
         core: str = "naive",
         causal: bool = True,
+        window: int | None = None,
     ):
         super().__init__()
+        if window is not None and (core not in WINDOWED or not causal or window < 1):
+            raise ValueError(
+                f"window={window}: a sliding window needs a causal {' or '.join(WINDOWED)} "
+                "core and at least 1 key"
+            )
         n_heads = n_heads or max(1, d_model // 64)
         if d_model % n_heads:
             raise ValueError(f"n_heads={n_heads} must divide d_model={d_model}")
@@ -132,10 +185,12 @@ class SelfAttention(nn.Module):
         self.causal = bool(causal)
         self.Wqkv = nn.Linear(d_model, 3 * d_model)
         self.out_proj = nn.Linear(d_model, d_model)
-        self.core: Core = CORES[core]
+        self.window = window
+        self.core: Core = functools.partial(CORES[core], window=window) if window else CORES[core]
 
     def extra_repr(self) -> str:
-        return f"core={self.core_name}, n_heads={self.n_heads}, causal={self.causal}"
+        window = f", window={self.window}" if self.window else ""
+        return f"core={self.core_name}, n_heads={self.n_heads}, causal={self.causal}{window}"
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         if u.dim() != 3 or u.shape[-1] != self.d_model:
@@ -236,6 +291,15 @@ def _scores(w: Workload) -> int:
     return w.batch * _heads(w) * w.seq_len**2
 
 
+def _pairs(w: Workload) -> float:
+    """(query, key) pairs one head scores, by FlashAttention's convention: L², half of it when
+    causal; with a sliding window of w < L keys, the w·L − w(w − 1)/2 pairs it keeps."""
+    seq_len, window = w.seq_len, getattr(w, "window", None)
+    if window and window < seq_len:
+        return window * seq_len - window * (window - 1) / 2
+    return seq_len**2 / 2 if w.causal else seq_len**2
+
+
 def attention_flops(w: Workload) -> tuple[Terms, Terms]:
     """(forward, backward) FLOPs: the projections, and the core by FlashAttention's convention
     (Σ over heads of 4·L²·d_head forward, halved when causal, backward 2.5×) whatever the
@@ -245,9 +309,7 @@ def attention_flops(w: Workload) -> tuple[Terms, Terms]:
     bwd: Terms = {}
     fwd["wqkv"], bwd["wqkv"] = linear_flops(rows, d, 3 * d)
     fwd["out_proj"], bwd["out_proj"] = linear_flops(rows, d, d)
-    core = 4.0 * w.batch * w.seq_len**2 * d
-    if w.causal:
-        core /= 2  # the masked half is not counted
+    core = 4.0 * w.batch * _pairs(w) * d  # masked pairs are not counted
     fwd["attention_core"], bwd["attention_core"] = core, 2.5 * core
     return fwd, bwd
 
@@ -290,12 +352,40 @@ def _math_kept(w: Workload) -> float:
 
 def _register_attention(core: str, available: registry.AvailableFn, summary: str, **facts) -> None:
     def build(
-        d_model: int, l_max: int, n_heads: int | None = None, causal: bool = True
+        d_model: int,
+        l_max: int,
+        n_heads: int | None = None,
+        causal: bool = True,
+        window: int | None = None,
     ) -> SelfAttention:
-        return SelfAttention(d_model, l_max, n_heads, core, causal)
+        return SelfAttention(d_model, l_max, n_heads, core, causal, window)
+
+    if core in WINDOWED:
+        facts = {"params": ("n_heads", "causal", "window"), "refuse": _window_refused} | facts
 
     oracle = None if core == "naive" else "attention:naive"
     registry.add(registry.Entry(f"attention:{core}", build, available, summary, oracle, **facts))
+
+
+def _window_refused(w: Workload) -> str | None:
+    if w.window is not None and not w.causal:
+        return "a sliding window is causal here: give causal: true or no window"
+    return None
+
+
+def _flex_available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
+    """FlexAttention compiles its kernel: Triton on CUDA, a C++ compiler on the CPU."""
+    if not _importable("torch.nn.attention.flex_attention"):
+        return False, f"torch {torch.__version__} has no torch.nn.attention.flex_attention"
+    if device.type == "cpu":
+        if not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
+            return False, "flex_attention on the CPU compiles C++: no C++ compiler on PATH"
+        if dtype not in (torch.float32, torch.bfloat16):
+            return False, f"flex_attention's CPU kernel takes float32 or bfloat16; got {dtype}"
+        return True, ""
+    if device.type == "cuda" and dtype not in (torch.float16, torch.bfloat16, torch.float32):
+        return False, f"flex_attention takes float16, bfloat16 or float32; got {dtype}"
+    return device.type == "cuda", "" if device.type == "cuda" else f"not on {device.type}"
 
 
 _register_attention(
@@ -306,6 +396,13 @@ _register_attention(
     time_model=TimeModel("pytorch"),
     colour="#d62728",  # red
     paper_role="attention",  # the paper's eager MHA baseline
+)
+_register_attention(
+    "flex",
+    _flex_available,
+    "torch flex_attention, compiled; causal or a causal sliding window (window)",
+    **_costs(eager=False, kept=_lse),
+    colour="#9c755f",  # umber
 )
 _register_attention(
     "flash_attn",

@@ -32,8 +32,17 @@ def test_device_table_has_every_gpu_with_sources_and_numbers():
     for spec in devices().values():
         assert spec["source"] and spec["gemm_source"] and spec["arch"].startswith("sm_")
         assert spec["memory_bandwidth"] > 1e11 and spec["fp16"] > spec["fp32"]
-        assert spec["mma_sync"] <= spec["fp16"] and spec["gemm_achievable"] < spec["fp16"]
+        assert spec.get("mma_sync", 0) <= spec["fp16"] and spec["gemm_achievable"] < spec["fp16"]
     assert published()["paper_fig4_3"]["citation"].strip().startswith("Poli et al.")
+
+
+def test_a_gpu_without_a_published_attention_rate_is_refused_for_fused_attention():
+    """GB200's table cites no mma.sync rate (its fused kernels use tcgen05): a fused attention
+    there is refused with the reason, not guessed; Hyena's FFT is still predicted."""
+    with pytest.raises(PredictError, match="mma"):
+        predict(Workload("attention:sdpa-flash", seq_len=4096, d_model=512, dtype="bfloat16"),
+                "fwd", "GB200")  # fmt: skip
+    assert predict(Workload("hyena:fft", seq_len=4096, d_model=512), "fwd", "GB200").seconds > 0
 
 
 @pytest.mark.parametrize("gpu", GPUS)

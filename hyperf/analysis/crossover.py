@@ -200,14 +200,18 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
     hyena = ok[ok["family"].isin(COMPARED)]
     attention = ok[ok["family"] == "attention"]
     rows = []
-    for keys, h_group in hyena.groupby([*PAIR_KEYS, "op", "hyena_order", "variant"]):
+    own = [k for k in ("filter_len", "d_state") if k in hyena]  # a series' own parameters
+    windowed = ["window"] if "window" in attention else []
+    by = [*PAIR_KEYS, "op", *own, "hyena_order", "variant"]
+    for keys, h_group in hyena.groupby(by, dropna=False):
         fixed = dict(zip(PAIR_KEYS, keys[: len(PAIR_KEYS)], strict=True))
         mask = np.logical_and.reduce([attention[k] == v for k, v in fixed.items()])
-        for (a_op, causal), a_group in attention[mask].groupby(["op", "causal"]):
+        groups = attention[mask].groupby(["op", "causal", *windowed], dropna=False)
+        for (a_op, causal, *_), a_group in groups:
             common = sorted(set(h_group["seq_len"]) & set(a_group["seq_len"]))
             if len(common) < 2:
                 continue
-            h = h_group.set_index("seq_len").loc[common]
+            h = h_group.drop_duplicates("seq_len").set_index("seq_len").loc[common]
             a = a_group.drop_duplicates("seq_len").set_index("seq_len").loc[common]
             result = crossover(
                 common,

@@ -143,7 +143,9 @@ class PointParams(_PointFields):  # type: ignore[misc, valid-type]
         return self
 
     def workload(self) -> Workload:
-        return Workload(**self.model_dump())
+        """The point's parameters (a ``points:`` entry's modes left out)."""
+        params = point_params()
+        return Workload(**{k: v for k, v in self.model_dump().items() if k in params})
 
 
 class PointEntry(PointParams):

@@ -307,7 +307,7 @@ def scaling_fits(points: pd.DataFrame) -> pd.DataFrame:
     flag and its likely reason where the exponent is outside the family's expected range."""
     ok = rankable_points(points)
     rows = []
-    for keys, group in ok.groupby(SERIES_KEYS):
+    for keys, group in ok.groupby(SERIES_KEYS, dropna=False):  # None: a default
         if group["seq_len"].nunique() < 3:
             continue
         fit = fit_power_law(group["seq_len"], group["median_ms"])

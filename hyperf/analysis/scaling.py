@@ -83,7 +83,7 @@ def memory_fits(
     ok = rankable_points(points)
     ok = ok[ok[column].notna() & (ok[column] > 0)]
     rows = []
-    for keys, group in ok.groupby(SERIES_KEYS):
+    for keys, group in ok.groupby(SERIES_KEYS, dropna=False):  # None: a default
         if group["seq_len"].nunique() < 2:
             continue
         fit = fit_power_law(group["seq_len"], group[column])

@@ -23,8 +23,10 @@ SHAPES = {
 }
 LENGTHS = {"cpu": (256, 1024), "cuda": (1024, 4096, 16384)}
 
-LONGCONV = ("longconv:fft", "longconv:blocked", "longconv:triton")
-HYENA = ("hyena:fft", "hyena:blocked", "hyena:triton")
+LONGCONV = ("longconv:fft", "longconv:blocked", "longconv:triton", "longconv:subquadratic-ops")
+HYENA = ("hyena:fft", "hyena:blocked", "hyena:triton", "hyena:subquadratic-ops", "hyena:se",
+         "hyena:mr", "hyena:li")  # fmt: skip
+SSM = ("ssm:mamba2", "ssm:mamba2-kernel")
 ATTENTION = (
     "attention:sdpa-math",
     "attention:sdpa-flash",
@@ -75,6 +77,11 @@ def test_hyena(run_benchmark, device: str, op: str, seq_len: int, mode: str) -> 
     run_benchmark(Workload(op, seq_len=seq_len, **SHAPES[device]), mode, device)
 
 
+@pytest.mark.parametrize(PARAMS, cases(SSM))
+def test_ssm(run_benchmark, device: str, op: str, seq_len: int, mode: str) -> None:
+    run_benchmark(Workload(op, seq_len=seq_len, **SHAPES[device]), mode, device)
+
+
 @pytest.mark.parametrize(PARAMS, cases(ATTENTION))
 def test_attention(run_benchmark, device: str, op: str, seq_len: int, mode: str) -> None:
     run_benchmark(Workload(op, seq_len=seq_len, **SHAPES[device]), mode, device)
@@ -87,10 +94,14 @@ def test_model(run_benchmark, device: str, op: str, seq_len: int, mode: str) -> 
 
 
 def test_every_backend_is_benchmarked() -> None:
-    """A long-convolution backend added to the registry (but the float64 oracle) must join
-    the suite, and every name the suite uses must still be registered."""
-    for family, ops in (("longconv", LONGCONV), ("hyena", HYENA)):
-        missing = set(registry.names(family)) - set(ops) - {registry.FAMILY_ORACLES[family]}
+    """A long-convolution, Hyena or state-space operator added to the registry (but the
+    float64 oracles) must join the suite, and every name the suite uses must still be
+    registered."""
+    oracles = {registry.get(n).oracle for n in registry.names()} | set(
+        registry.FAMILY_ORACLES.values()
+    )
+    for family, ops in (("longconv", LONGCONV), ("hyena", HYENA), ("ssm", SSM)):
+        missing = set(registry.names(family)) - set(ops) - oracles
         assert not missing, f"add {sorted(missing)} to the {family} benchmarks"
-    unknown = {*LONGCONV, *HYENA, *ATTENTION, *MODEL} - set(registry.names())
+    unknown = {*LONGCONV, *HYENA, *SSM, *ATTENTION, *MODEL} - set(registry.names())
     assert not unknown, f"benchmarked but not registered: {sorted(unknown)}"

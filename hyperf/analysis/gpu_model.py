@@ -69,21 +69,22 @@ Params = dict[str, float]
 
 
 @cache
-def _published(name: str) -> pd.DataFrame:
+def published_table(name: str) -> pd.DataFrame:
+    """One CSV of ``hyperf/data/published`` (its ``#`` lines are the source), read once."""
     text = resources.files("hyperf.data").joinpath("published", name).read_text()
     return pd.read_csv(StringIO(text), comment="#")
 
 
 def load_gemm() -> pd.DataFrame:
     """XLA's H100 bf16 matmul table with the implied time (s) of each shape."""
-    g = _published("gemm_h100_bf16_xla.csv").copy()
+    g = published_table("gemm_h100_bf16_xla.csv").copy()
     g["seconds"] = gemm_flops(g.b, g.m, g.n, g.k) / (g.bf16_tflops * 1e12)
     return g
 
 
 def load_attention() -> tuple[pd.DataFrame, pd.DataFrame]:
     """(mapped rows with time in s, unmapped rows with the reason)."""
-    a = _published("attention_a100_fa2_benchmark.csv").copy()
+    a = published_table("attention_a100_fa2_benchmark.csv").copy()
     oom = a.tflops.astype(str) == "OOM"
     unmapped = a[oom].assign(reason="out of memory in the published run: no time")
     mapped = a[~oom].copy()
@@ -105,7 +106,7 @@ def load_attention_h100() -> tuple[pd.DataFrame, pd.DataFrame]:
     in s, unmapped rows with the reason). Never used by ``fit_attention``."""
     frames = []
     for name, passes in H100_SOURCES.items():
-        raw = _published(name).copy()
+        raw = published_table(name).copy()
         if set(raw["pass"]) != {passes}:
             raise ValueError(f"{name}: expected only {passes!r} rows, got {set(raw['pass'])}")
         frames.append(raw.assign(source=name.removesuffix("_benchmark.csv")))
@@ -129,7 +130,7 @@ def load_attention_h100() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def load_fft() -> pd.DataFrame:
     """FlashFFTConv's Table 3; the PyTorch column is the one modelled here (time in s)."""
-    f = _published("flashfftconv_h100.csv").copy()
+    f = published_table("flashfftconv_h100.csv").copy()
     f["seconds"] = f.pytorch_ms / 1e3
     return f
 

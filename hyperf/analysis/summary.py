@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 
+from hyperf.analysis.gpu_model import published_table
 from hyperf.analysis.predict import published
 from hyperf.analysis.rank import rankable_points
 from hyperf.analysis.scaling import roofline_table
@@ -86,33 +87,56 @@ def roofline_summary(points: pd.DataFrame, ceilings: dict[int, dict]) -> pd.Data
 
 
 def published_overlay(points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
-    """The paper's Figure 4.3 as reference series (seq_len, series, ms) when a run measured
-    its configuration (order-2 Hyena at D=768 in half precision), each series labelled with
-    its source and GPU; and a sentence on how the run differs from it. (None, "") otherwise."""
+    """Published series (seq_len, series, ms) drawn beside the times when a run measured their
+    configuration, each labelled with its source and GPU, and a sentence on how the run differs:
+    the paper's Figure 4.3 (order-2 Hyena at D=768 in half precision) and nvSubquadratic's
+    GB200 forward table (D=512, B=1, half precision, forward). (None, "") when neither."""
     if points.empty:
         return None, ""
     ranked = rankable_points(points)
+    half = ranked["dtype"].isin(["float16", "bfloat16"])
+    frames, notes = [], []
     match = ranked[
-        (ranked["family"] == "hyena")
-        & (ranked["d_model"] == 768)
-        & (ranked["hyena_order"] == 2)
-        & ranked["dtype"].isin(["float16", "bfloat16"])
-    ]
-    if match.empty:
+        (ranked["family"] == "hyena") & (ranked["d_model"] == 768) & (ranked["hyena_order"] == 2)
+        & half
+    ]  # fmt: skip
+    if not match.empty:
+        table = published()["paper_fig4_3"]
+        source = "Poli et al. 2023, Fig 4.3 (GPU not stated; A100 likely)"
+        frames.append(pd.DataFrame([
+            {"seq_len": n, "series": f"{series} — {source}", "ms": v}
+            for series, values in table["series"].items()
+            for n, v in zip(table["seq_len"], values, strict=True)
+            if v is not None
+        ]))  # fmt: skip
+        notes.append(
+            f"Grey dotted: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not "
+            f"this run's device, or not known to be: compare shapes, not times. This run: "
+            f"{_setting(match)}."
+        )
+    match = ranked[(ranked["d_model"] == 512) & (ranked["batch"] == 1) & half
+                   & ranked["mode"].isin(["infer", "fwd"])]  # fmt: skip
+    if not match.empty:
+        nv = published_table("nvsubquadratic_gb200.csv")
+        nv = nv[nv["status"] == "ok"]
+        frames.append(pd.DataFrame({
+            "seq_len": nv["seq_len"], "ms": nv["ms"],
+            "series": nv["method"] + " — nvSubquadratic, GB200, one measurement each",
+        }))  # fmt: skip
+        notes.append(
+            "Grey: nvSubquadratic's GB200 forward times (bf16, B=1, hidden 512, 4 heads; its "
+            "attention bidirectional, its Mamba-2 two scans; single measurements, no "
+            "intervals). Its own digest reads everything below about 65K tokens as dispatch "
+            "overhead: there its curves are flat, a floor of launches and Python, not the "
+            "operators; this run's device time of the same setting is in Wall, device and "
+            f"floor. This run: {_setting(match)}."
+        )
+    if not frames:
         return None, ""
-    table = published()["paper_fig4_3"]
-    source = "Poli et al. 2023, Fig 4.3 (GPU not stated; A100 likely)"
-    rows = [
-        {"seq_len": n, "series": f"{series} — {source}", "ms": v}
-        for series, values in table["series"].items()
-        for n, v in zip(table["seq_len"], values, strict=True)
-        if v is not None
-    ]
+    return pd.concat(frames, ignore_index=True), " ".join(notes)
+
+
+def _setting(match: pd.DataFrame) -> str:
     devices = ", ".join(sorted(set(match["device"])))
     batches = ", ".join(str(b) for b in sorted(set(match["batch"])))
-    note = (
-        f"Grey dotted: the paper's Figure 4.3 ({table['setting'].strip()}). Its GPU is not "
-        f"this run's device, or not known to be: compare shapes, not times. This run: "
-        f"{devices}, batch {batches}, modes {', '.join(sorted(set(match['mode'])))}."
-    )
-    return pd.DataFrame(rows), note
+    return f"{devices}, batch {batches}, modes {', '.join(sorted(set(match['mode'])))}"

@@ -71,11 +71,41 @@ def _attention_workload(row) -> Workload:
     )
 
 
+NVSUB_SOURCE = "nvsubquadratic_gb200"
+# nvSubquadratic's GB200 methods (hyperf/data/published/README.md): the hyperf operator each
+# is closest to, and why the model does not predict it.
+NVSUB_METHODS = {
+    "hyena": ("hyena:subquadratic-ops", "HyenaND's fused FFT convolution: the predictor has no "
+              "time model for it (its FFT models are cuFFT passes or DFT matmuls)"),
+    "attention": ("attention:sdpa-flash", "bidirectional SDPA on GB200: the device table cites "
+                  "no mma.sync rate for it, so its fused attention is not predicted"),
+    "flex": ("attention:flex", "FlexAttention: no predictor time model"),
+    "fa4": ("", "FlashAttention-4 (CuTe DSL, Blackwell): not a hyperf backend"),
+    "mamba": ("ssm:mamba2-kernel", "a bidirectional Mamba-2 (two scans), and no predictor "
+              "time model for Mamba-2"),
+}  # fmt: skip
+
+
+def nvsubquadratic_rows() -> list[tuple]:
+    """nvSubquadratic's GB200 forward table, row by row: the closest hyperf operator, and why
+    the model does not predict it (no row of it is predicted: the reasons are the finding)."""
+    rows = []
+    for row in parts.published_table("nvsubquadratic_gb200.csv").itertuples(index=False):
+        closest, reason = NVSUB_METHODS[row.method]
+        if closest:
+            reason = f"closest hyperf operator {closest}; {reason}"
+        if row.status != "ok":
+            reason = f"no time published ({row.status})"
+        config = f"GB200 {row.method} B{row.batch} D{row.hidden} L{row.seq_len}"
+        rows.append((NVSUB_SOURCE, config, "", "infer", "mixer", reason))
+    return rows
+
+
 def published_mapping() -> pd.DataFrame:
     """One row per published row: source, configuration, the hyperf workload (op, mode,
     region) it is, or the reason it maps to none."""
     rows = []
-    raw = parts._published("attention_a100_fa2_benchmark.csv")
+    raw = parts.published_table("attention_a100_fa2_benchmark.csv")
     for row in raw.itertuples(index=False):
         config = f"{row.impl} {row.mask} hd{row.headdim} B{row.batch} H{row.nheads} L{row.seqlen}"
         reason = ""
@@ -88,7 +118,7 @@ def published_mapping() -> pd.DataFrame:
     for name, passes in parts.H100_SOURCES.items():
         source = name.removesuffix("_benchmark.csv")
         mode = "fwd" if passes == "fwd" else "fwd_bwd"
-        for row in parts._published(name).itertuples(index=False):
+        for row in parts.published_table(name).itertuples(index=False):
             config = (
                 f"{row.impl} {row.mask} hd{row.headdim} B{row.batch} H{row.nheads} L{row.seqlen}"
             )
@@ -119,6 +149,7 @@ def published_mapping() -> pd.DataFrame:
             reason = "" if value is not None else "no value in the figure"
             op = "" if reason else FIG4_3_OPS[series]
             rows.append((FIG4_3_SOURCE, config, op, "each reading", "mixer", reason))
+    rows += nvsubquadratic_rows()
     return pd.DataFrame(
         rows, columns=["source", "configuration", "hyperf_op", "mode", "region", "unmapped_reason"]
     )

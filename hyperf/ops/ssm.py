@@ -536,19 +536,19 @@ _register(
     "sequential",
     registry.always_available,
     "Mamba-2 mixer, its SSM by the plain recurrence (a loop over t): the family's oracle",
-    colour="#6a51a3",  # slate purple
+    colour="#3f007d",  # deep purple: the state-space family is drawn in purples
 )
 _register(
     "mamba2",
     "chunked",
     registry.always_available,
     "Mamba-2 mixer, SSD chunked scan in plain PyTorch (masked Q×Q blocks, state passing)",
-    colour="#1b9e77",  # teal green
+    colour="#6a51a3",  # slate purple
 )
 _register(
     "mamba2-kernel",
     "kernel",
     kernel_available,
     "Mamba-2 mixer, SSD scan by mamba-ssm's fused Triton kernel (CUDA only)",
-    colour="#005f73",  # deep teal
+    colour="#9e9ac8",  # light purple
 )

@@ -273,12 +273,19 @@ def exec_suffix(execution) -> str:
 
 
 def series_label(row) -> str:
-    """Operator (and order for Hyena, "bidirectional" for non-causal attention, the exec mode
-    when not eager); the run too when several runs share a report."""
+    """Operator (and order and explicit taps for Hyena, state size for a state-space mixer,
+    "bidirectional" for non-causal attention, the exec mode when not eager); the run too when
+    several runs share a report."""
     if row["family"] == "hyena":
-        label = f"{row['op']} (order {integer_text(row['hyena_order'])})"
+        taps = row.get("filter_len")
+        taps = f", {integer_text(taps)} taps" if integer_or_none(taps) is not None else ""
+        label = f"{row['op']} (order {integer_text(row['hyena_order'])}{taps})"
+    elif row["family"] == "ssm":
+        label = f"{row['op']} (state {integer_text(row.get('d_state'))})"
     else:
         label = attention_label(row["op"], row.get("causal"))
+        if integer_or_none(row.get("window")) is not None:
+            label += f" (window {integer_text(row.get('window'))})"
     label += exec_suffix(row.get("exec"))
     tag = row.get("run_tag")
     return f"{label} [{tag}]" if isinstance(tag, str) and tag else label

@@ -115,7 +115,7 @@ def test_bad_input_raises_value_error_naming_the_argument(fitted, call, name):
 
 def test_every_h100_attention_row_is_mapped_or_listed_with_a_reason():
     rows, unmapped = gm.load_attention_h100()
-    raw = sum(len(gm._published(name)) for name in gm.H100_SOURCES)
+    raw = sum(len(gm.published_table(name)) for name in gm.H100_SOURCES)
     assert len(rows) + len(unmapped) == raw
     assert set(unmapped.reason) <= {
         "out of memory in the published run: no time",

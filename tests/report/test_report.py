@@ -171,6 +171,29 @@ def test_several_runs_in_one_report(real_run, tmp_path):
         assert line.count(" threads)") == 1, line
 
 
+def test_nvsubquadratic_table_overlays_its_own_setting_with_the_dispatch_warning(tmp_path):
+    path = tmp_path / "nv.yaml"
+    path.write_text(
+        textwrap.dedent("""
+        name: nvsub-shape
+        device: cpu
+        dtypes: [bfloat16]
+        modes: [infer]
+        ops: [hyena:fft, attention:sdpa-math]
+        axes: {seq_len: [128, 256], d_model: [512], heads: [4], causal: [false]}
+        budget: {seconds: 0.02, min_samples: 3, warmup_s: 0, warmup_calls: 1}
+        measure_memory: false
+        count_flops: false
+        """)
+    )
+    spec, text = load_spec(path)
+    run = run_sweep(spec, text, str(tmp_path / "r.db"), quiet=True).run_id
+    write_report(tmp_path / "r.db", [run], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    assert "nvSubquadratic&#39;s GB200 forward times" in html or "nvSubquadratic's GB200" in html
+    assert "dispatch overhead" in html and "Grey dotted: the paper" not in html  # not its setting
+
+
 def test_published_figure_overlays_a_matching_configuration(tmp_path):
     path = tmp_path / "fig.yaml"
     path.write_text(

@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.crossover import interpolate_crossing
+from hyperf.analysis.gpu_model import devices
 from hyperf.analysis.predict import PredictError, fig4_3_workload, predict
 from hyperf.format import format_interval, format_length, format_speedup
+from hyperf.measure.memory import analytic_peak_bytes
 
 HOLDS, FAILS, UNRESOLVED, UNMEASURED = "holds", "does not hold", "not resolved", "not measured here"
 PAPER_SETTING = {"order": 2, "depth": 0, "causal": 1, "d_model": 768, "dtype": "float16"}
@@ -160,7 +162,7 @@ def claims_table(
     roles: dict[str, str],
     figure: dict,
     devices: dict[int, str] | None = None,
-    predicted: dict[tuple[str, str, int], float] | None = None,
+    predicted: dict[tuple[str, str, int], float | str] | None = None,
 ) -> pd.DataFrame:
     """One row per claim × comparator × exec mode × pass measured (``COLUMNS``); a claim with
     no measured pair gets one row saying so. ``speedups`` and ``crossovers`` are the analysis
@@ -182,7 +184,7 @@ def claims_table(
         for row in found:
             mode = row.get("mode")
             guess = [
-                f"{mode_} {value:.1f}×"
+                f"{mode_} {value:.1f}×" if isinstance(value, float) else f"{mode_} {value}"
                 for (against, mode_, seq_len), value in sorted(predicted.items())
                 if against == claim.against and seq_len == claim.seq_len
                 and (mode is None or mode_ == mode)
@@ -196,22 +198,30 @@ def claims_table(
     return table[COLUMNS]
 
 
-def predicted_speedups(gpu: str = PREDICTION_GPU) -> dict[tuple[str, str, int], float]:
+def predicted_speedups(gpu: str = PREDICTION_GPU) -> dict[tuple[str, str, int], float | str]:
     """The model's speedup (``hyperf.analysis.predict``) of the paper's Hyena over each
     comparator at each claimed length, at the paper's setting (batch 1): (comparator, mode,
-    L) → speedup. A comparator or length the model cannot time is left out."""
-    found = {}
+    L) → speedup, or why there is none where either side's estimated peak memory
+    (``analytic_peak_bytes``) exceeds the GPU's (eager attention's L×L scores at 64K: the
+    figure's missing point). A comparator or length the model cannot time is left out."""
+    found: dict[tuple[str, str, int], float | str] = {}
+    capacity = devices()[gpu]["memory_bytes"]
     for claim in CLAIMS:
         if claim.seq_len is None:
             continue
         for mode in ("fwd", "fwd_bwd"):
+            sides = [fig4_3_workload(s, 1, claim.seq_len)
+                     for s in ("hyena", FIGURE_SERIES[claim.against])]  # fmt: skip
+            peak = max(analytic_peak_bytes(w, mode) or 0 for w in sides)
+            key = (claim.against, mode, claim.seq_len)
+            if peak > capacity:
+                found[key] = f"does not fit ({peak / 1e9:,.0f} GB > {capacity / 1e9:.0f} GB)"
+                continue
             try:
-                hyena = predict(fig4_3_workload("hyena", 1, claim.seq_len), mode, gpu).seconds
-                series = FIGURE_SERIES[claim.against]
-                other = predict(fig4_3_workload(series, 1, claim.seq_len), mode, gpu).seconds
+                hyena, other = (predict(w, mode, gpu).seconds for w in sides)
             except PredictError:
                 continue
-            found[(claim.against, mode, claim.seq_len)] = other / hyena
+            found[key] = other / hyena
     return found
 
 

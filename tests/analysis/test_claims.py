@@ -11,7 +11,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hyperf.analysis.claims import CLAIMS, HOLDS, UNMEASURED, UNRESOLVED, claims_table
+from hyperf.analysis.claims import (
+    CLAIMS,
+    HOLDS,
+    UNMEASURED,
+    UNRESOLVED,
+    claims_table,
+    predicted_speedups,
+)
 from hyperf.analysis.predict import published
 from hyperf.cli import main
 from hyperf.store import Store
@@ -137,3 +144,11 @@ def test_hyperf_claims_on_a_bad_store_exits_2(tmp_path):
     result = CliRunner().invoke(main, ["claims", "--db", str(bad)])
     assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
     assert bad.read_text() == "not a database"
+
+
+def test_a_prediction_that_would_not_fit_in_memory_says_so_rather_than_a_speedup():
+    """Eager attention at 64K holds 12 heads of 64K × 64K scores: on an 80 GB A100 the
+    paper's figure has no point there, and the model gives no speedup either."""
+    predicted = predicted_speedups()
+    assert "does not fit" in predicted[("attention", "fwd", 65536)]
+    assert isinstance(predicted[("FlashAttention", "fwd", 65536)], float)

@@ -24,10 +24,8 @@ Profiler regions (``hyperf.ops.regions``): the projections, and the core as "att
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import shutil
-import sys
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,6 +37,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hyperf import registry
 from hyperf.ops.costs import element_size, linear_flops
+from hyperf.ops.mixer import importable, mixer_length
 from hyperf.ops.regions import region
 from hyperf.registry import Memory, Terms, TimeModel
 
@@ -193,11 +192,8 @@ class SelfAttention(nn.Module):
         return f"core={self.core_name}, n_heads={self.n_heads}, causal={self.causal}{window}"
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        if u.dim() != 3 or u.shape[-1] != self.d_model:
-            raise ValueError(f"u must have shape (B, L, {self.d_model}); got {tuple(u.shape)}")
-        batch, seq_len, _ = u.shape
-        if seq_len > self.l_max:
-            raise ValueError(f"sequence length {seq_len} exceeds l_max={self.l_max}")
+        seq_len = mixer_length(u, self.d_model, self.l_max)
+        batch = u.shape[0]
         with region("projections"):
             qkv = self.Wqkv(u).view(batch, seq_len, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
         with region("attention core"):
@@ -234,18 +230,8 @@ def _sdpa_available(backend: str) -> registry.AvailableFn:
     return lambda device, dtype: _probe_sdpa(backend, torch.device(device.type), dtype)
 
 
-def _importable(module: str) -> bool:
-    """Whether ``module`` can be imported, without importing it (or it is imported already)."""
-    if module in sys.modules:
-        return sys.modules[module] is not None
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _flash_attn_available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
-    if not _importable("flash_attn"):
+    if not importable("flash_attn"):
         return False, "the flash-attn package is not installed (pip install 'hyperf[flash]')"
     if device.type != "cuda":
         return False, "flash-attn runs on CUDA only"
@@ -258,7 +244,7 @@ FA3_CAPABILITY = (9, 0)  # FlashAttention-3's kernels use Hopper's wgmma and TMA
 
 
 def _flash_attn3_available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
-    if not _importable("flash_attn_interface"):
+    if not importable("flash_attn_interface"):
         return False, (
             "FlashAttention-3 (module flash_attn_interface, flash-attention's Hopper build) is "
             "not installed; build it from flash-attention's hopper/ directory on an sm_90 machine"
@@ -375,7 +361,7 @@ def _window_refused(w: Workload) -> str | None:
 
 def _flex_available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
     """FlexAttention compiles its kernel: Triton on CUDA, a C++ compiler on the CPU."""
-    if not _importable("torch.nn.attention.flex_attention"):
+    if not importable("torch.nn.attention.flex_attention"):
         return False, f"torch {torch.__version__} has no torch.nn.attention.flex_attention"
     if device.type == "cpu":
         if not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):

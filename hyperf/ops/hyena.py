@@ -29,6 +29,7 @@ from torch import nn
 from hyperf import registry
 from hyperf.ops.costs import add_terms, element_size, linear_flops
 from hyperf.ops.longconv import input_bytes, long_conv
+from hyperf.ops.mixer import mixer_length
 from hyperf.ops.regions import region
 from hyperf.registry import Entry, Memory, Terms
 
@@ -210,14 +211,7 @@ class HyenaOperator(nn.Module):
         return self.order - 1 if self.variant == "safari" else self.order
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        if u.dim() != 3 or u.shape[-1] != self.d_model:
-            raise ValueError(f"u must have shape (B, L, {self.d_model}); got {tuple(u.shape)}")
-        seq_len = u.shape[1]
-        if seq_len > self.l_max:
-            raise ValueError(
-                f"sequence length {seq_len} exceeds l_max={self.l_max}; "
-                "build the operator with a larger l_max"
-            )
+        seq_len = mixer_length(u, self.d_model, self.l_max)
         # Projection: in_proj, then the causal short convolution (Algorithm 3, lines 1–2).
         streams = self.project(u)  # (B, (N+1)·D, L)
         *x, v = streams.split(self.d_model, dim=1)

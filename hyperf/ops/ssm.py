@@ -46,9 +46,7 @@ gate as "pointwise/gating" and the RMSNorm as "norm".
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from typing import TYPE_CHECKING
 
 import torch
@@ -58,6 +56,7 @@ from torch import nn
 from hyperf import registry
 from hyperf.ops.costs import element_size, linear_flops
 from hyperf.ops.hyena import causal_depthwise_conv
+from hyperf.ops.mixer import importable, mixer_length
 from hyperf.ops.regions import region
 from hyperf.registry import Memory, Terms
 
@@ -294,14 +293,7 @@ class Mamba2(nn.Module):
         )
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        if u.dim() != 3 or u.shape[-1] != self.d_model:
-            raise ValueError(f"u must have shape (B, L, {self.d_model}); got {tuple(u.shape)}")
-        seq_len = u.shape[1]
-        if seq_len > self.l_max:
-            raise ValueError(
-                f"sequence length {seq_len} exceeds l_max={self.l_max}; "
-                "build the operator with a larger l_max"
-            )
+        mixer_length(u, self.d_model, self.l_max)  # refuses a wrong shape or L
         groups, d_state = self.ngroups, self.d_state
         with region("projections"):
             zxbcdt = self.in_proj(u)
@@ -341,18 +333,8 @@ _NO_PACKAGE = "needs the mamba-ssm package (pip install mamba-ssm; CUDA only)"
 _CUDA_ONLY = "CUDA only: mamba-ssm's Triton kernels"
 
 
-def _importable(module: str) -> bool:
-    """Whether ``module`` can be imported, without importing it (or it is imported already)."""
-    if module in sys.modules:
-        return sys.modules[module] is not None
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def kernel_available(device: torch.device, dtype: torch.dtype) -> registry.Availability:
-    if not _importable("mamba_ssm"):
+    if not importable("mamba_ssm"):
         return False, _NO_PACKAGE
     if device.type != "cuda":
         return False, _CUDA_ONLY

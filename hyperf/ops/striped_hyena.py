@@ -85,6 +85,7 @@ from hyperf.ops.costs import add_terms, element_size, linear_flops
 from hyperf.ops.hyena import causal_depthwise_conv
 from hyperf.ops.longconv import compute_dtype, input_bytes, long_conv, unfused_conv_bytes
 from hyperf.ops.longconv.fft import fft_conv_terms
+from hyperf.ops.mixer import mixer_length
 from hyperf.ops.regions import region
 from hyperf.registry import Entry, Memory, Terms
 
@@ -244,14 +245,7 @@ class StripedHyenaOperator(nn.Module):
         return h
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        if u.dim() != 3 or u.shape[-1] != self.d_model:
-            raise ValueError(f"u must have shape (B, L, {self.d_model}); got {tuple(u.shape)}")
-        seq_len = u.shape[1]
-        if seq_len > self.l_max:
-            raise ValueError(
-                f"sequence length {seq_len} exceeds l_max={self.l_max}; "
-                "build the operator with a larger l_max"
-            )
+        seq_len = mixer_length(u, self.d_model, self.l_max)
         x1, x2, v = self.project(u).split(self.d_model, dim=1)
         with region("filter generation"):
             h = self.filter(seq_len)

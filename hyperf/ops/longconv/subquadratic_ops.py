@@ -26,7 +26,6 @@ The package is imported only when the backend runs, so hyperf imports without it
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING
 
 import torch
@@ -34,6 +33,7 @@ import torch
 from hyperf.ops.costs import element_size
 from hyperf.ops.longconv import check_inputs, compute_dtype, input_bytes
 from hyperf.ops.longconv.fft import fft_conv_terms
+from hyperf.ops.mixer import importable
 from hyperf.ops.regions import region
 from hyperf.registry import Memory, Terms, register
 
@@ -48,10 +48,7 @@ MIN_ARCH = (8, 0)  # "any Ampere+ GPU"
 
 
 def _installed() -> bool:
-    try:
-        return importlib.util.find_spec(PACKAGE) is not None
-    except (ImportError, ValueError):  # ValueError: in sys.modules without a __spec__
-        return False
+    return importable(PACKAGE)
 
 
 def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:

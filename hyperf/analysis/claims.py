@@ -120,13 +120,26 @@ def _distance(row: dict) -> tuple:
     """How far a configuration is from the paper's setting, most important difference first."""
     return (
         row["order"] != PAPER_SETTING["order"],
-        row["depth"] != PAPER_SETTING["depth"],
+        abs(row["depth"] - PAPER_SETTING["depth"]),
         int(row["causal"]) != PAPER_SETTING["causal"],
         row["dtype"] != PAPER_SETTING["dtype"],
         abs(math.log(row["d_model"] / PAPER_SETTING["d_model"])),
         row["batch"] not in PAPER_BATCHES,
         row["batch"],
     )
+
+
+CONFIG = ["run_id", "batch", "d_model", "dtype", "depth", "order", "causal"]
+
+
+def _nearest(group: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the configuration nearest the paper's setting; of equally near ones, the
+    one measured at the most lengths."""
+    configs = group.groupby(CONFIG, dropna=False)
+    chosen = min(
+        configs, key=lambda c: (_distance(c[1].iloc[0].to_dict()), -c[1]["seq_len"].nunique())
+    )
+    return chosen[1]
 
 
 def differences(row: dict, claim_len: int | None, device: str) -> str:
@@ -246,9 +259,8 @@ def _claim_rows(claim, speedups, crossovers, roles, devices) -> list[dict]:
     pairs = speedups[has_role]
     rows = []
     for _, group in pairs.groupby(["exec", "mode"], sort=True):
-        config = min(group.to_dict("records"), key=_distance)
-        keys = ["run_id", "batch", "d_model", "dtype", "depth", "order", "causal"]
-        same = group[np.logical_and.reduce([group[k] == config[k] for k in keys])]
+        same = _nearest(group)
+        config = same.iloc[0].to_dict()
         device = devices.get(config["run_id"], str(config.get("device", "")))
         if claim.kind == "speedup":
             rows.append(_speedup_row(claim, same, device))

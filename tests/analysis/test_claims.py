@@ -152,3 +152,13 @@ def test_a_prediction_that_would_not_fit_in_memory_says_so_rather_than_a_speedup
     predicted = predicted_speedups()
     assert "does not fit" in predicted[("attention", "fwd", 65536)]
     assert isinstance(predicted[("FlashAttention", "fwd", 65536)], float)
+
+
+def test_the_configuration_nearest_the_paper_is_judged_not_the_first_found():
+    """A main job's depth-2 points at 1K and 4K beside its depth-1 series up to 8K: the claim
+    is judged on depth 1 (nearer the paper's bare mixer, and measured at 8K)."""
+    deeper = speedup_rows({1024: (0.9, 0.8, 1.0), 4096: (1.5, 1.4, 1.6)}).assign(depth=2)
+    nearer = speedup_rows({1024: (0.9, 0.8, 1.0), 8192: (2.4, 2.1, 2.6)}).assign(depth=1)
+    result = table(pd.concat([deeper, nearer], ignore_index=True))
+    at_8k = row(result, "2x-at-8k")
+    assert at_8k["verdict"] == HOLDS and "depth 1 (paper 0)" in at_8k["differs"]

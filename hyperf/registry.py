@@ -118,6 +118,8 @@ class Entry:
     oracle: str | None = None  # the entry this one is checked against; None: it is the oracle
     max_seq_len: MaxSeqLenFn | None = None  # the longest L it handles there; None: no limit
     interpreted: Callable[[torch.device], bool] | None = None  # an interpreter runs it there
+    # (ok, reason) for a grad-enabled call (every mode but infer) there; None: wherever it runs
+    grad: AvailableFn | None = None
     flop_terms: FlopTermsFn | None = None
     byte_terms: ByteTermsFn | None = None
     memory: MemoryFn | None = None
@@ -337,10 +339,15 @@ def runs_interpreted(name: str, device: str | torch.device) -> bool:
 
 
 def check_available(
-    name: str, device: str | torch.device, dtype: torch.dtype, seq_len: int | None = None
+    name: str,
+    device: str | torch.device,
+    dtype: torch.dtype,
+    seq_len: int | None = None,
+    mode: str | None = None,
 ) -> Availability:
     """``(ok, reason)`` for running ``name`` on ``device`` in ``dtype`` (and at ``seq_len``,
-    when given: a backend with a length limit is unavailable beyond it, not a crash); never
+    when given: a backend with a length limit is unavailable beyond it, not a crash; and in
+    ``mode``: one without a backward there is unavailable for every mode but infer); never
     raises for a registered name."""
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -351,4 +358,6 @@ def check_available(
         limit = entry.max_seq_len(device, dtype)
         if seq_len > limit:
             return False, f"{name} handles L ≤ {limit} on {device.type} in {dtype}; got L={seq_len}"
+    if ok and mode not in (None, "infer") and entry.grad is not None:
+        return entry.grad(device, dtype)
     return ok, reason

@@ -161,7 +161,7 @@ def run_search(
     for op in (spec.a, spec.b):  # what cannot run here is refused before anything is stored
         workload = spec.params(op).workload()
         for ok, reason in (
-            check_available(op, device, workload.torch_dtype, spec.lmin),
+            check_available(op, device, workload.torch_dtype, spec.lmin, spec.mode),
             available(workload.exec, resolve_device(device), spec.mode),
         ):
             if not ok:

@@ -383,11 +383,23 @@ _register_attention(
     colour="#d62728",  # red
     paper_role="attention",  # the paper's eager MHA baseline
 )
+
+
+def _flex_grad(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
+    if device.type == "cpu":
+        return False, (
+            f"torch {torch.__version__.split('+')[0]} has no CPU backward for flex_attention: "
+            "time it as infer there"
+        )
+    return True, ""
+
+
 _register_attention(
     "flex",
     _flex_available,
     "torch flex_attention, compiled; causal or a causal sliding window (window)",
     **_costs(eager=False, kept=_lse),
+    grad=_flex_grad,
     colour="#9c755f",  # umber
 )
 _register_attention(

@@ -92,7 +92,7 @@ def run_point(
     """
     w = point.workload
     device = resolve_device(point.device)
-    ok, reason = registry.check_available(w.op, device, w.torch_dtype, w.seq_len)
+    ok, reason = registry.check_available(w.op, device, w.torch_dtype, w.seq_len, point.mode)
     if not ok:
         return Repeat("skipped", reason), [], []
     if point.skip_reason:

@@ -106,9 +106,9 @@ FAMILY_ORACLES = {
 class Entry:
     """A named operator: how to build it, where it can run, and what hyperf knows about it.
 
-        The builder's keyword arguments are the point parameters in ``builder_params``. The terms
-    are functions of the point (a ``Workload``) for the bare operator (depth and
-        mode are applied by ``hyperf.measure``); None means unknown, never another's model.
+    The builder's keyword arguments are the point parameters in ``builder_params``. The terms
+    are functions of the point (a ``Workload``) for the bare operator (depth and mode are
+    applied by ``hyperf.measure``); None means unknown, never another's model.
     """
 
     name: str

@@ -129,7 +129,7 @@ def _distance(row: dict) -> tuple:
     )
 
 
-CONFIG = ["run_id", "batch", "d_model", "dtype", "depth", "order", "causal"]
+CONFIG = ["run_id", "batch", "d_model", "dtype", "depth", "order", "causal"]  # run_id first
 
 
 def _nearest(group: pd.DataFrame) -> pd.DataFrame:
@@ -294,8 +294,7 @@ def _crossover_row(claim: Claim, same: pd.DataFrame, crossovers: pd.DataFrame, d
     low_l, high_l = int(series["seq_len"].min()), int(series["seq_len"].max())
     found = pd.DataFrame()
     if not crossovers.empty:
-        keys = ["mode", "exec", "batch", "d_model", "dtype", "depth", "order", "causal",
-                "hyena", "attention"]  # fmt: skip
+        keys = [*CONFIG[1:], "mode", "exec", "hyena", "attention"]  # any run's crossing
         found = crossovers[np.logical_and.reduce([crossovers[k] == pair[k] for k in keys])]
         found = found[found["crossover_L"].notna()]
     row = pair | {"seq_len": None}
@@ -324,7 +323,6 @@ def _row(row, device, claim_len, text, verdict, value, low, high) -> dict:
         "mode": row["mode"], "device": device, "batch": row["batch"],
         "d_model": row["d_model"], "dtype": row["dtype"], "seq_len": row["seq_len"],
         "measured": value, "low": low, "high": high, "measured_text": text,
-        "differs": differences(row, claim_len, device) if row["seq_len"] is not None
-        else differences(row | {"seq_len": claim_len}, None, device),
+        "differs": differences(row, claim_len, device),
         "verdict": verdict, "run_id": row["run_id"],
     }  # fmt: skip

@@ -29,15 +29,14 @@ import numpy as np
 import pandas as pd
 
 from hyperf.analysis.rank import rankable_points
-from hyperf.params import MIXERS, SUBQUADRATIC, columns_where
+from hyperf.params import MIXERS, SUBQUADRATIC, columns_where, point_params
 from hyperf.stats.bootstrap import centre, log_replicates
 from hyperf.stats.fits import fit_power_law
 from hyperf.stats.sample import percentile_interval
 
-HYENA_FAMILIES = SUBQUADRATIC  # the side compared against attention
 # The mixers compared with attention at one shape: Hyena's and the state-space ones (a bare
 # long convolution is (B, C, L), not a mixer).
-COMPARED = tuple(f for f in SUBQUADRATIC if f in MIXERS and f != "attention")
+COMPARED = tuple(f for f in SUBQUADRATIC if f in MIXERS)
 MIN_FIT_POINTS = 3  # a power law through two points fits anything
 MIN_FIT_R2 = 0.9  # on (log L, log t)
 MAX_EXTRAPOLATION = 8.0  # three doublings beyond the longest measured length
@@ -183,6 +182,17 @@ PAIR_KEYS = ["run_id", "mode", "device", *columns_where("paired")]
 SERIES_KEYS = ["run_id", "op", "mode", *columns_where("series")]
 
 
+def own_series_columns(families: tuple[str, ...]) -> list[str]:
+    """The columns that tell apart the series of one side of a pair (order, taps and state for
+    the subquadratic side; causality and window for attention): the series parameters of
+    those families that the two sides need not share."""
+    return [
+        facts.column_name(name)
+        for name, (_, _, facts) in point_params().items()
+        if facts.series and not facts.paired and set(facts.families or ()) & set(families)
+    ]
+
+
 def series_columns(keys: tuple) -> dict:
     """A series' identifying columns (``SERIES_KEYS``), with the order called "order"."""
     named = dict(zip(SERIES_KEYS, keys, strict=True))
@@ -200,14 +210,14 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
     hyena = ok[ok["family"].isin(COMPARED)]
     attention = ok[ok["family"] == "attention"]
     rows = []
-    own = [k for k in ("filter_len", "d_state") if k in hyena]  # a series' own parameters
-    windowed = ["window"] if "window" in attention else []
-    by = [*PAIR_KEYS, "op", *own, "hyena_order", "variant"]
+    by = [*PAIR_KEYS, "op", *own_series_columns(COMPARED), "variant"]
+    by_a = ["op", *own_series_columns(("attention",))]
     for keys, h_group in hyena.groupby(by, dropna=False):
-        fixed = dict(zip(PAIR_KEYS, keys[: len(PAIR_KEYS)], strict=True))
+        named = dict(zip(by, keys, strict=True))
+        fixed = {k: named[k] for k in PAIR_KEYS}
         mask = np.logical_and.reduce([attention[k] == v for k, v in fixed.items()])
-        groups = attention[mask].groupby(["op", "causal", *windowed], dropna=False)
-        for (a_op, causal, *_), a_group in groups:
+        for keys_a, a_group in attention[mask].groupby(by_a, dropna=False):
+            named_a = dict(zip(by_a, keys_a, strict=True))
             common = sorted(set(h_group["seq_len"]) & set(a_group["seq_len"]))
             if len(common) < 2:
                 continue
@@ -217,17 +227,17 @@ def crossovers(points: pd.DataFrame, samples: dict[tuple[int, str], list[float]]
                 common,
                 [samples[(fixed["run_id"], p)] for p in h["point_id"]],
                 [samples[(fixed["run_id"], p)] for p in a["point_id"]],
-                keys[len(PAIR_KEYS)],
-                a_op,
+                named["op"],
+                named_a["op"],
             )
             rows.append(
                 {
                     **fixed,
                     "hyena": result.hyena,
-                    "order": keys[-2],
-                    "variant": keys[-1],
+                    "order": named["hyena_order"],
+                    "variant": named["variant"],
                     "attention": result.attention,
-                    "causal": causal,
+                    "causal": named_a["causal"],
                     "crossover_L": result.seq_len,
                     "ci_low": result.ci_low,
                     "ci_high": result.ci_high,
@@ -288,7 +298,7 @@ EXPECTED_EXPONENT = {"hyena": (0.9, 1.3, "≈1 (L log L)"), "attention": (1.5, 2
 
 def exponent_flag(family: str, b: float) -> tuple[str, str]:
     """(expected range as text, flag with the likely reason, or "")."""
-    low, high, text = EXPECTED_EXPONENT["hyena" if family in HYENA_FAMILIES else "attention"]
+    low, high, text = EXPECTED_EXPONENT["hyena" if family in SUBQUADRATIC else "attention"]
     if b < low:
         return text, (
             f"exponent {b:.2f} below {low}: fixed per-call costs (launches, overheads) still "

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hyperf.analysis.crossover import HYENA_FAMILIES, PAIR_KEYS
+from hyperf.analysis.crossover import PAIR_KEYS
 from hyperf.analysis.rank import with_point_defaults
+from hyperf.params import SUBQUADRATIC
 
 CONFIG = PAIR_KEYS  # what two operators are compared at (the point model's paired keys)
 PAIR = ["hyena", "attention", "causal", "mode", "exec"]
@@ -125,9 +126,9 @@ def with_searched(table: pd.DataFrame, searched: pd.DataFrame) -> pd.DataFrame:
     for row in searched.to_dict("records"):
         if row["verdict"] == "unreadable":
             continue
-        if row["a_family"] in HYENA_FAMILIES and row["b_family"] == "attention":
+        if row["a_family"] in SUBQUADRATIC and row["b_family"] == "attention":
             hyena, attention = row["a"], row["b"]
-        elif row["b_family"] in HYENA_FAMILIES and row["a_family"] == "attention":
+        elif row["b_family"] in SUBQUADRATIC and row["a_family"] == "attention":
             hyena, attention = row["b"], row["a"]
         else:
             continue

@@ -105,17 +105,12 @@ def published_mapping() -> pd.DataFrame:
     """One row per published row: source, configuration, the hyperf workload (op, mode,
     region) it is, or the reason it maps to none."""
     rows = []
-    raw = parts.published_table("attention_a100_fa2_benchmark.csv")
-    for row in raw.itertuples(index=False):
-        config = f"{row.impl} {row.mask} hd{row.headdim} B{row.batch} H{row.nheads} L{row.seqlen}"
-        reason = ""
-        if str(row.tflops) == "OOM":
-            reason = "out of memory in the published run: no time"
-        elif row.impl in UNMAPPED_IMPL:
-            reason = UNMAPPED_IMPL[row.impl]
-        op = "" if reason else FA2_GRID_OPS[row.impl]
-        rows.append(("attention_a100_fa2", config, op, "fwd_bwd", "core", reason))
-    for name, passes in parts.H100_SOURCES.items():
+    attention = {"attention_a100_fa2_benchmark.csv": ("fwd+bwd", FA2_GRID_OPS, UNMAPPED_IMPL)}
+    attention |= {
+        name: (passes, H100_IMPL_OPS, {"FA1": UNMAPPED_IMPL["FA1"], **parts.H100_UNMAPPED_IMPL})
+        for name, passes in parts.H100_SOURCES.items()
+    }
+    for name, (passes, ops, unmapped) in attention.items():
         source = name.removesuffix("_benchmark.csv")
         mode = "fwd" if passes == "fwd" else "fwd_bwd"
         for row in parts.published_table(name).itertuples(index=False):
@@ -125,11 +120,9 @@ def published_mapping() -> pd.DataFrame:
             reason = ""
             if str(row.tflops) == "OOM":
                 reason = "out of memory in the published run: no time"
-            elif row.impl in parts.H100_UNMAPPED_IMPL:
-                reason = parts.H100_UNMAPPED_IMPL[row.impl]
-            elif row.impl == "FA1":
-                reason = UNMAPPED_IMPL["FA1"]
-            op = "" if reason else H100_IMPL_OPS[row.impl]
+            elif row.impl in unmapped:
+                reason = unmapped[row.impl]
+            op = "" if reason else ops[row.impl]
             rows.append((source, config, op, mode, "core", reason))
     for row in parts.load_gemm().itertuples(index=False):
         config = f"b{row.b} {row.m}x{row.n}x{row.k}"

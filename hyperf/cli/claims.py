@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from hyperf.cli.common import RUN_ID, db_option, wide_console
+from hyperf.cli.common import RUN_ID, db_option, print_cells
 from hyperf.errors import clear_errors
 
 
@@ -47,12 +45,4 @@ def print_claims(table, measured_only: bool = False) -> None:
 
     if measured_only:
         table = table[table["hyena"].notna()]
-    cells = claims_cells(table)
-    if cells.empty:
-        return
-    rich_table = Table(title="The paper's claims (measured; 95 % intervals)")
-    for column in cells.columns:
-        rich_table.add_column(column)
-    for row in cells.itertuples(index=False):
-        rich_table.add_row(*(escape(str(v)) for v in row))
-    wide_console(160).print(rich_table)
+    print_cells(claims_cells(table), "The paper's claims (measured; 95 % intervals)", 160)

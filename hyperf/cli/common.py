@@ -19,6 +19,22 @@ DB_HELP = "SQLite store written by `hyperf sweep` (opened read-only)."
 db_option = click.option("--db", default="reports/hyperf.db", show_default=True, help=DB_HELP)
 
 
+def print_cells(cells, title: str, min_width: int) -> None:
+    """A DataFrame of text cells (``hyperf.report.headline``'s) as a rich table, every cell
+    escaped; nothing when it has no rows."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    if cells.empty:
+        return
+    table = Table(title=title)
+    for column in cells.columns:
+        table.add_column(column)
+    for row in cells.itertuples(index=False):
+        table.add_row(*(escape(str(v)) for v in row))
+    wide_console(min_width).print(table)
+
+
 def wide_console(min_width: int) -> Console:
     """A console at least ``min_width`` columns wide, so tables keep their columns in a
     narrow terminal or a pipe."""

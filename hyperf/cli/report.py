@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from hyperf.cli.common import RUN_ID, db_option, wide_console
+from hyperf.cli.common import RUN_ID, db_option, print_cells, wide_console
 from hyperf.errors import clear_errors
 
 
@@ -45,16 +44,9 @@ def print_headline(table, lines: list[str], warnings: list[str]) -> None:
     """The headline table (as in the report), its few sentences, and any warning."""
     from hyperf.report.headline import headline_cells
 
-    console = wide_console(140)
     for line in warnings:
         click.echo(f"warning: {line}", err=True)
-    cells = headline_cells(table)
-    if not cells.empty:
-        rich_table = Table(title="Headline (measured; 95 % intervals)")
-        for column in cells.columns:
-            rich_table.add_column(column)
-        for row in cells.itertuples(index=False):
-            rich_table.add_row(*(escape(str(v)) for v in row))
-        console.print(rich_table)
+    print_cells(headline_cells(table), "Headline (measured; 95 % intervals)", 140)
+    console = wide_console(140)
     for line in lines:
         console.print(f"• {escape(line)}")

@@ -1,40 +1,50 @@
-"""Fused Monarch-FFT long convolution in Triton: every DFT is a ``tl.dot`` on the matrix units.
+"""Monarch-FFT long convolution in Triton: every DFT a ``tl.dot`` on the tensor cores.
 
-One program computes one (batch, channel) row end to end::
+Each program computes ``rows`` (batch, channel) rows end to end::
 
     y = post ⊙ ( (k ∗ v)[:L] + D·v ),   v = pre ⊙ u          (pre, post optional)
 
-with the n-point DFT (n ≥ 2L, a power of two) split as n = N1·N2 (Cooley–Tukey, the same
-layout as ``blocked``: input index t = N2·t1 + t2, frequency f = f1 + N1·f2). Viewing the
-zero-padded row as the N1×N2 matrix A[t1, t2]::
+with the n-point DFT (n ≥ 2L, a power of two) split as n = N1·N2 (Cooley–Tukey, the layout of
+``blocked`` and of FlashFFTConv, Fu et al. 2023: input index t = N2·t1 + t2, frequency
+f = f1 + N1·f2). Viewing a zero-padded row as the N1×N2 matrix A[t1, t2]::
 
     B = F_N1 · A                 column DFTs; A's rows t1 ≥ N1/2 are padding, never loaded
     B ⊙= T,  T[f1, t2] = W_n^{f1·t2}                                   twiddles
     C = B · F_N2                 row DFTs: C[f1, f2] = Û[f1 + N1·f2]
-    P = C ⊙ K̂/n                 the filter's spectrum, precomputed in this layout
+    P = C ⊙ K̂                   the filter's spectrum, computed once per channel
     E = (P · F̄_N2) ⊙ T̄          inverse row DFTs and twiddles
     Y = Re(F̄_N1 · E)[:N1/2]     inverse column DFTs; only the rows that hold t < L
 
-The loop runs over blocks of BLOCK_F1 spectrum rows f1: each block goes forward, through the
-filter and back, and adds its share of the inverse column DFT to Y, which stays in registers
-(N1/2 × N2 = n/2 fp32 values) until the single store. Per row, u (and the gates) are read and
-y is written, nothing else; the DFT matrices and twiddles are small tables shared by every
-program, and the filter spectrum is shared by the programs of one channel, which run together.
+A program's rows sit side by side in every tile (A is N1/2 × rows·N2), so the column DFTs
+have N = rows·N2, and for the row DFTs each block is restacked to (BLOCK_F1·rows) × N2, so
+their M grows with the rows too. The loop runs over blocks of BLOCK_F1 spectrum rows f1:
+forward, through the filter, back through the row DFTs. Then one of two schemes:
 
-Complex values are (real, imag) pairs of fp32 tiles. The dots take fp32 operands: on GPU as
-tf32x3 for fp32 inputs (fp32-level accuracy from three tf32 products) and tf32 for fp16/bf16
-inputs; loads are upcast, the accumulation is fp32 throughout.
+- fused (n ≤ 16384, L ≤ 8192): each block adds its share of the inverse column DFT to Y,
+  held in registers (rows·n/2 fp32) until the single store. u and the gates are read, y is
+  written; nothing else leaves the chip but the small shared tables.
+- two passes (n up to 65536, L ≤ 32768), where Y would not fit: the first launch writes E to
+  a scratch buffer (2n values a row in the dot dtype), the second reads it back block by
+  block for the inverse column DFTs. Channels go in chunks so the buffer stays under
+  SCRATCH_BYTES.
+Both end in the same epilogue: the skip D·v and the output gate, fused.
+
+Precision: fp16 and bf16 inputs run every dot on fp16/bf16 operands with fp32 accumulation
+(the tensor cores' full rate); each stage's fp32 result is rounded to the input dtype before
+the next dot. The DFT factors are unitary (F/√N), so values stay near the input's scale (fp16
+overflows at 65504) and the four of them make the inverse's 1/n. fp32 inputs take tf32x3
+dots (three tf32 products: fp32-level accuracy). Twiddles, the spectral product, the skip
+and the gates are fp32.
 
 Backward: the adjoint of a convolution is a correlation, i.e. the same kernel with the
 conjugate filter spectrum (with n ≥ 2L the wrap-around terms of the circular correlation land
 on zero filter taps), so du runs in Triton too, with the gates' roles swapped. dk, dD and the
 gates' gradients are reductions, done with torch.
 
-Sizes: n from 512 to 16384 (L ≤ 8192), with the factorisations below; on sm_80 float32 stops
-at n = 4096. ``triton_aot`` compiles every shipped configuration for sm_80 and sm_90 and checks
-for spills and shared-memory overflow.
-
-On CPU the kernel runs in the Triton interpreter (numpy): right answers, meaningless times.
+``triton_aot`` compiles every shipped configuration for sm_80 and sm_90 and checks for
+spills, shared-memory overflow and the MMA instructions; ``traffic`` is the kernel's own
+account of the bytes each program moves. On CPU the kernel runs in the Triton interpreter
+(numpy): right answers, meaningless times.
 """
 
 from __future__ import annotations
@@ -62,10 +72,11 @@ except ImportError:  # the `triton` extra is optional
     triton = None
 
 MIN_FFT = 512  # N1/2 ≥ 16 and N2 ≥ 16: the smallest tiles tl.dot takes
-MAX_FFT = 16384  # L ≤ 8192; beyond this Y no longer fits in one program's registers
+FUSED_MAX_FFT = 16384  # L ≤ 8192: Y (n/2 fp32 a row) stays in registers until the store
+MAX_FFT = 65536  # L ≤ 32768: two passes, E through a scratch buffer
 MAX_SEQ_LEN = MAX_FFT // 2
-# n → (N1, N2): N2 ≤ 64 keeps F_N2 and the row tiles small enough for registers; N1 grows
-# instead, and F_N1 is streamed in tiles. Chosen by compiling every candidate (triton_aot).
+# n → (N1, N2): N2 ≤ 64 keeps F_N2 and the row tiles small; N1 grows instead, and F_N1 is
+# streamed in tiles. Chosen by compiling the candidates (triton_aot).
 FACTORS = {
     512: (32, 16),
     1024: (32, 32),
@@ -73,30 +84,41 @@ FACTORS = {
     4096: (64, 64),
     8192: (128, 64),
     16384: (256, 64),
+    32768: (512, 64),
+    65536: (1024, 64),
 }
-# sm_80 has no wgmma: mma.sync keeps the row DFT's F_N2 in every warp's registers, and with
-# N2 = 64 the large sizes spill. N2 = 32 compiles clean with tf32 dots (fp16/bf16 inputs),
-# not with tf32x3 (fp32 inputs), which stop at n = 4096 there.
-SM80_FACTORS = {8192: (256, 32), 16384: (512, 32)}
+# fp32 inputs take tf32x3 dots (three tf32 products each); on sm_80, whose mma.sync keeps
+# every operand in registers, those spill beyond n = 4096.
 SM80_MAX_FFT_FP32 = 4096
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+SCRATCH_BYTES = 1 << 30  # the two-pass E buffer: channels are done in chunks under this
 
 
 @dataclass(frozen=True)
 class Shape:
-    """The transform one launch uses: FFT size n = n1·n2."""
+    """The transform one launch uses: FFT size n = n1·n2, in one fused pass or two."""
 
     n: int
     n1: int
     n2: int
 
+    @property
+    def fused(self) -> bool:
+        return self.n <= FUSED_MAX_FFT
+
 
 @dataclass(frozen=True)
 class KernelConfig:
-    """One shipped launch configuration: tile sizes and the GPU schedule."""
+    """One shipped launch configuration: tile sizes, rows per program and the GPU schedule.
+
+    ``block_f1``: spectrum rows f1 per step (the column DFT's M; the two-pass output's K
+    step); ``block_t1``: input rows t1 per step (the column DFT's K; the two-pass output's
+    M); ``rows``: (batch, channel) rows per program, side by side in every tile.
+    """
 
     block_f1: int
     block_t1: int
+    rows: int
     num_warps: int
     num_stages: int = 1
 
@@ -104,24 +126,28 @@ class KernelConfig:
         return {
             "BLOCK_F1": self.block_f1,
             "BLOCK_T1": self.block_t1,
+            "ROWS": self.rows,
             "num_warps": self.num_warps,
             "num_stages": self.num_stages,
         }
 
+    def constants(self) -> dict:
+        return {k: v for k, v in self.as_dict().items() if k.isupper()}
+
 
 # Autotuning candidates per FFT size; the first is the one the interpreter runs. Each one
-# compiles without spills for sm_90 and, up to max_fft(80, dtype), sm_80 (test_triton_aot).
-_W8 = KernelConfig(16, 16, 8)
-_W8_PIPELINED = KernelConfig(16, 16, 8, num_stages=2)
-_W8_TALL = KernelConfig(16, 32, 8)
+# compiles without spills for sm_90 and sm_80 (test_triton_aot, ``hyperf kernels``).
 CONFIGS: dict[int, list[KernelConfig]] = {
-    512: [KernelConfig(16, 16, 4), _W8],
-    1024: [KernelConfig(16, 16, 4), _W8_PIPELINED],
-    2048: [_W8, _W8_PIPELINED],
-    4096: [_W8, _W8_TALL, _W8_PIPELINED],
-    8192: [_W8, _W8_TALL, _W8_PIPELINED],
-    16384: [_W8, _W8_TALL],
+    512: [KernelConfig(16, 16, 8, 4), KernelConfig(16, 16, 16, 8)],
+    1024: [KernelConfig(16, 16, 4, 4), KernelConfig(16, 16, 8, 8)],
+    2048: [KernelConfig(16, 16, 2, 4), KernelConfig(16, 32, 4, 8)],
+    4096: [KernelConfig(16, 16, 1, 4), KernelConfig(32, 32, 2, 8)],
+    8192: [KernelConfig(16, 16, 1, 8), KernelConfig(32, 32, 1, 8)],
+    16384: [KernelConfig(16, 16, 1, 8), KernelConfig(32, 32, 1, 8)],
+    32768: [KernelConfig(32, 32, 1, 8), KernelConfig(64, 64, 1, 8)],
+    65536: [KernelConfig(32, 32, 1, 8), KernelConfig(64, 64, 1, 8)],
 }
+STAGES = {"fused": 0, "spectrum": 1, "output": 2}  # the kernel's STAGE per launch
 
 
 def fft_size(seq_len: int) -> int:
@@ -145,10 +171,7 @@ def device_arch(device: torch.device) -> int | None:
 
 
 def shape(seq_len: int, dtype: torch.dtype, arch: int | None = None) -> Shape:
-    """The transform for length L; ValueError, naming the limit, where none is shipped.
-
-    The interpreter (arch None) runs the sm_90 shapes; tests pass arch=80 to check sm_80's.
-    """
+    """The transform for length L; ValueError, naming the limit, where none is shipped."""
     n = fft_size(seq_len)
     limit = max_fft(arch, dtype)
     if n > limit:
@@ -157,14 +180,17 @@ def shape(seq_len: int, dtype: torch.dtype, arch: int | None = None) -> Shape:
             f"the triton backend handles L ≤ {limit // 2}{where} (FFT size ≤ {limit}); got "
             f"L={seq_len}. Use backend 'fft' or 'blocked' for longer sequences."
         )
-    sm80 = arch is not None and arch < 90
-    n1, n2 = SM80_FACTORS[n] if sm80 and n in SM80_FACTORS else FACTORS[n]
-    return Shape(n, n1, n2)
+    return Shape(n, *FACTORS[n])
+
+
+def stages(s: Shape) -> tuple[str, ...]:
+    """The launches one convolution makes: one fused kernel, or spectrum then output."""
+    return ("fused",) if s.fused else ("spectrum", "output")
 
 
 def precision(dtype: torch.dtype) -> str:
-    """tl.dot input precision: fp32-level accuracy for fp32 inputs, tf32 for half inputs."""
-    return "tf32x3" if dtype == torch.float32 else "tf32"
+    """tl.dot input precision: tf32x3 (fp32-level) for fp32; fp16/bf16 operands as they are."""
+    return "tf32x3" if dtype == torch.float32 else "tf32"  # the latter is ignored for halves
 
 
 def kernel_arg_names() -> tuple[str, ...]:
@@ -185,7 +211,7 @@ def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
     if device.type == "cuda":
         arch = device_arch(device)
         if arch < 80:
-            return False, "needs an sm_80 or newer GPU (tf32 tensor cores)"
+            return False, "needs an sm_80 or newer GPU (bf16 and tf32 tensor cores)"
         return True, f"L ≤ {max_fft(arch, dtype) // 2}"
     return True, "interpreter only: correctness, not speed"
 
@@ -193,83 +219,118 @@ def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
 if triton is not None:
 
     def _monarch_conv_kernel(
-        x_ptr, y_ptr, spec_r_ptr, spec_i_ptr, skip_ptr, gate_in_ptr, gate_out_ptr,
-        f1_r_ptr, f1_i_ptr, f2_r_ptr, f2_i_ptr, tw_r_ptr, tw_i_ptr,
+        x_ptr, y_ptr, e_ptr, spec_r_ptr, spec_i_ptr, skip_ptr, gate_in_ptr, gate_out_ptr,
+        f1_r_ptr, f1_i_ptr, f2_r_ptr, f2_i_ptr, f2_ni_ptr, tw_r_ptr, tw_i_ptr,
         seq_len, batch, channels,
-        x_stride_b, x_stride_c, gi_stride_b, gi_stride_c, go_stride_b, go_stride_c,
-        N1: tl.constexpr, N2: tl.constexpr,
-        BLOCK_F1: tl.constexpr, BLOCK_T1: tl.constexpr,
+        x_stride_b, x_stride_c, y_stride_b, y_stride_c, gi_stride_b, gi_stride_c,
+        go_stride_b, go_stride_c,
+        N1: tl.constexpr, N2: tl.constexpr, STAGE: tl.constexpr,
+        ROWS: tl.constexpr, BLOCK_F1: tl.constexpr, BLOCK_T1: tl.constexpr,
         HAS_SKIP: tl.constexpr, HAS_GATE_IN: tl.constexpr, HAS_GATE_OUT: tl.constexpr,
         PRECISION: tl.constexpr,
     ):  # fmt: skip
-        # Channel-major program order: programs running together share one filter spectrum,
-        # so it is read from DRAM once per channel, not once per row.
-        pid = tl.program_id(0)
-        c = pid // batch
-        b = pid % batch
+        # The program's ROWS rows sit side by side in every tile: column j is row j // N2's
+        # t2 (or f2) = j % N2. Rows run channel-major, so neighbours share a filter spectrum.
         HALF: tl.constexpr = N1 // 2
-        x_row = x_ptr + b * x_stride_b + c * x_stride_c
-        gi_row = gate_in_ptr + b * gi_stride_b + c * gi_stride_c
-        cols = tl.arange(0, N2)  # t2 or f2
-        sq = cols[:, None] * N2 + cols[None, :]
-        out_rows = tl.arange(0, HALF)
-        y = tl.full((HALF, N2), 0.0, tl.float32)
-        # Not unrolled: copies of a body this large would only compete for registers.
-        for f1_start in tl.range(0, N1, BLOCK_F1, loop_unroll_factor=1):
-            f1 = f1_start + tl.arange(0, BLOCK_F1)
-            # B = F_N1[f1, :HALF] · A[:HALF, :]  (A real: two real dots per tile)
-            b_r = tl.full((BLOCK_F1, N2), 0.0, tl.float32)
-            b_i = tl.full((BLOCK_F1, N2), 0.0, tl.float32)
-            for t1_start in range(0, HALF, BLOCK_T1):
-                t1 = t1_start + tl.arange(0, BLOCK_T1)
-                t = t1[:, None] * N2 + cols[None, :]
-                a = tl.load(x_row + t, mask=t < seq_len, other=0.0).to(tl.float32)
-                if HAS_GATE_IN:
-                    a *= tl.load(gi_row + t, mask=t < seq_len, other=0.0).to(tl.float32)
-                tile = f1[:, None] * N1 + t1[None, :]
-                b_r = tl.dot(tl.load(f1_r_ptr + tile), a, b_r, input_precision=PRECISION)
-                b_i = tl.dot(tl.load(f1_i_ptr + tile), a, b_i, input_precision=PRECISION)
-            # Twiddles T[f1, t2].
-            rc = f1[:, None] * N2 + cols[None, :]
-            tw_r = tl.load(tw_r_ptr + rc)
-            tw_i = tl.load(tw_i_ptr + rc)
-            b_r, b_i = b_r * tw_r - b_i * tw_i, b_r * tw_i + b_i * tw_r
-            # F_N2 is reloaded per block (an L1 hit) rather than held in registers.
-            f2_r = tl.load(f2_r_ptr + sq)
-            f2_i = tl.load(f2_i_ptr + sq)
-            # C = B · F_N2
-            c_r = tl.dot(b_r, f2_r, input_precision=PRECISION)
-            c_r = tl.dot(-b_i, f2_i, c_r, input_precision=PRECISION)
-            c_i = tl.dot(b_r, f2_i, input_precision=PRECISION)
-            c_i = tl.dot(b_i, f2_r, c_i, input_precision=PRECISION)
-            # P = C ⊙ K̂/n
-            k_r = tl.load(spec_r_ptr + c * N1 * N2 + rc)
-            k_i = tl.load(spec_i_ptr + c * N1 * N2 + rc)
-            p_r = c_r * k_r - c_i * k_i
-            p_i = c_r * k_i + c_i * k_r
-            # E = (P · conj(F_N2)) ⊙ conj(T)
-            e_r = tl.dot(p_r, f2_r, input_precision=PRECISION)
-            e_r = tl.dot(p_i, f2_i, e_r, input_precision=PRECISION)
-            e_i = tl.dot(p_i, f2_r, input_precision=PRECISION)
-            e_i = tl.dot(-p_r, f2_i, e_i, input_precision=PRECISION)
-            e_r, e_i = e_r * tw_r + e_i * tw_i, e_i * tw_r - e_r * tw_i
-            # Y += Re(conj(F_N1)[:HALF, f1] · E)
-            g = out_rows[:, None] * N1 + f1[None, :]
-            y = tl.dot(tl.load(f1_r_ptr + g), e_r, y, input_precision=PRECISION)
-            y = tl.dot(tl.load(f1_i_ptr + g), e_i, y, input_precision=PRECISION)
-
-        t = out_rows[:, None] * N2 + cols[None, :]
-        inside = t < seq_len
-        if HAS_SKIP:
-            v = tl.load(x_row + t, mask=inside, other=0.0).to(tl.float32)
-            if HAS_GATE_IN:
-                v *= tl.load(gi_row + t, mask=inside, other=0.0).to(tl.float32)
-            y += tl.load(skip_ptr + c).to(tl.float32) * v
-        if HAS_GATE_OUT:
-            go_row = gate_out_ptr + b * go_stride_b + c * go_stride_c
-            y *= tl.load(go_row + t, mask=inside, other=0.0).to(tl.float32)
-        y_row = y_ptr + (b * channels + c) * seq_len
-        tl.store(y_row + t, y.to(y_ptr.dtype.element_ty), mask=inside)
+        WIDE: tl.constexpr = ROWS * N2
+        TALL: tl.constexpr = BLOCK_F1 * ROWS  # a block's rows stacked for the row DFTs
+        dot_ty = f1_r_ptr.dtype.element_ty  # fp16/bf16 for half inputs, fp32 for fp32
+        col = tl.arange(0, WIDE)
+        t2 = col % N2
+        row = tl.program_id(0) * ROWS + col // N2
+        row_ok = row < batch * channels
+        b, c = row % batch, row // batch
+        x_col = b * x_stride_b + c * x_stride_c
+        gi_col = b * gi_stride_b + c * gi_stride_c
+        e_col = (b * channels + c) * 2 * N1 * N2
+        if STAGE != 2:  # forward DFT, filter, inverse row DFTs: E one block of f1 at a time
+            stacked = tl.arange(0, TALL)  # (f1 offset, row) pairs of the stacked layout
+            f2 = tl.arange(0, N2)
+            sq = f2[:, None] * N2 + f2[None, :]
+            k_row = (tl.program_id(0) * ROWS + stacked % ROWS) // batch
+            k_row = tl.minimum(k_row, channels - 1)  # rows past the end read channel C-1
+            if STAGE == 0:
+                y = tl.full((HALF, WIDE), 0.0, tl.float32)
+            for f1_start in tl.range(0, N1, BLOCK_F1, loop_unroll_factor=1):
+                f1 = f1_start + tl.arange(0, BLOCK_F1)
+                # B = F_N1[f1, :HALF] · A[:HALF, :]; A's rows t1 ≥ N1/2 are padding
+                b_r = tl.full((BLOCK_F1, WIDE), 0.0, tl.float32)
+                b_i = tl.full((BLOCK_F1, WIDE), 0.0, tl.float32)
+                for t1_start in range(0, HALF, BLOCK_T1):
+                    t1 = t1_start + tl.arange(0, BLOCK_T1)
+                    t = t1[:, None] * N2 + t2[None, :]
+                    inside = (t < seq_len) & row_ok[None, :]
+                    a = tl.load(x_ptr + x_col[None, :] + t, mask=inside, other=0.0)
+                    if HAS_GATE_IN:
+                        g = tl.load(gate_in_ptr + gi_col[None, :] + t, mask=inside, other=0.0)
+                        a = a.to(tl.float32) * g.to(tl.float32)
+                    a = a.to(dot_ty)
+                    tile = f1[:, None] * N1 + t1[None, :]
+                    b_r = tl.dot(tl.load(f1_r_ptr + tile), a, b_r, input_precision=PRECISION)
+                    b_i = tl.dot(tl.load(f1_i_ptr + tile), a, b_i, input_precision=PRECISION)
+                # Twiddles T[f1, t2], then the rows stacked: C = B · F_N2 with M = TALL
+                tw = f1[:, None] * N2 + t2[None, :]
+                tw_r = tl.load(tw_r_ptr + tw)
+                tw_i = tl.load(tw_i_ptr + tw)
+                b_r, b_i = b_r * tw_r - b_i * tw_i, b_r * tw_i + b_i * tw_r
+                b_r = tl.reshape(b_r.to(dot_ty), (TALL, N2))
+                b_i = tl.reshape(b_i.to(dot_ty), (TALL, N2))
+                f2_r = tl.load(f2_r_ptr + sq)
+                f2_i = tl.load(f2_i_ptr + sq)
+                f2_ni = tl.load(f2_ni_ptr + sq)  # −imag: no negated operands in the dots
+                c_r = tl.dot(b_r, f2_r, input_precision=PRECISION)
+                c_r = tl.dot(b_i, f2_ni, c_r, input_precision=PRECISION)
+                c_i = tl.dot(b_r, f2_i, input_precision=PRECISION)
+                c_i = tl.dot(b_i, f2_r, c_i, input_precision=PRECISION)
+                # P = C ⊙ K̂ (each row's own channel), then E = (P · conj F_N2) ⊙ conj T
+                k = (k_row[:, None] * N1 + f1_start + stacked[:, None] // ROWS) * N2 + f2[None, :]
+                k_r = tl.load(spec_r_ptr + k)
+                k_i = tl.load(spec_i_ptr + k)
+                p_r = (c_r * k_r - c_i * k_i).to(dot_ty)
+                p_i = (c_r * k_i + c_i * k_r).to(dot_ty)
+                e_r = tl.dot(p_r, f2_r, input_precision=PRECISION)
+                e_r = tl.dot(p_i, f2_i, e_r, input_precision=PRECISION)
+                e_i = tl.dot(p_i, f2_r, input_precision=PRECISION)
+                e_i = tl.dot(p_r, f2_ni, e_i, input_precision=PRECISION)
+                e_r = tl.reshape(e_r, (BLOCK_F1, WIDE))
+                e_i = tl.reshape(e_i, (BLOCK_F1, WIDE))
+                e_r, e_i = e_r * tw_r + e_i * tw_i, e_i * tw_r - e_r * tw_i
+                e_r, e_i = e_r.to(dot_ty), e_i.to(dot_ty)
+                if STAGE == 0:  # Y += Re(conj F_N1[:HALF, f1] · E), held until the store
+                    fi = tl.arange(0, HALF)[:, None] * N1 + f1[None, :]
+                    y = tl.dot(tl.load(f1_r_ptr + fi), e_r, y, input_precision=PRECISION)
+                    y = tl.dot(tl.load(f1_i_ptr + fi), e_i, y, input_precision=PRECISION)
+                else:  # two passes: E to the scratch buffer
+                    e = e_col[None, :] + f1[:, None] * N2 + t2[None, :]
+                    tl.store(e_ptr + e, e_r, mask=row_ok[None, :])
+                    tl.store(e_ptr + N1 * N2 + e, e_i, mask=row_ok[None, :])
+        if STAGE != 1:  # Y = Re(conj F_N1 · E) rows, skip and gate; fused: one block of HALF
+            OUT: tl.constexpr = HALF if STAGE == 0 else BLOCK_T1
+            for t1_start in range(0, HALF, OUT):
+                t1 = t1_start + tl.arange(0, OUT)
+                if STAGE == 2:
+                    y = tl.full((OUT, WIDE), 0.0, tl.float32)
+                    for f1_start in tl.range(0, N1, BLOCK_F1, loop_unroll_factor=1):
+                        f1 = f1_start + tl.arange(0, BLOCK_F1)
+                        fi = t1[:, None] * N1 + f1[None, :]
+                        e = e_col[None, :] + f1[:, None] * N2 + t2[None, :]
+                        e_r = tl.load(e_ptr + e, mask=row_ok[None, :], other=0.0)
+                        e_i = tl.load(e_ptr + N1 * N2 + e, mask=row_ok[None, :], other=0.0)
+                        y = tl.dot(tl.load(f1_r_ptr + fi), e_r, y, input_precision=PRECISION)
+                        y = tl.dot(tl.load(f1_i_ptr + fi), e_i, y, input_precision=PRECISION)
+                t = t1[:, None] * N2 + t2[None, :]
+                inside = (t < seq_len) & row_ok[None, :]
+                if HAS_SKIP:
+                    v = tl.load(x_ptr + x_col[None, :] + t, mask=inside, other=0.0).to(tl.float32)
+                    if HAS_GATE_IN:
+                        g = tl.load(gate_in_ptr + gi_col[None, :] + t, mask=inside, other=0.0)
+                        v *= g.to(tl.float32)
+                    y += tl.load(skip_ptr + c, mask=row_ok, other=0.0)[None, :] * v
+                if HAS_GATE_OUT:
+                    go = gate_out_ptr + (b * go_stride_b + c * go_stride_c)[None, :] + t
+                    y *= tl.load(go, mask=inside, other=0.0).to(tl.float32)
+                out = y_ptr + (b * y_stride_b + c * y_stride_c)[None, :] + t
+                tl.store(out, y.to(y_ptr.dtype.element_ty), mask=inside)
 
 
 @functools.cache
@@ -285,40 +346,79 @@ def interpreted_kernel():
     """The kernel as the Triton interpreter runs it (numpy, any machine)."""
     from triton.runtime.interpreter import InterpretedFunction
 
+    _interpreter_dot_takes_bf16()
     return InterpretedFunction(_monarch_conv_kernel)
+
+
+def _interpreter_dot_takes_bf16() -> None:
+    """Let the interpreter's tl.dot take bf16 operands.
+
+    Triton's interpreter (3.x) keeps bf16 tensors as their uint16 bit patterns and its dot
+    multiplies those integers. Widening both operands to fp32 first gives what the GPU's
+    bf16 MMA computes: every bf16 is an fp32 and the product of two is exact in fp32, summed
+    in fp32 (in another order).
+    """
+    from triton.runtime import interpreter
+
+    builder = interpreter.interpreter_builder
+    if getattr(builder, "hyperf_bf16_dot", False):
+        return
+    dot = builder.create_dot
+
+    def create_dot(a, b, d, *args):
+        a, b = (
+            builder.cast_impl(x, tl.float32) if x.dtype.scalar == tl.bfloat16 else x
+            for x in (a, b)
+        )
+        return dot(a, b, d, *args)
+
+    builder.create_dot = create_dot
+    builder.hyperf_bf16_dot = True
 
 
 @functools.cache
 def autotuned_kernel(n: int):
-    """The GPU kernel for FFT size n, autotuned over CONFIGS[n]."""
+    """The GPU kernel for FFT size n, autotuned over CONFIGS[n] (each stage on its own)."""
     configs = [
-        triton.Config(
-            {"BLOCK_F1": c.block_f1, "BLOCK_T1": c.block_t1},
-            num_warps=c.num_warps,
-            num_stages=c.num_stages,
-        )
+        triton.Config(c.constants(), num_warps=c.num_warps, num_stages=c.num_stages)
         for c in CONFIGS[n]
     ]
-    return triton.autotune(configs, key=["seq_len", "batch", "channels"])(compiled_kernel())
+    return triton.autotune(configs, key=["seq_len", "batch", "channels", "STAGE"])(
+        compiled_kernel()
+    )
 
 
 @functools.lru_cache(maxsize=32)
-def dft_tables(n1: int, n2: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """F_N1, F_N2 and the twiddles as fp32 (real, imag) pairs, W = exp(−2πi·/·)."""
-    (c1, s1), (c2, s2) = _dft(n1, device, torch.float32), _dft(n2, device, torch.float32)
+def dft_tables(n1: int, n2: int, device: torch.device, dtype: torch.dtype) -> dict:
+    """F_N1/√N1 and F_N2/√N2 in the dot dtype, the twiddles in fp32; (real, imag) pairs.
+
+    W = exp(−2πi·/·). Unitary factors keep every stage's values near the input's scale (fp16
+    overflows at 65504), and the four of them make the inverse's 1/n.
+    """
+    (c1, s1), (c2, s2) = _dft(n1, device, torch.float64), _dft(n2, device, torch.float64)
     tc, ts = _twiddle(n1, n2, device, torch.float32)
+    r1, r2 = n1**-0.5, n2**-0.5
     return {
-        "f1_r": c1, "f1_i": (-s1).contiguous(),
-        "f2_r": c2, "f2_i": (-s2).contiguous(),
+        "f1_r": (c1 * r1).to(dtype), "f1_i": (-s1 * r1).to(dtype),
+        "f2_r": (c2 * r2).to(dtype), "f2_i": (-s2 * r2).to(dtype), "f2_ni": (s2 * r2).to(dtype),
         "tw_r": tc, "tw_i": (-ts).contiguous(),
     }  # fmt: skip
 
 
 def filter_spectrum(k: torch.Tensor, s: Shape) -> tuple[torch.Tensor, torch.Tensor]:
-    """K̂/n of each channel's filter in the kernel's (f1, f2) layout: [c, f1, f2] = K̂[f1 + N1·f2]."""
-    spec = torch.fft.fft(k.to(torch.float32), n=s.n) / s.n  # (C, n)
+    """K̂ of each channel's filter in the kernel's (f1, f2) layout: [c, f1, f2] = K̂[f1 + N1·f2].
+
+    Computed once per channel per call and shared by every row of that channel.
+    """
+    spec = torch.fft.fft(k.to(torch.float32), n=s.n)  # (C, n)
     spec = spec.view(-1, s.n2, s.n1).transpose(1, 2)
     return spec.real.contiguous(), spec.imag.contiguous()
+
+
+def scratch_channels(s: Shape, batch: int, channels: int, dtype: torch.dtype) -> int:
+    """Channels per two-pass launch: E, (B, C, 2, N1, N2) in the dot dtype, under SCRATCH_BYTES."""
+    per_channel = batch * 2 * s.n * torch.finfo(dtype).bits // 8
+    return max(1, min(channels, SCRATCH_BYTES // per_channel))
 
 
 def launch(
@@ -330,40 +430,67 @@ def launch(
     gate_out: torch.Tensor | None = None,
     config: KernelConfig | None = None,
 ) -> torch.Tensor:
-    """Run the kernel once: gate_out ⊙ (k ∗ v + D·v), v = gate_in ⊙ x, in x's dtype."""
+    """Run the kernel: gate_out ⊙ (k ∗ v + D·v), v = gate_in ⊙ x, in x's dtype.
+
+    ``config``: one fixed configuration (the interpreter's default: CONFIGS[n][0]); on a GPU
+    without it, the autotuned kernel.
+    """
     batch, channels, seq_len = x.shape
     x, gate_in, gate_out = (
         None if t is None else (t if t.stride(-1) == 1 else t.contiguous())
         for t in (x, gate_in, gate_out)
     )
     y = torch.empty(batch, channels, seq_len, device=x.device, dtype=x.dtype)
+    skip = None if D is None else D.to(torch.float32).contiguous()
+    tables = dft_tables(s.n1, s.n2, x.device, x.dtype)
+    step = channels if s.fused else scratch_channels(s, batch, channels, x.dtype)
+    scratch = None if s.fused else torch.empty(batch, step, 2, s.n, device=x.device, dtype=x.dtype)
+    for c0 in range(0, channels, step):
+        part = slice(c0, min(c0 + step, channels))
+        rows = (part.stop - part.start) * batch
+
+        def view(t):
+            return None if t is None else t[:, part]
+
+        for stage in stages(s):
+            _run(
+                stage, rows, config, view(x), view(y), scratch, (spectrum[0][part],
+                spectrum[1][part]), None if skip is None else skip[part], view(gate_in),
+                view(gate_out), tables, s, seq_len,
+            )  # fmt: skip
+    return y
+
+
+def _run(stage, rows, config, x, y, scratch, spectrum, skip, gate_in, gate_out, tables, s, seq_len):
+    """One launch of the kernel over ``rows`` (batch, channel) rows."""
+    batch, channels, _ = x.shape
     dummy = x  # pointer for absent optional operands; never dereferenced
     args = dict(
-        x_ptr=x, y_ptr=y, spec_r_ptr=spectrum[0], spec_i_ptr=spectrum[1],
-        skip_ptr=dummy if D is None else D.to(torch.float32).contiguous(),
+        x_ptr=x, y_ptr=y, e_ptr=dummy if scratch is None else scratch,
+        spec_r_ptr=spectrum[0], spec_i_ptr=spectrum[1],
+        skip_ptr=dummy if skip is None else skip,
         gate_in_ptr=dummy if gate_in is None else gate_in,
         gate_out_ptr=dummy if gate_out is None else gate_out,
-        **{f"{name}_ptr": t for name, t in dft_tables(s.n1, s.n2, x.device).items()},
+        **{f"{name}_ptr": t for name, t in tables.items()},
         seq_len=seq_len, batch=batch, channels=channels,
         x_stride_b=x.stride(0), x_stride_c=x.stride(1),
+        y_stride_b=y.stride(0), y_stride_c=y.stride(1),
         gi_stride_b=0 if gate_in is None else gate_in.stride(0),
         gi_stride_c=0 if gate_in is None else gate_in.stride(1),
         go_stride_b=0 if gate_out is None else gate_out.stride(0),
         go_stride_c=0 if gate_out is None else gate_out.stride(1),
-        N1=s.n1, N2=s.n2,
-        HAS_SKIP=D is not None, HAS_GATE_IN=gate_in is not None,
+        N1=s.n1, N2=s.n2, STAGE=STAGES[stage],
+        HAS_SKIP=skip is not None, HAS_GATE_IN=gate_in is not None,
         HAS_GATE_OUT=gate_out is not None,
         PRECISION=precision(x.dtype),
     )  # fmt: skip
-    grid = (batch * channels,)
     if runs_interpreted(x.device):
         cfg = config or CONFIGS[s.n][0]
-        interpreted_kernel()[grid](**args, BLOCK_F1=cfg.block_f1, BLOCK_T1=cfg.block_t1)
+        interpreted_kernel()[(triton.cdiv(rows, cfg.rows),)](**args, **cfg.constants())
     elif config is not None:
-        compiled_kernel()[grid](**args, **config.as_dict())
+        compiled_kernel()[(triton.cdiv(rows, config.rows),)](**args, **config.as_dict())
     else:
-        autotuned_kernel(s.n)[grid](**args)
-    return y
+        autotuned_kernel(s.n)[lambda meta: (triton.cdiv(rows, meta["ROWS"]),)](**args)
 
 
 class MonarchConv(torch.autograd.Function):
@@ -426,6 +553,62 @@ def gated_long_conv(
         return MonarchConv.apply(u, k, D, pre, post)
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """Global-memory bytes of one program in one launch, by the kernel's own account.
+
+    ``minimum``: what the convolution cannot avoid, its rows' u and gates read once, y
+    written once, and one channel's K̂ (its rows are one channel's when batch ≥ rows).
+    ``loads``/``stores``: what its load and store instructions request, duplicate addresses
+    included: the input re-read for every block of f1, the DFT tables, twiddles and K̂ per
+    block, the two-pass scratch. Much of the re-reading hits L1/L2; the ratio says how much
+    the design leans on that.
+    """
+
+    minimum: int
+    loads: int
+    stores: int
+
+
+def traffic(
+    s: Shape,
+    config: KernelConfig,
+    dtype: torch.dtype,
+    seq_len: int,
+    stage: str,
+    gate_in: bool = True,
+    gate_out: bool = True,
+    skip: bool = True,
+) -> Traffic:
+    """Bytes one program with ``config.rows`` full rows moves in ``stage`` (see Traffic)."""
+    e, f32 = torch.finfo(dtype).bits // 8, 4
+    rows, half, wide = config.rows, s.n1 // 2, config.rows * s.n2
+    blocks = s.n1 // config.block_f1
+    row_bytes = rows * seq_len * e  # one (rows, L) stream
+    loads = stores = 0
+    if stage != "output":  # forward, filter, inverse rows: per block of f1
+        per_block = (
+            row_bytes * (1 + gate_in)  # A and the input gate
+            + 2 * config.block_f1 * half * e  # F_N1 tiles
+            + 2 * config.block_f1 * wide * f32  # twiddles
+            + 3 * s.n2 * s.n2 * e  # F_N2: real, imaginary, negated imaginary
+            + 2 * config.block_f1 * wide * f32  # K̂
+        )
+        loads += blocks * per_block
+        if stage == "fused":
+            loads += blocks * 2 * half * config.block_f1 * e  # F̄_N1 for Y
+        else:
+            stores += 2 * s.n1 * wide * e  # E
+    if stage != "spectrum":  # inverse columns (two-pass) and the epilogue
+        out_blocks = 1 if stage == "fused" else half // config.block_t1
+        if stage == "output":
+            loads += 2 * half * s.n1 * e + out_blocks * 2 * s.n1 * wide * e  # F̄_N1 and E
+        loads += row_bytes * (skip * (1 + gate_in) + gate_out) + skip * out_blocks * wide * f32
+        stores += row_bytes
+    minimum = row_bytes * (2 + gate_in + gate_out) + 8 * s.n
+    return Traffic(minimum, loads, stores)
+
+
 def _max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
     return max_fft(device_arch(device), dtype) // 2
 
@@ -459,21 +642,27 @@ def triton_conv_terms(batch: int, channels: int, seq_len: int) -> tuple[Terms, T
 
 
 def _bytes(w: Workload) -> Terms:
-    """Fused: u in and y out (a gate's read is the caller's), the filter's K̂ per channel."""
-    spectrum = 8 * fft_size(w.seq_len) * w.d_model
-    return {"long_conv": element_size(w) * w.batch * w.d_model * w.seq_len * 2 + spectrum}
+    """u in and y out (a gate's read is the caller's), K̂ per channel; two passes: E out and in."""
+    s = shape(w.seq_len, torch.float16)
+    spectrum = 8 * s.n * w.d_model
+    rows, e = w.batch * w.d_model, element_size(w)
+    scratch = 0 if s.fused else rows * 2 * (2 * s.n * e)
+    return {"long_conv": e * rows * w.seq_len * 2 + spectrum + scratch}
 
 
 def _memory(w: Workload) -> Memory:
-    """The input and the filter's spectrum (the gates are the caller's streams)."""
-    return Memory(input_bytes(w) + 8 * w.d_model * fft_size(w.seq_len))
+    """The input and the filter's spectrum (the gates are the caller's streams), and the
+    two-pass scratch buffer."""
+    s, e = shape(w.seq_len, torch.float16), element_size(w)
+    scratch = 0 if s.fused else min(SCRATCH_BYTES, w.batch * w.d_model * 2 * s.n * e)
+    return Memory(input_bytes(w) + 8 * w.d_model * s.n + scratch)
 
 
 @register(
     "longconv:triton",
     available=_available,
     max_seq_len=_max_seq_len,
-    summary="fused Monarch FFT convolution in Triton (tl.dot DFTs, L ≤ 8192)",
+    summary="Monarch FFT convolution in Triton (fp16/bf16 tl.dot DFTs, L ≤ 32768)",
     oracle="longconv:reference",
     interpreted=runs_interpreted,
     flop_terms=lambda w: triton_conv_terms(w.batch, w.d_model, w.seq_len),

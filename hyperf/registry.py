@@ -67,9 +67,10 @@ class TimeModel:
 
     ``kind`` names one of the predictor's models: for a long convolution ``"torch_fft"``
     (bandwidth-bound FFT passes), ``"dft_matmul"`` (dense DFT blocks on the GEMM surface, of
-    size ``block(L)``) or ``"fused_dft"`` (one kernel: max of its DFT FLOPs at the tf32 rate
-    and its bytes); for an attention core the published implementation whose timings it
-    follows (``"FA2"``, ``"FA3"``, ``"xformers"``, ``"pytorch"``: eager).
+    size ``block(L)``) or ``"fused_dft"`` (the kernel's own ``launches``: each the max of its
+    dot FLOPs at the tensor cores' rate and its bytes, in waves of resident programs); for
+    an attention core the published implementation whose timings it follows (``"FA2"``,
+    ``"FA3"``, ``"xformers"``, ``"pytorch"``: eager).
     ``kernels``/``kernels_fwd_bwd``: the kernels one long convolution launches forward and per
     training step (None: 3.5 × forward, the median ratio in hyperf's traces); an attention
     core's follow its implementation. ``note`` is said with every prediction of it.
@@ -79,7 +80,19 @@ class TimeModel:
     kernels: float = 0.0
     kernels_fwd_bwd: float | None = None
     block: Callable[[int], float] | None = None
+    launches: Callable[[Workload], list[Launch]] | None = None
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One kernel launch of a forward pass, by the kernel's own account (``fused_dft``)."""
+
+    name: str
+    dot_flops: float  # on the tensor cores, at the input dtype's rate (fp32: three tf32)
+    dram_bytes: float  # the least it must move to and from memory
+    programs: int
+    programs_per_sm: int  # resident at once, as its registers allow
 
 
 # The point parameters (``hyperf.params``) a family's builders take, unless an entry names

@@ -292,14 +292,32 @@ def _long_conv(w: Workload, mode: str, gpu: str, convs: int) -> dict[str, float]
         rows = flops.get("monarch_matmul", 0.0) / (2 * block * block)
         fft = gemm_seconds([(rows, block, block)], gpu, w.dtype)
         elementwise = (_bytes(w, mode, "long_conv") + 8 * flops.get("twiddle", 0.0)) / bandwidth
-    else:  # fused_dft: one kernel, its DFTs on tf32 tensor cores, its bytes overlapped
-        spec = device(gpu)
-        passes = 3 if w.dtype == "float32" else 1
-        e_max = parts.fitted_parameters()["gemm"]["e_max"]
-        dft = flops.get("monarch_matmul", 0.0) / (e_max * spec["tf32"] / passes)
-        fft = max(dft, _bytes(w, mode, "long_conv") / bandwidth)
+    else:  # fused_dft: the kernel's own launches; the backward runs it again for du
+        fft = _launch_seconds(model.launches(w), w.dtype, gpu) * (2 if mode == "fwd_bwd" else 1)
         elementwise = 0.0
+        if mode != "fwd":  # dk: torch FFTs, bandwidth-bound as in torch_fft
+            transforms = analytic_flops(w, "bwd").get("fft", 0.0) / _fft(2 * seq)
+            levels = parts.fitted_parameters()["fft"]["levels"]
+            moved = transforms * seq * 16 * math.log2(2 * seq) / levels
+            elementwise = moved / achieved_bandwidth(gpu, 2 * seq)
     return _component(fft=fft, elementwise=elementwise, kernels=kernels)
+
+
+def _launch_seconds(launches: list[registry.Launch], dtype: str, gpu: str) -> float:
+    """Each launch: the max of its dot FLOPs at the fitted GEMM efficiency of the tensor
+    cores' rate for its operands (fp16/bf16; fp32 as three tf32 products) and its bytes at the
+    achieved bandwidth, divided by how full its last wave of resident programs leaves the
+    GPU (programs / (waves × SMs × programs per SM)); a device with no SM count: full."""
+    spec = device(gpu)
+    e_max = parts.fitted_parameters()["gemm"]["e_max"]
+    rate = e_max * (spec["tf32"] / 3 if dtype == "float32" else spec["fp16"])
+    seconds = 0.0
+    for launch in launches:
+        busy = max(launch.dot_flops / rate, launch.dram_bytes / achieved_bandwidth(gpu))
+        slots = spec.get("sms", 0) * launch.programs_per_sm
+        waves = math.ceil(launch.programs / slots) if slots else 1
+        seconds += busy / (launch.programs / (waves * slots) if slots else 1.0)
+    return seconds
 
 
 def _hyena(w: Workload, mode: str, gpu: str) -> dict[str, dict[str, float]]:

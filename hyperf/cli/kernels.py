@@ -30,7 +30,8 @@ from hyperf.errors import clear_errors, fail
 @clear_errors
 def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: bool) -> None:
     """Compile longconv:triton's shipped configurations ahead of time (no GPU needed) and
-    print registers, shared memory, spills and the SASS instruction mix per configuration.
+    print per configuration and launch: registers, programs per SM, shared memory, spills,
+    the tensor-core instructions and their operand type, and one program's bytes.
     Exit 1 if any configuration spills, overflows shared memory or misses the tensor cores.
     Needs the triton extra.
 
@@ -51,34 +52,41 @@ def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: 
         click.echo(json.dumps([r.as_row() for r in rows], indent=2))
         return
     table = Table(title="longconv:triton compiled ahead of time (static facts, not timings)")
-    for name in ("target", "L ≤", "N1×N2", "F1,T1,warps,stages", "dtype", "dot", "regs"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for name in ("smem KiB", "spills", "mma", "wgmma", "LDG", "STG", "shared", "BAR"):
+    heads = ("target", "L ≤", "N1×N2", "launch", "F1,T1,rows,warps", "dtype", "MMA on", "regs")
+    heads += ("progs/SM", "smem KiB", "spills", "mma", "wgmma", "min KiB", "moved KiB", "×min")
+    for name in heads:
         table.add_column(name, justify="right", no_wrap=True)
     bad = 0
     for r in rows:
-        c = r.config
+        c, t = r.config, r.traffic
         bad += r.spills or not r.fits_shared or not r.uses_tensor_cores
         table.add_row(
             f"sm_{r.target}",
             str(r.n // 2),
             f"{r.factors[0]}×{r.factors[1]}",
-            f"{c.block_f1},{c.block_t1},{c.num_warps},{c.num_stages}",
+            r.stage,
+            f"{c.block_f1},{c.block_t1},{c.rows},{c.num_warps}",
             r.dtype,
-            r.precision,
+            r.mma_operands + (" ×3" if r.precision == "tf32x3" else ""),
             str(r.registers),
+            str(r.programs_per_sm),
             ("[red]" if not r.fits_shared else "") + f"{r.shared_bytes / 1024:.0f}/"
             f"{r.shared_limit // 1024}",
             "[red]yes[/]" if r.spills else "no",
             str(r.sass["mma"]),
             str(r.sass["wgmma"]),
-            str(r.sass["ld.global"]),
-            str(r.sass["st.global"]),
-            str(r.sass["shared"]),
-            str(r.sass["barrier"]),
+            f"{t.minimum / 1024:.0f}",
+            f"{(t.loads + t.stores) / 1024:.0f}",
+            f"{(t.loads + t.stores) / t.minimum:.1f}",
         )
-    wide_console(150).print(table)
-    click.echo("mma/wgmma/LDG/...: static SASS instruction counts, not executed counts.")
+    wide_console(190).print(table)
+    click.echo(
+        "mma/wgmma: static SASS instruction counts (HMMA/HGMMA), not executed counts. MMA on: "
+        "the operand type (×3: tf32x3, three products). min/moved KiB: one program's bytes "
+        "at L = n/2, gated with skip, by the kernel's own account (triton_monarch.traffic): "
+        "the least the convolution needs vs what its loads and stores request, re-reads "
+        "included (mostly L1/L2 hits). progs/SM: as its registers allow."
+    )
     if bad:
         raise click.ClickException(
             f"{bad} configuration(s) spill, overflow shared memory or miss the tensor cores"

@@ -238,7 +238,7 @@ def test_traffic_accounts_for_every_byte_the_kernel_moves(monkeypatch, seq_len):
     monkeypatch.setattr(builder, "create_masked_store", counting_store)
     dtype = torch.float16
     s = triton_monarch.shape(seq_len, dtype)
-    config = triton_monarch.CONFIGS[s.n][0]
+    config = triton_monarch.configs(s.n, dtype)[0]
     channels = 3
     u, k, D, pre, post = problem(config.rows, channels, seq_len, seq_len, dtype)
     triton_monarch.launch(u, s, triton_monarch.filter_spectrum(k, s), D, pre, post)

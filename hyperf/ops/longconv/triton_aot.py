@@ -47,9 +47,11 @@ class CompiledConfig:
     target: int
     n: int
     factors: tuple[int, int]
+    stage: str  # "fused", or "spectrum"/"output" of the two-pass scheme
     config: tm.KernelConfig
     dtype: str
     precision: str
+    mma_operands: str  # the MMAs' operand types in the PTX, e.g. "f16", "bf16", "tf32"
     registers: int
     stack_bytes: int
     local_bytes: int
@@ -58,6 +60,7 @@ class CompiledConfig:
     ptx_mma: int  # mma.sync in the PTX
     ptx_wgmma: int  # wgmma.mma_async in the PTX
     sass: dict[str, int]  # static instruction counts by group
+    traffic: tm.Traffic  # the kernel's own account of one program's bytes
 
     @property
     def spills(self) -> bool:
@@ -68,6 +71,11 @@ class CompiledConfig:
         return self.shared_bytes <= self.shared_limit
 
     @property
+    def programs_per_sm(self) -> int:
+        """Programs one SM holds at once, as its 65536 registers allow."""
+        return 65536 // (self.registers * 32 * self.config.num_warps)
+
+    @property
     def uses_tensor_cores(self) -> bool:
         return self.ptx_mma + self.ptx_wgmma > 0
 
@@ -75,16 +83,18 @@ class CompiledConfig:
         row = asdict(self)
         row.pop("config")
         row.update(self.config.as_dict(), spills=self.spills, fits_shared=self.fits_shared)
+        row.update(programs_per_sm=self.programs_per_sm)
         return row
 
 
-def shipped(target: int, dtype: torch.dtype) -> list[tuple[int, tm.KernelConfig]]:
-    """Every (FFT size, configuration) the autotuner may pick on this target for dtype."""
+def shipped(target: int, dtype: torch.dtype) -> list[tuple[int, tm.KernelConfig, str]]:
+    """Every (FFT size, configuration, stage) the autotuner may pick on this target for dtype."""
     return [
-        (n, config)
-        for n, configs in tm.CONFIGS.items()
+        (n, config, stage)
+        for n in tm.FACTORS
         if n <= tm.max_fft(target, dtype)
-        for config in configs
+        for config in tm.configs(n, dtype)
+        for stage in tm.stages(tm.Shape(n, *tm.FACTORS[n]))
     ]
 
 
@@ -99,11 +109,13 @@ def tool(name: str) -> str:
 
 
 def signature(dtype: torch.dtype) -> dict[str, str]:
-    """Triton argument types: the row tensors in the input dtype, tables fp32, sizes i32."""
-    row_tensors = {"x_ptr", "y_ptr", "gate_in_ptr", "gate_out_ptr"}
+    """Triton argument types: rows, scratch and DFT factors in the input dtype, twiddles, K̂
+    and D in fp32, sizes i32."""
+    in_dtype = {"x_ptr", "y_ptr", "e_ptr", "gate_in_ptr", "gate_out_ptr"}
+    in_dtype |= {"f1_r_ptr", "f1_i_ptr", "f2_r_ptr", "f2_i_ptr", "f2_ni_ptr"}
     types = {}
     for name in tm.kernel_arg_names():
-        if name in row_tensors:
+        if name in in_dtype:
             types[name] = "*" + DTYPE_NAMES[dtype]
         elif name.endswith("_ptr"):
             types[name] = "*fp32"
@@ -115,15 +127,15 @@ def signature(dtype: torch.dtype) -> dict[str, str]:
 
 
 @functools.cache
-def compile_config(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int):
-    """Compile the kernel with gates and skip on (the largest variant) for sm_<target>."""
+def compile_config(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int, stage: str):
+    """Compile one stage with gates and skip on (the largest variant) for sm_<target>."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     s = tm.shape(n // 2, dtype, target)
     constants = dict(
-        N1=s.n1, N2=s.n2, BLOCK_F1=config.block_f1, BLOCK_T1=config.block_t1,
+        N1=s.n1, N2=s.n2, STAGE=tm.STAGES[stage], **config.constants(),
         HAS_SKIP=True, HAS_GATE_IN=True, HAS_GATE_OUT=True, PRECISION=tm.precision(dtype),
     )  # fmt: skip
     source = ASTSource(tm.compiled_kernel(), signature(dtype), constants)
@@ -161,9 +173,18 @@ def _cuobjdump(cubin: bytes, flag: str) -> str:
     return done.stdout
 
 
-def inspect(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int) -> CompiledConfig:
+def mma_operand_types(ptx: str) -> str:
+    """The operand types of the PTX's MMAs: mma.sync's A type, wgmma's A type, e.g. "f16"."""
+    found = re.findall(r"\bmma\.sync\.aligned\.m\d+n\d+k\d+\.row\.col\.f32\.(\w+)\.", ptx)
+    found += re.findall(r"\bwgmma\.mma_async\.sync\.aligned\.m\d+n\d+k\d+\.f32\.(\w+)\.", ptx)
+    return "+".join(sorted(set(found))) or "none"
+
+
+def inspect(
+    n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int, stage: str
+) -> CompiledConfig:
     """Compile one configuration and read back what the GPU would be given."""
-    kernel = compile_config(n, config, dtype, target)
+    kernel = compile_config(n, config, dtype, target, stage)
     s = tm.shape(n // 2, dtype, target)
     cubin, ptx = kernel.asm["cubin"], kernel.asm["ptx"]
     usage = resource_usage(cubin)
@@ -171,9 +192,11 @@ def inspect(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int) ->
         target=target,
         n=n,
         factors=(s.n1, s.n2),
+        stage=stage,
         config=config,
         dtype=DTYPE_NAMES[dtype],
         precision=tm.precision(dtype),
+        mma_operands=mma_operand_types(ptx),
         registers=usage["REG"],
         stack_bytes=usage["STACK"],
         local_bytes=usage["LOCAL"],
@@ -183,6 +206,7 @@ def inspect(n: int, config: tm.KernelConfig, dtype: torch.dtype, target: int) ->
         ptx_mma=len(re.findall(r"\bmma\.sync\.", ptx)),
         ptx_wgmma=len(re.findall(r"\bwgmma\.mma_async\.", ptx)),
         sass=sass_mix(cubin),
+        traffic=tm.traffic(s, config, dtype, n // 2, stage),
     )
 
 
@@ -198,10 +222,10 @@ def kernel_table(
     """Every shipped configuration compiled for every target and dtype, ``jobs`` compiles at
     a time in worker processes (default: one per core; each compile takes seconds)."""
     work = [
-        (n, config, dtype, target)
+        (n, config, dtype, target, stage)
         for target in targets
         for dtype in dtypes
-        for n, config in shipped(target, dtype)
+        for n, config, stage in shipped(target, dtype)
     ]
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1:

@@ -60,7 +60,7 @@ from hyperf.ops.costs import element_size, fft_flops
 from hyperf.ops.longconv import input_bytes
 from hyperf.ops.longconv.blocked import _dft, _twiddle
 from hyperf.ops.regions import region
-from hyperf.registry import Memory, Terms, TimeModel, register
+from hyperf.registry import Launch, Memory, Terms, TimeModel, register
 
 if TYPE_CHECKING:
     from hyperf.workload import Workload
@@ -87,8 +87,10 @@ FACTORS = {
     32768: (512, 64),
     65536: (1024, 64),
 }
-# fp32 inputs take tf32x3 dots (three tf32 products each); on sm_80, whose mma.sync keeps
-# every operand in registers, those spill beyond n = 4096.
+# sm_80 has no wgmma: mma.sync keeps F_N2 and the row tiles in every warp's registers, and
+# with N2 = 64 the fused sizes above 4096 spill; N2 = 32 compiles clean there.
+SM80_FACTORS = {8192: (256, 32), 16384: (512, 32)}
+# fp32 inputs take tf32x3 dots (three tf32 products each), which on sm_80 spill beyond 4096.
 SM80_MAX_FFT_FP32 = 4096
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 SCRATCH_BYTES = 1 << 30  # the two-pass E buffer: channels are done in chunks under this
@@ -135,18 +137,39 @@ class KernelConfig:
         return {k: v for k, v in self.as_dict().items() if k.isupper()}
 
 
-# Autotuning candidates per FFT size; the first is the one the interpreter runs. Each one
-# compiles without spills for sm_90 and sm_80 (test_triton_aot, ``hyperf kernels``).
-CONFIGS: dict[int, list[KernelConfig]] = {
-    512: [KernelConfig(16, 16, 8, 4), KernelConfig(16, 16, 16, 8)],
-    1024: [KernelConfig(16, 16, 4, 4), KernelConfig(16, 16, 8, 8)],
-    2048: [KernelConfig(16, 16, 2, 4), KernelConfig(16, 32, 4, 8)],
-    4096: [KernelConfig(16, 16, 1, 4), KernelConfig(32, 32, 2, 8)],
-    8192: [KernelConfig(16, 16, 1, 8), KernelConfig(32, 32, 1, 8)],
-    16384: [KernelConfig(16, 16, 1, 8), KernelConfig(32, 32, 1, 8)],
-    32768: [KernelConfig(32, 32, 1, 8), KernelConfig(64, 64, 1, 8)],
-    65536: [KernelConfig(32, 32, 1, 8), KernelConfig(64, 64, 1, 8)],
+# Autotuning candidates per FFT size for fp16/bf16 inputs; the first is the one the
+# interpreter runs and the predictor assumes. Each compiles without spills for sm_80 and
+# sm_90 (test_triton_aot, ``hyperf kernels``). Several rows a program pay off where a row's
+# tiles are small; from n = 8192 one row already fills the register file.
+_K = KernelConfig
+HALF_CONFIGS: dict[int, list[KernelConfig]] = {
+    512: [_K(16, 16, 4, 4), _K(16, 16, 2, 4)],
+    1024: [_K(16, 16, 4, 4), _K(16, 16, 2, 4)],
+    2048: [_K(16, 16, 2, 4), _K(32, 16, 2, 8)],
+    4096: [_K(16, 16, 2, 8), _K(32, 32, 1, 8), _K(16, 16, 1, 4)],
+    8192: [_K(16, 16, 1, 8), _K(32, 32, 1, 8)],
+    16384: [_K(16, 16, 1, 8), _K(32, 32, 1, 8)],
+    32768: [_K(32, 32, 1, 8), _K(32, 64, 1, 8), _K(16, 16, 1, 8)],
+    65536: [_K(32, 32, 1, 8), _K(32, 64, 1, 8), _K(16, 16, 1, 8)],
 }
+# fp32's tf32x3 dots triple the operand registers: one row a program, small blocks.
+FP32_CONFIGS = {n: [_K(16, 16, 1, 8)] for n in FACTORS}
+FP32_CONFIGS[512] = [_K(16, 16, 2, 4), _K(16, 16, 1, 8)]
+# Programs one SM holds at once with the first configuration, by its registers on sm_90
+# (65536 a SM over registers × 32 × warps; ``hyperf kernels`` prints them, test_triton_aot
+# checks this table against the compiler). The predictor's waves follow from it.
+RESIDENT_PROGRAMS = {
+    (512, "fused"): 3, (1024, "fused"): 2, (2048, "fused"): 2, (4096, "fused"): 1,
+    (8192, "fused"): 2, (16384, "fused"): 1, (32768, "spectrum"): 1, (32768, "output"): 2,
+    (65536, "spectrum"): 1, (65536, "output"): 2,
+}  # fmt: skip
+
+
+def configs(n: int, dtype: torch.dtype) -> list[KernelConfig]:
+    """The autotuner's candidates for FFT size n and input dtype."""
+    return (FP32_CONFIGS if dtype == torch.float32 else HALF_CONFIGS)[n]
+
+
 STAGES = {"fused": 0, "spectrum": 1, "output": 2}  # the kernel's STAGE per launch
 
 
@@ -180,7 +203,8 @@ def shape(seq_len: int, dtype: torch.dtype, arch: int | None = None) -> Shape:
             f"the triton backend handles L ≤ {limit // 2}{where} (FFT size ≤ {limit}); got "
             f"L={seq_len}. Use backend 'fft' or 'blocked' for longer sequences."
         )
-    return Shape(n, *FACTORS[n])
+    sm80 = arch is not None and arch < 90
+    return Shape(n, *(SM80_FACTORS[n] if sm80 and n in SM80_FACTORS else FACTORS[n]))
 
 
 def stages(s: Shape) -> tuple[str, ...]:
@@ -367,8 +391,7 @@ def _interpreter_dot_takes_bf16() -> None:
 
     def create_dot(a, b, d, *args):
         a, b = (
-            builder.cast_impl(x, tl.float32) if x.dtype.scalar == tl.bfloat16 else x
-            for x in (a, b)
+            builder.cast_impl(x, tl.float32) if x.dtype.scalar == tl.bfloat16 else x for x in (a, b)
         )
         return dot(a, b, d, *args)
 
@@ -377,13 +400,13 @@ def _interpreter_dot_takes_bf16() -> None:
 
 
 @functools.cache
-def autotuned_kernel(n: int):
-    """The GPU kernel for FFT size n, autotuned over CONFIGS[n] (each stage on its own)."""
-    configs = [
+def autotuned_kernel(n: int, dtype: torch.dtype):
+    """The GPU kernel for FFT size n, autotuned over configs(n, dtype) (each stage apart)."""
+    candidates = [
         triton.Config(c.constants(), num_warps=c.num_warps, num_stages=c.num_stages)
-        for c in CONFIGS[n]
+        for c in configs(n, dtype)
     ]
-    return triton.autotune(configs, key=["seq_len", "batch", "channels", "STAGE"])(
+    return triton.autotune(candidates, key=["seq_len", "batch", "channels", "STAGE"])(
         compiled_kernel()
     )
 
@@ -432,7 +455,7 @@ def launch(
 ) -> torch.Tensor:
     """Run the kernel: gate_out ⊙ (k ∗ v + D·v), v = gate_in ⊙ x, in x's dtype.
 
-    ``config``: one fixed configuration (the interpreter's default: CONFIGS[n][0]); on a GPU
+    ``config``: one fixed configuration (the interpreter's default: the first candidate); on a GPU
     without it, the autotuned kernel.
     """
     batch, channels, seq_len = x.shape
@@ -447,23 +470,18 @@ def launch(
     scratch = None if s.fused else torch.empty(batch, step, 2, s.n, device=x.device, dtype=x.dtype)
     for c0 in range(0, channels, step):
         part = slice(c0, min(c0 + step, channels))
-        rows = (part.stop - part.start) * batch
-
-        def view(t):
-            return None if t is None else t[:, part]
-
+        x_, y_, pre_, post_ = (None if t is None else t[:, part] for t in (x, y, gate_in, gate_out))
+        spec = (spectrum[0][part], spectrum[1][part])
+        skip_ = None if skip is None else skip[part]
         for stage in stages(s):
-            _run(
-                stage, rows, config, view(x), view(y), scratch, (spectrum[0][part],
-                spectrum[1][part]), None if skip is None else skip[part], view(gate_in),
-                view(gate_out), tables, s, seq_len,
-            )  # fmt: skip
+            _run(stage, config, x_, y_, scratch, spec, skip_, pre_, post_, tables, s)
     return y
 
 
-def _run(stage, rows, config, x, y, scratch, spectrum, skip, gate_in, gate_out, tables, s, seq_len):
-    """One launch of the kernel over ``rows`` (batch, channel) rows."""
-    batch, channels, _ = x.shape
+def _run(stage, config, x, y, scratch, spectrum, skip, gate_in, gate_out, tables, s) -> None:
+    """One launch of the kernel over x's (batch, channel) rows."""
+    batch, channels, seq_len = x.shape
+    rows = batch * channels
     dummy = x  # pointer for absent optional operands; never dereferenced
     args = dict(
         x_ptr=x, y_ptr=y, e_ptr=dummy if scratch is None else scratch,
@@ -485,12 +503,12 @@ def _run(stage, rows, config, x, y, scratch, spectrum, skip, gate_in, gate_out, 
         PRECISION=precision(x.dtype),
     )  # fmt: skip
     if runs_interpreted(x.device):
-        cfg = config or CONFIGS[s.n][0]
+        cfg = config or configs(s.n, x.dtype)[0]
         interpreted_kernel()[(triton.cdiv(rows, cfg.rows),)](**args, **cfg.constants())
     elif config is not None:
         compiled_kernel()[(triton.cdiv(rows, config.rows),)](**args, **config.as_dict())
     else:
-        autotuned_kernel(s.n)[lambda meta: (triton.cdiv(rows, meta["ROWS"]),)](**args)
+        autotuned_kernel(s.n, x.dtype)[lambda meta: (triton.cdiv(rows, meta["ROWS"]),)](**args)
 
 
 class MonarchConv(torch.autograd.Function):
@@ -609,6 +627,28 @@ def traffic(
     return Traffic(minimum, loads, stores)
 
 
+def launches(w: Workload) -> list[Launch]:
+    """The forward's launches as the predictor sees them: the first configuration's programs,
+    its dot FLOPs, the least bytes it moves (u in, y out, K̂; two passes: E out and back in)
+    and the programs an SM holds (RESIDENT_PROGRAMS, sm_90's registers)."""
+    dtype = getattr(torch, w.dtype)
+    s, e = shape(w.seq_len, dtype), element_size(w)
+    rows, stream = w.batch * w.d_model, element_size(w) * w.batch * w.d_model * w.seq_len
+    config = configs(s.n, dtype)[0]
+    programs = -(-rows // config.rows)
+    columns, row_dfts = rows * 2 * s.n * s.n1, rows * 16 * s.n * s.n2  # one column pass
+    spectrum, scratch = 8 * s.n * w.d_model, rows * 2 * s.n * e
+    work = {
+        "fused": (2 * columns + row_dfts, 2 * stream + spectrum),
+        "spectrum": (columns + row_dfts, stream + spectrum + scratch),
+        "output": (columns, scratch + 2 * stream),
+    }
+    return [
+        Launch(stage, *work[stage], programs, RESIDENT_PROGRAMS[(s.n, stage)])
+        for stage in stages(s)
+    ]
+
+
 def _max_seq_len(device: torch.device, dtype: torch.dtype) -> int:
     return max_fft(device_arch(device), dtype) // 2
 
@@ -668,7 +708,14 @@ def _memory(w: Workload) -> Memory:
     flop_terms=lambda w: triton_conv_terms(w.batch, w.d_model, w.seq_len),
     byte_terms=_bytes,
     memory=_memory,
-    time_model=TimeModel("fused_dft", kernels=3),
+    time_model=TimeModel(
+        "fused_dft",
+        kernels=3,
+        launches=launches,
+        note="longconv:triton: its launches' dot FLOPs at cuBLAS's fitted efficiency on the "
+        "fp16 rate and its least bytes, in waves of resident programs; no GPU has timed this "
+        "kernel yet, so this is a bound it has to earn",
+    ),
     colour="#9467bd",  # purple
 )
 def triton_conv(u: torch.Tensor, k: torch.Tensor, D: torch.Tensor | None) -> torch.Tensor:

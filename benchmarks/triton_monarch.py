@@ -1,59 +1,162 @@
-"""The Triton Monarch kernel against torch.fft, in FlashFFTConv's README setting (issue 6).
+"""The Triton Monarch kernel against torch.fft, in FlashFFTConv's README setting (issue 28).
 
-Gated long convolution y = post ⊙ (k ∗ (pre ⊙ u) + D·pre ⊙ u), B=64, H=768, fp16, forward,
-on a CUDA GPU, next to hyperf's prediction and FlashFFTConv's published H100-SXM figures.
-Each backend is timed with hyperf's own timer (CUDA events, L2 flushed per sample).
+Two tables, on a CUDA GPU, each backend timed with hyperf's own timer (CUDA events, L2
+flushed per sample, median and 95 % CI), next to hyperf's prediction for this GPU (labelled
+as such) and, where it exists, FlashFFTConv's published H100-SXM time:
 
-    python benchmarks/triton_monarch.py [--batch 64] [--channels 768] [--device-table H100-SXM]
+1. the gated long convolution y = post ⊙ (k ∗ (pre ⊙ u) + D·pre ⊙ u), B=64, H=768, fp16,
+   forward, for L = 1K … 32K: longconv:triton, longconv:fft;
+2. the Hyena operator at the paper's setting (D=768, order 2, fp16, forward, B=1 and 16):
+   hyena:triton and hyena:fft.
 
-Without a GPU it stops: on CPU the kernel runs only in the Triton interpreter, whose times
-say nothing about the kernel's speed (``hyperf kernels`` shows what the compiler made of it).
+    python benchmarks/triton_monarch.py [--batch 64] [--channels 768] [--lengths 1024 4096]
+        [--csv OUT.csv]
+
+Without a GPU it stops with exit 2: on CPU the kernel runs only in the Triton interpreter,
+whose times say nothing about its speed (``hyperf kernels`` shows what the compiler made of
+it, ``hyperf predict`` what it should do).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import sys
 
 import torch
 
-from hyperf.analysis.predict import compare_flashfftconv
+from hyperf.analysis.predict import PredictError, compare_flashfftconv, predict
 from hyperf.measure.timing import TimingOptions, measure
 from hyperf.ops import long_conv
+from hyperf.workload import Workload
+
+LENGTHS = [1024, 4096, 8192, 16384, 32768]
+DEVICE = "cuda"  # --device cpu: a dry run of the script (interpreter times: not speeds)
+
+
+def _predicted_ms(op: str, batch: int, seq_len: int, width: int, gpu: str) -> float:
+    try:
+        return 1e3 * predict(Workload(op, batch, seq_len, width, "float16"), "fwd", gpu).seconds
+    except (PredictError, ValueError, KeyError):
+        return float("nan")
+
+
+def _time(step, budget_s: float):
+    m = measure(step, device=DEVICE, mode="fwd", options=TimingOptions(budget_s=budget_s))
+    return m.stats
+
+
+def _gpu_table_name() -> str:
+    """hyperf's device-table name for this GPU, for the prediction (H200, H100-SXM, …)."""
+    name = torch.cuda.get_device_name()
+    for key in ("H200", "H100", "A100"):
+        if key in name:
+            return {"H100": "H100-SXM", "A100": "A100-80GB"}.get(key, key)
+    return "H100-SXM"
+
+
+def conv_rows(batch: int, channels: int, lengths: list[int], gpu: str, budget: float):
+    published = compare_flashfftconv().set_index("seq_len")["flashfftconv (published)"]
+    for seq_len in lengths:
+        shape = (batch, channels, seq_len)
+        u, pre, post = (torch.randn(shape, device=DEVICE, dtype=torch.float16) for _ in range(3))
+        k = torch.randn(channels, seq_len, device=DEVICE, dtype=torch.float16) / seq_len
+        D = torch.randn(channels, device=DEVICE, dtype=torch.float16)
+        for backend in ("triton", "fft"):
+            step = functools.partial(long_conv, u, k, D, backend, pre=pre, post=post)
+            s = _time(step, budget)
+            yield {
+                "table": "gated long conv",
+                "op": f"longconv:{backend}",
+                "batch": batch,
+                "width": channels,
+                "seq_len": seq_len,
+                "median_ms": s.median,
+                "ci_low_ms": s.ci_low,
+                "ci_high_ms": s.ci_high,
+                "n": s.n,
+                f"predicted_ms ({gpu}, ungated)": _predicted_ms(
+                    f"longconv:{backend}", batch, seq_len, channels, gpu
+                ),
+                "flashfftconv_published_ms (H100-SXM)": published.get(seq_len, float("nan")),
+            }
+        del u, pre, post, k, D
+
+
+def hyena_rows(batches: list[int], width: int, lengths: list[int], gpu: str, budget: float):
+    from hyperf.ops import HyenaOperator
+
+    for batch in batches:
+        for seq_len in lengths:
+            for backend in ("triton", "fft"):
+                op = HyenaOperator(width, seq_len, order=2, longconv=backend)
+                op = op.to(DEVICE, torch.float16).eval()
+                x = torch.randn(batch, seq_len, width, device=DEVICE, dtype=torch.float16)
+                with torch.no_grad():
+                    s = _time(functools.partial(op, x), budget)
+                yield {
+                    "table": "hyena operator",
+                    "op": f"hyena:{backend}",
+                    "batch": batch,
+                    "width": width,
+                    "seq_len": seq_len,
+                    "median_ms": s.median,
+                    "ci_low_ms": s.ci_low,
+                    "ci_high_ms": s.ci_high,
+                    "n": s.n,
+                    f"predicted_ms ({gpu}, ungated)": _predicted_ms(
+                        f"hyena:{backend}", batch, seq_len, width, gpu
+                    ),
+                }
+                del op, x
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--channels", type=int, default=768)
-    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 8192])
+    parser.add_argument("--lengths", type=int, nargs="+", default=LENGTHS)
+    parser.add_argument("--hyena-batches", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--budget-s", type=float, default=1.0, help="timing budget per point")
+    parser.add_argument("--csv", help="also write the rows to this CSV file")
+    parser.add_argument("--device", default="cuda", help="cpu: a dry run of the script only")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cpu":
+        print("CPU DRY RUN: the kernel runs in the Triton interpreter; these times are not speeds")
+    elif not torch.cuda.is_available():
         print("needs a CUDA GPU: on CPU the Triton kernel only runs in the interpreter, whose")
         print("times are not speeds. Try `hyperf kernels` and `hyperf predict` instead.")
         return 2
-    predicted = compare_flashfftconv().set_index("seq_len")  # on H100-SXM, FlashFFTConv's GPU
-    print(f"{torch.cuda.get_device_name()}: B={args.batch}, H={args.channels}, fp16, forward")
-    print(f"{'L':>6} {'backend':>8} {'median ms':>10} {'95% CI':>17} {'H100 pred.':>10}")
-    for seq_len in args.lengths:
-        shape = (args.batch, args.channels, seq_len)
-        u, pre, post = (torch.randn(shape, device="cuda", dtype=torch.float16) for _ in range(3))
-        k = torch.randn(args.channels, seq_len, device="cuda", dtype=torch.float16) / seq_len
-        D = torch.randn(args.channels, device="cuda", dtype=torch.float16)
-        for backend in ("fft", "triton"):
-            step = functools.partial(long_conv, u, k, D, backend, pre=pre, post=post)
-            m = measure(step, device="cuda", mode="fwd", options=TimingOptions(budget_s=2.0))
-            s = m.stats
-            column = f"longconv:{backend} (predicted)"
-            guess = predicted[column].get(seq_len, float("nan"))
-            print(
-                f"{seq_len:>6} {backend:>8} {s.median:>10.3f} "
-                f"[{s.ci_low:7.3f}, {s.ci_high:7.3f}] {guess:>10.3f}"
-            )
-        if seq_len in predicted.index:
-            published = predicted.loc[seq_len, "flashfftconv (published)"]
-            print(f"{'':>6} FlashFFTConv published: {published} ms")
+    gpu = _gpu_table_name() if DEVICE == "cuda" else "H100-SXM"
+    where = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu"
+    print(f"{where}: measured; predictions for {gpu} from hyperf's model")
+    rows = []
+    for row in (
+        *conv_rows(args.batch, args.channels, args.lengths, gpu, args.budget_s),
+        *hyena_rows(args.hyena_batches, args.channels, args.lengths, gpu, args.budget_s),
+    ):
+        rows.append(row)
+        print(
+            f"{row['table']:>16} {row['op']:>16} B={row['batch']:<3} L={row['seq_len']:<6} "
+            f"{row['median_ms']:9.3f} ms [{row['ci_low_ms']:.3f}, {row['ci_high_ms']:.3f}] "
+            f"pred {row[f'predicted_ms ({gpu}, ungated)']:.3f}"
+            + (
+                f" FlashFFTConv (published) {row['flashfftconv_published_ms (H100-SXM)']}"
+                if "flashfftconv_published_ms (H100-SXM)" in row
+                else ""
+            ),
+            flush=True,
+        )
+    if args.csv:
+        fields = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k)
+                        if k in rows[0] else 99)  # fmt: skip
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
     return 0
 
 

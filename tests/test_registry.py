@@ -187,16 +187,16 @@ def test_cli_reports_a_bad_plugin_and_exits_2(plugin, tmp_path, name, text, says
 
 
 def test_a_length_beyond_a_backends_limit_is_skipped_with_the_limit_not_crashed():
-    """The Triton kernel handles L ≤ 8192; an H100 sweep recorded L=16K as a crash (a
-    ValueError from inside the kernel's wrapper). A sweep point beyond it is skipped."""
+    """The Triton kernel handles L ≤ 32768; an H100 sweep once recorded a length beyond its
+    limit as a crash (a ValueError from inside the kernel's wrapper). Now it is skipped."""
     from hyperf.sweep.plan import Point
     from hyperf.sweep.runner import run_point
     from hyperf.workload import Workload
 
-    ok, reason = registry.check_available("hyena:triton", "cpu", torch.float32, 16384)
-    assert not ok and "L ≤ 8192" in reason and "16384" in reason
-    assert registry.check_available("hyena:triton", "cpu", torch.float32, 8192)[0]
+    ok, reason = registry.check_available("hyena:triton", "cpu", torch.float32, 65536)
+    assert not ok and "L ≤ 32768" in reason and "65536" in reason
+    assert registry.check_available("hyena:triton", "cpu", torch.float32, 32768)[0]
     assert registry.check_available("hyena:fft", "cpu", torch.float32, 2**20)[0]
-    point = Point("p", Workload("hyena:triton", seq_len=16384, d_model=8), "fwd", "cpu", {}, None)
+    point = Point("p", Workload("hyena:triton", seq_len=65536, d_model=8), "fwd", "cpu", {}, None)
     row, samples, _ = run_point(point)
-    assert row.status == "skipped" and "L ≤ 8192" in row.error and samples == []
+    assert row.status == "skipped" and "L ≤ 32768" in row.error and samples == []

@@ -205,7 +205,7 @@ def test_predict_a_spec_into_a_folder(tmp_path):
     spec.write_text(
         "name: tiny\ndevice: auto\ndtypes: [float16]\nmodes: [fwd]\n"
         "ops: [hyena:fft, hyena:triton, attention:sdpa-flash]\n"
-        "axes: {seq_len: [1024, 16384], d_model: [768], heads: [12]}\n"
+        "axes: {seq_len: [1024, 65536], d_model: [768], heads: [12]}\n"
     )
     out = tmp_path / "predicted"
     args = ["predict", "--spec", str(spec), "--gpu", "A100-80GB", "--gpu", "H100-SXM"]
@@ -216,8 +216,8 @@ def test_predict_a_spec_into_a_folder(tmp_path):
     rows = pd.read_csv(out / "predictions.csv")
     assert len(rows) == 3 * 2 * 2  # ops × lengths × GPUs
     missing = rows[rows["predicted_ms"].isna()]
-    assert set(missing["op"]) == {"hyena:triton"}  # L=16384 is beyond the kernel
-    assert missing["not_predicted"].str.contains("8192").all()
+    assert set(missing["op"]) == {"hyena:triton"}  # L=65536 is beyond the kernel
+    assert missing["not_predicted"].str.contains("32768").all()
     assert (rows.dropna(subset=["predicted_ms"])["kind"] == "PREDICTED").all()
     readme = (out / "README.md").read_text()
     assert "PREDICTION" in readme and "Figure 4.3" in readme

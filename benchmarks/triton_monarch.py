@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import math
 import sys
 
 import torch
@@ -56,6 +57,23 @@ def _gpu_table_name() -> str:
     return "H100-SXM"
 
 
+def _row(table: str, op: str, batch: int, width: int, seq_len: int, stats, gpu: str) -> dict:
+    """One measured point with its prediction (an ungated workload: the gates' reads and the
+    Hyena operator's projections are the predictor's other terms)."""
+    return {
+        "table": table,
+        "op": op,
+        "batch": batch,
+        "width": width,
+        "seq_len": seq_len,
+        "median_ms": stats.median,
+        "ci_low_ms": stats.ci_low,
+        "ci_high_ms": stats.ci_high,
+        "n": stats.n,
+        f"predicted_ms ({gpu}, ungated)": _predicted_ms(op, batch, seq_len, width, gpu),
+    }
+
+
 def conv_rows(batch: int, channels: int, lengths: list[int], gpu: str, budget: float):
     published = compare_flashfftconv().set_index("seq_len")["flashfftconv (published)"]
     for seq_len in lengths:
@@ -66,21 +84,8 @@ def conv_rows(batch: int, channels: int, lengths: list[int], gpu: str, budget: f
         for backend in ("triton", "fft"):
             step = functools.partial(long_conv, u, k, D, backend, pre=pre, post=post)
             s = _time(step, budget)
-            yield {
-                "table": "gated long conv",
-                "op": f"longconv:{backend}",
-                "batch": batch,
-                "width": channels,
-                "seq_len": seq_len,
-                "median_ms": s.median,
-                "ci_low_ms": s.ci_low,
-                "ci_high_ms": s.ci_high,
-                "n": s.n,
-                f"predicted_ms ({gpu}, ungated)": _predicted_ms(
-                    f"longconv:{backend}", batch, seq_len, channels, gpu
-                ),
-                "flashfftconv_published_ms (H100-SXM)": published.get(seq_len, float("nan")),
-            }
+            row = _row("gated long conv", f"longconv:{backend}", batch, channels, seq_len, s, gpu)
+            yield row | {"flashfftconv_published_ms (H100-SXM)": published.get(seq_len, math.nan)}
         del u, pre, post, k, D
 
 
@@ -95,20 +100,7 @@ def hyena_rows(batches: list[int], width: int, lengths: list[int], gpu: str, bud
                 x = torch.randn(batch, seq_len, width, device=DEVICE, dtype=torch.float16)
                 with torch.no_grad():
                     s = _time(functools.partial(op, x), budget)
-                yield {
-                    "table": "hyena operator",
-                    "op": f"hyena:{backend}",
-                    "batch": batch,
-                    "width": width,
-                    "seq_len": seq_len,
-                    "median_ms": s.median,
-                    "ci_low_ms": s.ci_low,
-                    "ci_high_ms": s.ci_high,
-                    "n": s.n,
-                    f"predicted_ms ({gpu}, ungated)": _predicted_ms(
-                        f"hyena:{backend}", batch, seq_len, width, gpu
-                    ),
-                }
+                yield _row("hyena operator", f"hyena:{backend}", batch, width, seq_len, s, gpu)
                 del op, x
 
 

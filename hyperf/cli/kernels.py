@@ -52,7 +52,8 @@ def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: 
         click.echo(json.dumps([r.as_row() for r in rows], indent=2))
         return
     table = Table(title="longconv:triton compiled ahead of time (static facts, not timings)")
-    heads = ("target", "L ≤", "N1×N2", "launch", "F1,T1,rows,warps", "dtype", "MMA on", "regs")
+    heads = ("target", "L ≤", "N1×N2", "launch", "F1,T1,rows,warps", "input", "dtype", "MMA on")
+    heads += ("regs",)
     heads += ("progs/SM", "smem KiB", "spills", "mma", "wgmma", "min KiB", "moved KiB", "×min")
     for name in heads:
         table.add_column(name, justify="right", no_wrap=True)
@@ -66,6 +67,7 @@ def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: 
             f"{r.factors[0]}×{r.factors[1]}",
             r.stage,
             f"{c.block_f1},{c.block_t1},{c.rows},{c.num_warps}",
+            "held" if c.resident else "streamed",
             r.dtype,
             r.mma_operands + (" ×3" if r.precision == "tf32x3" else ""),
             str(r.registers),
@@ -85,7 +87,8 @@ def kernels_command(targets: tuple[str, ...], dtypes: tuple[str, ...], as_json: 
         "the operand type (×3: tf32x3, three products). min/moved KiB: one program's bytes "
         "at L = n/2, gated with skip, by the kernel's own account (triton_monarch.traffic): "
         "the least the convolution needs vs what its loads and stores request, re-reads "
-        "included (mostly L1/L2 hits). progs/SM: as its registers allow."
+        "included (mostly L1/L2 hits). input: read once and held on chip, or streamed again "
+        "for every block of f1. progs/SM: as its registers allow."
     )
     if bad:
         raise click.ClickException(

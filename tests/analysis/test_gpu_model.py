@@ -86,10 +86,13 @@ def test_whole_model_beats_the_old_roofline_on_hyperfs_own_h100_runs():
     the median |log ratio|."""
     import pandas as pd
 
-    from hyperf.analysis.validation import _h100_rows
+    from hyperf.analysis.validation import H100_OPS, _h100_rows
 
     model = pd.concat(_h100_rows(), ignore_index=True)
     roofline = pd.read_csv(H100_MEASURED).drop_duplicates(["op", "mode", "seq_len", "batch"])
+    # hyena:triton's rows timed the kernel before its redesign (issue 28): not compared.
+    assert "hyena:triton" in set(roofline["op"]) and "hyena:triton" not in H100_OPS
+    roofline = roofline[roofline["op"].isin(list(H100_OPS))]
     assert len(model) == len(roofline) > 40
     model_error = np.abs(np.log(model.predicted_ms / model.published_ms)).median()
     roofline_error = np.abs(np.log(roofline.predicted_ms / roofline.measured_ms)).median()

@@ -17,7 +17,9 @@ f = f1 + N1·f2). Viewing a zero-padded row as the N1×N2 matrix A[t1, t2]::
 
 A program's rows sit side by side in every tile (A is N1/2 × rows·N2), so the column DFTs
 have N = rows·N2, and for the row DFTs each block is restacked to (BLOCK_F1·rows) × N2, so
-their M grows with the rows too. The loop runs over blocks of BLOCK_F1 spectrum rows f1:
+their M grows with the rows too. A, with the input gate applied, is read once and held on
+chip as the column DFTs' shared operand, except where that would spill (``resident`` off:
+it streams again for each block). The loop runs over blocks of BLOCK_F1 spectrum rows f1:
 forward, through the filter, back through the row DFTs. Then one of two schemes:
 
 - fused (n ≤ 16384, L ≤ 8192): each block adds its share of the inverse column DFT to Y,
@@ -114,14 +116,17 @@ class KernelConfig:
     """One shipped launch configuration: tile sizes, rows per program and the GPU schedule.
 
     ``block_f1``: spectrum rows f1 per step (the column DFT's M; the two-pass output's K
-    step); ``block_t1``: input rows t1 per step (the column DFT's K; the two-pass output's
-    M); ``rows``: (batch, channel) rows per program, side by side in every tile.
+    step); ``block_t1``: input rows t1 per step where the input streams (the column DFT's
+    K) and the two-pass output's M; ``rows``: (batch, channel) rows per program, side by
+    side in every tile; ``resident``: the program's input is read once and held on chip
+    (else re-read for every block of f1, where holding it would spill).
     """
 
     block_f1: int
     block_t1: int
     rows: int
     num_warps: int
+    resident: bool = True
     num_stages: int = 1
 
     def as_dict(self) -> dict:
@@ -129,6 +134,7 @@ class KernelConfig:
             "BLOCK_F1": self.block_f1,
             "BLOCK_T1": self.block_t1,
             "ROWS": self.rows,
+            "RESIDENT": self.resident,
             "num_warps": self.num_warps,
             "num_stages": self.num_stages,
         }
@@ -148,19 +154,20 @@ HALF_CONFIGS: dict[int, list[KernelConfig]] = {
     2048: [_K(16, 16, 2, 4), _K(32, 16, 2, 8)],
     4096: [_K(16, 16, 2, 8), _K(32, 32, 1, 8), _K(16, 16, 1, 4)],
     8192: [_K(16, 16, 1, 8), _K(32, 32, 1, 8)],
-    16384: [_K(16, 16, 1, 8), _K(32, 32, 1, 8)],
+    16384: [_K(16, 16, 1, 8, False), _K(32, 32, 1, 8, False)],
     32768: [_K(32, 32, 1, 8), _K(32, 64, 1, 8), _K(16, 16, 1, 8)],
-    65536: [_K(32, 32, 1, 8), _K(32, 64, 1, 8), _K(16, 16, 1, 8)],
+    65536: [_K(32, 32, 1, 8, False), _K(32, 64, 1, 8, False), _K(16, 16, 1, 8, False)],
 }
-# fp32's tf32x3 dots triple the operand registers: one row a program, small blocks.
-FP32_CONFIGS = {n: [_K(16, 16, 1, 8)] for n in FACTORS}
+# fp32's tf32x3 dots triple the operand registers: one row a program, small blocks, and the
+# input streamed from n = 4096.
+FP32_CONFIGS = {n: [_K(16, 16, 1, 8, n <= 2048)] for n in FACTORS}
 FP32_CONFIGS[512] = [_K(16, 16, 2, 4), _K(16, 16, 1, 8)]
-# Programs one SM holds at once with the first configuration, by its registers on sm_90
+# Programs one SM holds at once with the first configuration, by its bf16 registers on sm_90
 # (65536 a SM over registers × 32 × warps; ``hyperf kernels`` prints them, test_triton_aot
 # checks this table against the compiler). The predictor's waves follow from it.
 RESIDENT_PROGRAMS = {
-    (512, "fused"): 3, (1024, "fused"): 2, (2048, "fused"): 2, (4096, "fused"): 1,
-    (8192, "fused"): 2, (16384, "fused"): 1, (32768, "spectrum"): 1, (32768, "output"): 2,
+    (512, "fused"): 4, (1024, "fused"): 2, (2048, "fused"): 2, (4096, "fused"): 1,
+    (8192, "fused"): 1, (16384, "fused"): 1, (32768, "spectrum"): 1, (32768, "output"): 2,
     (65536, "spectrum"): 1, (65536, "output"): 2,
 }  # fmt: skip
 
@@ -241,6 +248,37 @@ def _available(device: torch.device, dtype: torch.dtype) -> tuple[bool, str]:
 
 
 if triton is not None:
+    from triton.runtime.interpreter import InterpretedFunction
+    from triton.runtime.jit import JITFunction
+
+    class DeviceFunction(JITFunction):
+        """A @triton.jit helper that both the compiler and the interpreter can call.
+
+        The module builds its kernel two ways (``compiled_kernel``, ``interpreted_kernel``)
+        whatever TRITON_INTERPRET says, so its helpers cannot be plain ``triton.jit`` ones:
+        compiled, a call is inlined like any JITFunction callee's; interpreted, calling it
+        runs its Python body through the interpreter.
+        """
+
+        def __call__(self, *args, **kwargs):
+            if not hasattr(self, "interpreted"):
+                self.interpreted = InterpretedFunction(self.fn)
+            return self.interpreted(*args, **kwargs)
+
+    def _gated_rows(
+        x_ptr, gate_ptr, x_col, gate_col, t2, row_ok, seq_len, t1_start,
+        N2: tl.constexpr, COUNT: tl.constexpr, HAS_GATE: tl.constexpr,
+    ):  # fmt: skip
+        """v = x ⊙ gate in fp32 on rows t1_start … + COUNT of the (t1, (row, t2)) layout,
+        zero past L and past the last row."""
+        t = (t1_start + tl.arange(0, COUNT))[:, None] * N2 + t2[None, :]
+        inside = (t < seq_len) & row_ok[None, :]
+        v = tl.load(x_ptr + x_col[None, :] + t, mask=inside, other=0.0).to(tl.float32)
+        if HAS_GATE:
+            v *= tl.load(gate_ptr + gate_col[None, :] + t, mask=inside, other=0.0).to(tl.float32)
+        return v
+
+    gated_rows = DeviceFunction(_gated_rows)
 
     def _monarch_conv_kernel(
         x_ptr, y_ptr, e_ptr, spec_r_ptr, spec_i_ptr, skip_ptr, gate_in_ptr, gate_out_ptr,
@@ -249,7 +287,7 @@ if triton is not None:
         x_stride_b, x_stride_c, y_stride_b, y_stride_c, gi_stride_b, gi_stride_c,
         go_stride_b, go_stride_c,
         N1: tl.constexpr, N2: tl.constexpr, STAGE: tl.constexpr,
-        ROWS: tl.constexpr, BLOCK_F1: tl.constexpr, BLOCK_T1: tl.constexpr,
+        ROWS: tl.constexpr, BLOCK_F1: tl.constexpr, BLOCK_T1: tl.constexpr, RESIDENT: tl.constexpr,
         HAS_SKIP: tl.constexpr, HAS_GATE_IN: tl.constexpr, HAS_GATE_OUT: tl.constexpr,
         PRECISION: tl.constexpr,
     ):  # fmt: skip
@@ -273,23 +311,27 @@ if triton is not None:
             sq = f2[:, None] * N2 + f2[None, :]
             k_row = (tl.program_id(0) * ROWS + stacked % ROWS) // batch
             k_row = tl.minimum(k_row, channels - 1)  # rows past the end read channel C-1
+            # A[:HALF, :] (its rows t1 ≥ N1/2 are padding): read once and kept on chip
+            # (RESIDENT), or streamed in tiles of BLOCK_T1 rows for every block of f1 where
+            # holding it would spill
+            T1: tl.constexpr = HALF if RESIDENT else BLOCK_T1
+            if RESIDENT:
+                a_all = gated_rows(x_ptr, gate_in_ptr, x_col, gi_col, t2, row_ok, seq_len, 0,
+                                   N2, HALF, HAS_GATE_IN).to(dot_ty)  # fmt: skip
             if STAGE == 0:
                 y = tl.full((HALF, WIDE), 0.0, tl.float32)
             for f1_start in tl.range(0, N1, BLOCK_F1, loop_unroll_factor=1):
                 f1 = f1_start + tl.arange(0, BLOCK_F1)
-                # B = F_N1[f1, :HALF] · A[:HALF, :]; A's rows t1 ≥ N1/2 are padding
+                # B = F_N1[f1, :HALF] · A
                 b_r = tl.full((BLOCK_F1, WIDE), 0.0, tl.float32)
                 b_i = tl.full((BLOCK_F1, WIDE), 0.0, tl.float32)
-                for t1_start in range(0, HALF, BLOCK_T1):
-                    t1 = t1_start + tl.arange(0, BLOCK_T1)
-                    t = t1[:, None] * N2 + t2[None, :]
-                    inside = (t < seq_len) & row_ok[None, :]
-                    a = tl.load(x_ptr + x_col[None, :] + t, mask=inside, other=0.0)
-                    if HAS_GATE_IN:
-                        g = tl.load(gate_in_ptr + gi_col[None, :] + t, mask=inside, other=0.0)
-                        a = a.to(tl.float32) * g.to(tl.float32)
-                    a = a.to(dot_ty)
-                    tile = f1[:, None] * N1 + t1[None, :]
+                for t1_start in range(0, HALF, T1):
+                    if RESIDENT:
+                        a = a_all
+                    else:
+                        a = gated_rows(x_ptr, gate_in_ptr, x_col, gi_col, t2, row_ok, seq_len,
+                                       t1_start, N2, T1, HAS_GATE_IN).to(dot_ty)  # fmt: skip
+                    tile = f1[:, None] * N1 + (t1_start + tl.arange(0, T1))[None, :]
                     b_r = tl.dot(tl.load(f1_r_ptr + tile), a, b_r, input_precision=PRECISION)
                     b_i = tl.dot(tl.load(f1_i_ptr + tile), a, b_i, input_precision=PRECISION)
                 # Twiddles T[f1, t2], then the rows stacked: C = B · F_N2 with M = TALL
@@ -345,10 +387,8 @@ if triton is not None:
                 t = t1[:, None] * N2 + t2[None, :]
                 inside = (t < seq_len) & row_ok[None, :]
                 if HAS_SKIP:
-                    v = tl.load(x_ptr + x_col[None, :] + t, mask=inside, other=0.0).to(tl.float32)
-                    if HAS_GATE_IN:
-                        g = tl.load(gate_in_ptr + gi_col[None, :] + t, mask=inside, other=0.0)
-                        v *= g.to(tl.float32)
+                    v = gated_rows(x_ptr, gate_in_ptr, x_col, gi_col, t2, row_ok, seq_len,
+                                   t1_start, N2, OUT, HAS_GATE_IN)  # fmt: skip
                     y += tl.load(skip_ptr + c, mask=row_ok, other=0.0)[None, :] * v
                 if HAS_GATE_OUT:
                     go = gate_out_ptr + (b * go_stride_b + c * go_stride_c)[None, :] + t
@@ -578,9 +618,10 @@ class Traffic:
     ``minimum``: what the convolution cannot avoid, its rows' u and gates read once, y
     written once, and one channel's K̂ (its rows are one channel's when batch ≥ rows).
     ``loads``/``stores``: what its load and store instructions request, duplicate addresses
-    included: the input re-read for every block of f1, the DFT tables, twiddles and K̂ per
-    block, the two-pass scratch. Much of the re-reading hits L1/L2; the ratio says how much
-    the design leans on that.
+    included: the DFT tables, twiddles and K̂ per block of f1 (small, shared by every
+    program: L1/L2 hits), the input once more per block where it streams, again for the
+    skip, and the two-pass scratch. The ratio to the minimum says how much the design
+    leans on the caches.
     """
 
     minimum: int
@@ -605,9 +646,9 @@ def traffic(
     row_bytes = rows * seq_len * e  # one (rows, L) stream
     loads = stores = 0
     if stage != "output":  # forward, filter, inverse rows: per block of f1
+        loads += row_bytes * (1 + gate_in) * (1 if config.resident else blocks)  # A, gate
         per_block = (
-            row_bytes * (1 + gate_in)  # A and the input gate
-            + 2 * config.block_f1 * half * e  # F_N1 tiles
+            2 * config.block_f1 * half * e  # F_N1 tiles
             + 2 * config.block_f1 * wide * f32  # twiddles
             + 3 * s.n2 * s.n2 * e  # F_N2: real, imaginary, negated imaginary
             + 2 * config.block_f1 * wide * f32  # K̂

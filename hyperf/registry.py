@@ -80,7 +80,7 @@ class TimeModel:
     kernels: float = 0.0
     kernels_fwd_bwd: float | None = None
     block: Callable[[int], float] | None = None
-    launches: Callable[[Workload], list[Launch]] | None = None
+    launches: Callable[[Workload, int], list[Launch]] | None = None  # (point, sm_XY as XY)
     note: str = ""
 
 

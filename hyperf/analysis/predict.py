@@ -293,7 +293,9 @@ def _long_conv(w: Workload, mode: str, gpu: str, convs: int) -> dict[str, float]
         fft = gemm_seconds([(rows, block, block)], gpu, w.dtype)
         elementwise = (_bytes(w, mode, "long_conv") + 8 * flops.get("twiddle", 0.0)) / bandwidth
     else:  # fused_dft: the kernel's own launches; the backward runs it again for du
-        fft = _launch_seconds(model.launches(w), w.dtype, gpu) * (2 if mode == "fwd_bwd" else 1)
+        arch = int(device(gpu)["arch"].removeprefix("sm_"))
+        fft = _launch_seconds(model.launches(w, arch), w.dtype, gpu)
+        fft *= 2 if mode == "fwd_bwd" else 1
         elementwise = 0.0
         if mode != "fwd":  # dk: torch FFTs, bandwidth-bound as in torch_fft
             transforms = analytic_flops(w, "bwd").get("fft", 0.0) / _fft(2 * seq)

@@ -249,3 +249,32 @@ def test_eager_forward_and_backward_split_is_eager_attentions_own():
     )
     assert fwd + bwd == pytest.approx(step)
     assert fwd / step > 1 / 3.5  # not FlashAttention's FLOP split
+
+
+@pytest.mark.parametrize("gpu", ["A100-80GB", "H100-SXM", "H200"])
+def test_the_triton_term_never_beats_the_hardware(gpu):
+    """longconv:triton's predicted forward is never faster than its dot FLOPs at the
+    datasheet's fp16 peak, nor than reading u and writing y at the datasheet's bandwidth.
+    (The FLOPs are the ones test_triton_monarch checks against the interpreter's dots.)"""
+    from hyperf.ops.longconv.triton_monarch import triton_conv_terms
+
+    spec = devices()[gpu]
+    for seq_len in (1024, 8192, 32768):
+        w = Workload("longconv:triton", 64, seq_len, 768, "float16")
+        seconds = predict(w, "fwd", gpu).seconds
+        dot_flops = triton_conv_terms(64, 768, seq_len)[0]["monarch_matmul"]
+        assert seconds >= dot_flops / spec["fp16"]
+        assert seconds >= 2 * 2 * 64 * 768 * seq_len / spec["memory_bandwidth"]
+
+
+def test_the_triton_term_pays_for_a_partly_filled_last_wave():
+    """Programs run in waves of SMs × resident programs: at L = 8192 (one row a program, one
+    program an SM by its registers) one row more than the H100's 132 SMs costs a whole
+    second wave."""
+    full = Workload("longconv:triton", 1, 8192, 132, "float16")
+    over = Workload("longconv:triton", 1, 8192, 133, "float16")
+    t_full, t_over = (predict(w, "fwd", "H100-SXM").terms["fft"] for w in (full, over))
+    assert t_over == pytest.approx(2 * t_full, rel=0.02)
+    # A full second wave costs no more than the partial one.
+    double = Workload("longconv:triton", 1, 8192, 264, "float16")
+    assert predict(double, "fwd", "H100-SXM").terms["fft"] == pytest.approx(t_over, rel=0.02)

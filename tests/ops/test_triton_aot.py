@@ -87,15 +87,13 @@ def test_fp32_takes_three_tf32_products(compiled):
 
 
 def test_the_predictors_occupancy_is_the_compilers(compiled):
-    """RESIDENT_PROGRAMS (the predictor's programs per SM) against sm_90's registers."""
-    for (n, stage), programs in triton_monarch.RESIDENT_PROGRAMS.items():
-        first = triton_monarch.configs(n, torch.bfloat16)[0]
-        (r,) = [
-            r
-            for r in compiled
-            if (r.target, r.dtype, r.n, r.stage, r.config) == (90, "bf16", n, stage, first)
-        ]
-        assert r.programs_per_sm == programs, (n, stage, r.registers)
+    """RESIDENT_PROGRAMS (the predictor's programs per SM) against each target's registers."""
+    for target, table in triton_monarch.RESIDENT_PROGRAMS.items():
+        for (n, stage), programs in table.items():
+            first = triton_monarch.configs(n, torch.bfloat16)[0]
+            key = (target, "bf16", n, stage, first)
+            (r,) = [r for r in compiled if (r.target, r.dtype, r.n, r.stage, r.config) == key]
+            assert r.programs_per_sm == programs, (target, n, stage, r.registers)
 
 
 def test_kernels_command_prints_the_table():

@@ -162,13 +162,21 @@ HALF_CONFIGS: dict[int, list[KernelConfig]] = {
 # input streamed from n = 4096.
 FP32_CONFIGS = {n: [_K(16, 16, 1, 8, n <= 2048)] for n in FACTORS}
 FP32_CONFIGS[512] = [_K(16, 16, 2, 4), _K(16, 16, 1, 8)]
-# Programs one SM holds at once with the first configuration, by its bf16 registers on sm_90
-# (65536 a SM over registers × 32 × warps; ``hyperf kernels`` prints them, test_triton_aot
-# checks this table against the compiler). The predictor's waves follow from it.
+# Programs one SM holds at once with the first configuration, by its bf16 registers (65536
+# a SM over registers × 32 × warps), per target: 90 for Hopper and newer, 80 for Ampere and
+# Ada (mma.sync, and sm_80's own shapes at n = 8192/16384). ``hyperf kernels`` prints them;
+# test_triton_aot checks this table against the compiler. The predictor's waves follow.
 RESIDENT_PROGRAMS = {
-    (512, "fused"): 4, (1024, "fused"): 2, (2048, "fused"): 2, (4096, "fused"): 1,
-    (8192, "fused"): 1, (16384, "fused"): 1, (32768, "spectrum"): 1, (32768, "output"): 2,
-    (65536, "spectrum"): 1, (65536, "output"): 2,
+    90: {
+        (512, "fused"): 4, (1024, "fused"): 2, (2048, "fused"): 2, (4096, "fused"): 1,
+        (8192, "fused"): 1, (16384, "fused"): 1, (32768, "spectrum"): 1, (32768, "output"): 2,
+        (65536, "spectrum"): 1, (65536, "output"): 2,
+    },
+    80: {
+        (512, "fused"): 2, (1024, "fused"): 2, (2048, "fused"): 2, (4096, "fused"): 1,
+        (8192, "fused"): 1, (16384, "fused"): 1, (32768, "spectrum"): 1, (32768, "output"): 3,
+        (65536, "spectrum"): 1, (65536, "output"): 3,
+    },
 }  # fmt: skip
 
 
@@ -668,12 +676,12 @@ def traffic(
     return Traffic(minimum, loads, stores)
 
 
-def launches(w: Workload) -> list[Launch]:
-    """The forward's launches as the predictor sees them: the first configuration's programs,
-    its dot FLOPs, the least bytes it moves (u in, y out, K̂; two passes: E out and back in)
-    and the programs an SM holds (RESIDENT_PROGRAMS, sm_90's registers)."""
+def launches(w: Workload, arch: int) -> list[Launch]:
+    """The forward's launches on sm_<arch> as the predictor sees them: the first
+    configuration's programs, its dot FLOPs, the least bytes it moves (u in, y out, K̂; two
+    passes: E out and back in) and the programs an SM holds (RESIDENT_PROGRAMS)."""
     dtype = getattr(torch, w.dtype)
-    s, e = shape(w.seq_len, dtype), element_size(w)
+    s, e = shape(w.seq_len, dtype, arch), element_size(w)
     rows, stream = w.batch * w.d_model, element_size(w) * w.batch * w.d_model * w.seq_len
     config = configs(s.n, dtype)[0]
     programs = -(-rows // config.rows)
@@ -684,10 +692,8 @@ def launches(w: Workload) -> list[Launch]:
         "spectrum": (columns + row_dfts, stream + spectrum + scratch),
         "output": (columns, scratch + 2 * stream),
     }
-    return [
-        Launch(stage, *work[stage], programs, RESIDENT_PROGRAMS[(s.n, stage)])
-        for stage in stages(s)
-    ]
+    resident = RESIDENT_PROGRAMS[90 if arch >= 90 else 80]
+    return [Launch(stage, *work[stage], programs, resident[(s.n, stage)]) for stage in stages(s)]
 
 
 def _max_seq_len(device: torch.device, dtype: torch.dtype) -> int:

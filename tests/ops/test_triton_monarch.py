@@ -302,3 +302,19 @@ def test_half_precision_stages_do_not_overflow_fp16():
     y = long_conv(u, k, backend="triton")
     assert torch.isfinite(y).all()
     assert rel_error(y, long_conv(u.double(), k.double(), backend="fft")) <= 2e-3
+
+
+def test_hyenas_own_filters_in_fp16_at_the_longest_length():
+    """The Hyena operator in fp16 at L = 32768 with its own implicit (decaying) filters, the
+    long convolutions in the kernel's two-pass scheme: nothing overflows, and the output is
+    within the sweep's fp16 gate (2e-2) of the float64 operator with torch.fft."""
+    seq_len = 32768
+    op = HyenaOperator(4, seq_len, order=2, filter_order=16, longconv="fft")
+    u = torch.randn(1, seq_len, 4)
+    with torch.no_grad():
+        y_ref = op.double()(u.double())
+        op = op.half()
+        op.longconv = "triton"
+        y = op(u.half())
+    assert torch.isfinite(y).all()
+    assert rel_error(y, y_ref) <= 2e-2

@@ -50,6 +50,22 @@ def oracle(u, k, D, pre, post, backend="reference") -> torch.Tensor:
     return y if post is None else post * y
 
 
+def check_forward_and_du(u, k, D, pre, post) -> None:
+    """The gated kernel with skip, forward and du, against the float64 oracle on the same
+    (rounded) inputs: direct convolution up to L = 4096, float64 torch.fft beyond."""
+    seq_len, dtype = u.shape[-1], u.dtype
+    u.requires_grad_()
+    y = long_conv(u, k, D, backend="triton", pre=pre, post=post)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    u_ref = u.detach().double().requires_grad_()
+    y_ref = oracle(u_ref, k, D, pre, post, "reference" if seq_len <= 4096 else "fft")
+    y_ref.backward(grad.double())
+    assert y.dtype == u.grad.dtype == dtype
+    assert rel_error(y, y_ref) <= FWD_TOL[dtype]
+    assert rel_error(u.grad, u_ref.grad) <= 2 * FWD_TOL[dtype]
+
+
 @pytest.mark.parametrize("seq_len", LENGTHS)
 @pytest.mark.parametrize("gated", [False, True])
 @pytest.mark.parametrize("with_skip", [False, True])
@@ -209,16 +225,7 @@ def test_compiled_kernel_on_cuda_matches_oracle(dtype, seq_len):
     arch = triton_monarch.device_arch(torch.device("cuda"))
     if seq_len > triton_monarch.max_fft(arch, dtype) // 2:
         pytest.skip(f"{dtype} stops at L = {triton_monarch.max_fft(arch, dtype) // 2} on sm_{arch}")
-    u, k, D, pre, post = (t.cuda() for t in problem(4, 8, seq_len, seq_len, dtype))
-    u.requires_grad_()
-    y = long_conv(u, k, D, backend="triton", pre=pre, post=post)
-    grad = torch.randn_like(y)
-    y.backward(grad)
-    u_ref = u.detach().double().requires_grad_()
-    y_ref = oracle(u_ref, k, D, pre, post, "reference" if seq_len <= 4096 else "fft")
-    y_ref.backward(grad.double())
-    assert rel_error(y, y_ref) <= FWD_TOL[dtype]
-    assert rel_error(u.grad, u_ref.grad) <= 2 * FWD_TOL[dtype]
+    check_forward_and_du(*(t.cuda() for t in problem(4, 8, seq_len, seq_len, dtype)))
 
 
 @pytest.mark.parametrize("seq_len", [1000, 8193])  # fused, two passes
@@ -269,17 +276,7 @@ def test_every_shipped_size_and_dtype_forward_and_du(seq_len, dtype):
     """Gated with skip, forward and du, against the float64 oracle on the same (rounded)
     inputs; fused up to L = 8192, two passes beyond. Half inputs: half-precision dots."""
     batch, channels = (2, 3) if seq_len <= 4096 else (1, 2)
-    u, k, D, pre, post = problem(batch, channels, seq_len, seq_len, dtype)
-    u.requires_grad_()
-    y = long_conv(u, k, D, backend="triton", pre=pre, post=post)
-    grad = torch.randn_like(y)
-    y.backward(grad)
-    u_ref = u.detach().double().requires_grad_()
-    y_ref = oracle(u_ref, k, D, pre, post, "reference" if seq_len <= 4096 else "fft")
-    y_ref.backward(grad.double())
-    assert y.dtype == u.grad.dtype == dtype
-    assert rel_error(y, y_ref) <= FWD_TOL[dtype]
-    assert rel_error(u.grad, u_ref.grad) <= 2 * FWD_TOL[dtype]
+    check_forward_and_du(*problem(batch, channels, seq_len, seq_len, dtype))
 
 
 def test_two_pass_scratch_goes_in_channel_chunks(monkeypatch):

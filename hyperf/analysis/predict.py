@@ -280,12 +280,7 @@ def _long_conv(w: Workload, mode: str, gpu: str, convs: int) -> dict[str, float]
     kernels = _kernels(model, mode) * convs
     seq = w.seq_len
     if model.kind == "torch_fft":
-        # Each real FFT of size 2L moves ~ a complex one of size L: 16 B per element per pass,
-        # log2(2L)/λ passes (λ: butterfly levels per pass, fitted).
-        transforms = flops.get("fft", 0.0) / _fft(2 * seq)
-        levels = parts.fitted_parameters()["fft"]["levels"]
-        moved = transforms * seq * 16 * math.log2(2 * seq) / levels
-        fft = moved / achieved_bandwidth(gpu, 2 * seq)
+        fft = _torch_fft_seconds(flops.get("fft", 0.0), seq, gpu)
         elementwise = _bytes(w, mode, "long_conv") / bandwidth
     elif model.kind == "dft_matmul":  # dense DFT blocks of size model.block(L)
         block = model.block(seq)
@@ -297,12 +292,19 @@ def _long_conv(w: Workload, mode: str, gpu: str, convs: int) -> dict[str, float]
         fft = _launch_seconds(model.launches(w, arch), w.dtype, gpu)
         fft *= 2 if mode == "fwd_bwd" else 1
         elementwise = 0.0
-        if mode != "fwd":  # dk: torch FFTs, bandwidth-bound as in torch_fft
-            transforms = analytic_flops(w, "bwd").get("fft", 0.0) / _fft(2 * seq)
-            levels = parts.fitted_parameters()["fft"]["levels"]
-            moved = transforms * seq * 16 * math.log2(2 * seq) / levels
-            elementwise = moved / achieved_bandwidth(gpu, 2 * seq)
+        if mode != "fwd":  # dk: torch FFTs, as in torch_fft
+            elementwise = _torch_fft_seconds(analytic_flops(w, "bwd").get("fft", 0.0), seq, gpu)
     return _component(fft=fft, elementwise=elementwise, kernels=kernels)
+
+
+def _torch_fft_seconds(fft_flops: float, seq_len: int, gpu: str) -> float:
+    """torch.fft's real FFTs of size 2L, bandwidth-bound: each moves about a complex one of
+    size L, 16 B per element per pass, log2(2L)/λ passes (λ: butterfly levels per pass,
+    fitted)."""
+    transforms = fft_flops / _fft(2 * seq_len)
+    levels = parts.fitted_parameters()["fft"]["levels"]
+    moved = transforms * seq_len * 16 * math.log2(2 * seq_len) / levels
+    return moved / achieved_bandwidth(gpu, 2 * seq_len)
 
 
 def _launch_seconds(launches: list[registry.Launch], dtype: str, gpu: str) -> float:

@@ -94,7 +94,7 @@ def shipped(target: int, dtype: torch.dtype) -> list[tuple[int, tm.KernelConfig,
         for n in tm.FACTORS
         if n <= tm.max_fft(target, dtype)
         for config in tm.configs(n, dtype)
-        for stage in tm.stages(tm.Shape(n, *tm.FACTORS[n]))
+        for stage in tm.stages(tm.shape(n // 2, dtype, target))
     ]
 
 

@@ -692,7 +692,7 @@ def launches(w: Workload, arch: int) -> list[Launch]:
     passes: E out and back in) and the programs an SM holds (RESIDENT_PROGRAMS)."""
     dtype = getattr(torch, w.dtype)
     s, e = shape(w.seq_len, dtype, arch), element_size(w)
-    rows, stream = w.batch * w.d_model, element_size(w) * w.batch * w.d_model * w.seq_len
+    rows, stream = w.batch * w.d_model, input_bytes(w)
     config = configs(s.n, dtype)[0]
     programs = -(-rows // config.rows)
     columns, row_dfts = rows * 2 * s.n * s.n1, rows * 16 * s.n * s.n2  # one column pass
@@ -744,7 +744,7 @@ def _bytes(w: Workload) -> Terms:
     spectrum = 8 * s.n * w.d_model
     rows, e = w.batch * w.d_model, element_size(w)
     scratch = 0 if s.fused else rows * 2 * (2 * s.n * e)
-    return {"long_conv": e * rows * w.seq_len * 2 + spectrum + scratch}
+    return {"long_conv": 2 * input_bytes(w) + spectrum + scratch}
 
 
 def _memory(w: Workload) -> Memory:

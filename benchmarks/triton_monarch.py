@@ -33,7 +33,6 @@ from hyperf.ops import long_conv
 from hyperf.workload import Workload
 
 LENGTHS = [1024, 4096, 8192, 16384, 32768]
-DEVICE = "cuda"  # --device cpu: a dry run of the script (interpreter times: not speeds)
 
 
 def _predicted_ms(op: str, batch: int, seq_len: int, width: int, gpu: str) -> float:
@@ -43,8 +42,8 @@ def _predicted_ms(op: str, batch: int, seq_len: int, width: int, gpu: str) -> fl
         return float("nan")
 
 
-def _time(step, budget_s: float):
-    m = measure(step, device=DEVICE, mode="fwd", options=TimingOptions(budget_s=budget_s))
+def _time(step, device: str, budget_s: float):
+    m = measure(step, device=device, mode="fwd", options=TimingOptions(budget_s=budget_s))
     return m.stats
 
 
@@ -74,32 +73,32 @@ def _row(table: str, op: str, batch: int, width: int, seq_len: int, stats, gpu: 
     }
 
 
-def conv_rows(batch: int, channels: int, lengths: list[int], gpu: str, budget: float):
+def conv_rows(batch, channels, lengths, device: str, gpu: str, budget: float):
     published = compare_flashfftconv().set_index("seq_len")["flashfftconv (published)"]
     for seq_len in lengths:
         shape = (batch, channels, seq_len)
-        u, pre, post = (torch.randn(shape, device=DEVICE, dtype=torch.float16) for _ in range(3))
-        k = torch.randn(channels, seq_len, device=DEVICE, dtype=torch.float16) / seq_len
-        D = torch.randn(channels, device=DEVICE, dtype=torch.float16)
+        u, pre, post = (torch.randn(shape, device=device, dtype=torch.float16) for _ in range(3))
+        k = torch.randn(channels, seq_len, device=device, dtype=torch.float16) / seq_len
+        D = torch.randn(channels, device=device, dtype=torch.float16)
         for backend in ("triton", "fft"):
             step = functools.partial(long_conv, u, k, D, backend, pre=pre, post=post)
-            s = _time(step, budget)
+            s = _time(step, device, budget)
             row = _row("gated long conv", f"longconv:{backend}", batch, channels, seq_len, s, gpu)
             yield row | {"flashfftconv_published_ms (H100-SXM)": published.get(seq_len, math.nan)}
         del u, pre, post, k, D
 
 
-def hyena_rows(batches: list[int], width: int, lengths: list[int], gpu: str, budget: float):
+def hyena_rows(batches, width, lengths, device: str, gpu: str, budget: float):
     from hyperf.ops import HyenaOperator
 
     for batch in batches:
         for seq_len in lengths:
             for backend in ("triton", "fft"):
                 op = HyenaOperator(width, seq_len, order=2, longconv=backend)
-                op = op.to(DEVICE, torch.float16).eval()
-                x = torch.randn(batch, seq_len, width, device=DEVICE, dtype=torch.float16)
+                op = op.to(device, torch.float16).eval()
+                x = torch.randn(batch, seq_len, width, device=device, dtype=torch.float16)
                 with torch.no_grad():
-                    s = _time(functools.partial(op, x), budget)
+                    s = _time(functools.partial(op, x), device, budget)
                 yield _row("hyena operator", f"hyena:{backend}", batch, width, seq_len, s, gpu)
                 del op, x
 
@@ -114,21 +113,20 @@ def main() -> int:
     parser.add_argument("--csv", help="also write the rows to this CSV file")
     parser.add_argument("--device", default="cuda", help="cpu: a dry run of the script only")
     args = parser.parse_args()
-    global DEVICE
-    DEVICE = args.device
-    if DEVICE == "cpu":
+    device = args.device
+    if device == "cpu":
         print("CPU DRY RUN: the kernel runs in the Triton interpreter; these times are not speeds")
     elif not torch.cuda.is_available():
         print("needs a CUDA GPU: on CPU the Triton kernel only runs in the interpreter, whose")
         print("times are not speeds. Try `hyperf kernels` and `hyperf predict` instead.")
         return 2
-    gpu = _gpu_table_name() if DEVICE == "cuda" else "H100-SXM"
-    where = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu"
+    gpu = _gpu_table_name() if device == "cuda" else "H100-SXM"
+    where = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     print(f"{where}: measured; predictions for {gpu} from hyperf's model")
     rows = []
     for row in (
-        *conv_rows(args.batch, args.channels, args.lengths, gpu, args.budget_s),
-        *hyena_rows(args.hyena_batches, args.channels, args.lengths, gpu, args.budget_s),
+        *conv_rows(args.batch, args.channels, args.lengths, device, gpu, args.budget_s),
+        *hyena_rows(args.hyena_batches, args.channels, args.lengths, device, gpu, args.budget_s),
     ):
         rows.append(row)
         print(
@@ -143,8 +141,7 @@ def main() -> int:
             flush=True,
         )
     if args.csv:
-        fields = sorted({k for row in rows for k in row}, key=lambda k: list(rows[0]).index(k)
-                        if k in rows[0] else 99)  # fmt: skip
+        fields = list(dict.fromkeys(k for row in rows for k in row))  # first-seen order
         with open(args.csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
